@@ -1,0 +1,240 @@
+"""Structures: output activations that turn a network's raw outputs into a Jacobian.
+
+Each structure maps a batch of raw vectors (N, raw_dim) to Jacobians (N, d_y, d_x), states the
+guarantee it gives (`guarantee`), and measures that guarantee on given Jacobians (`check`).
+Invertible structures also solve J v = b without forming J^{-1} (`solve`).
+
+Config group: ``conf/activation/<name>.yaml`` builds one of the classes below.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+
+class Structure:
+    """Base class: a parameter-free map raw -> J with a stated, measurable guarantee.
+
+    Subclasses set `name`, `guarantee`, `invertible`, and implement `raw_dim` and `__call__`.
+    """
+
+    name: str = "structure"
+    guarantee: str = ""
+    invertible: bool = False
+
+    def validate(self, d_x: int, d_y: int) -> None:
+        """Raise ValueError when the structure cannot produce a d_y x d_x Jacobian."""
+
+    def raw_dim(self, d_x: int, d_y: int) -> int:
+        """Number of raw network outputs needed for one d_y x d_x Jacobian."""
+        raise NotImplementedError
+
+    def __call__(self, raw: Tensor, d_x: int, d_y: int) -> Tensor:
+        """Map raw outputs (N, raw_dim) to Jacobians (N, d_y, d_x)."""
+        raise NotImplementedError
+
+    def solve(self, jac: Tensor, rhs: Tensor) -> Tensor:
+        """Solve J v = rhs for v, batched: jac (N, d, d), rhs (N, d) -> (N, d)."""
+        raise ValueError(
+            f"activation={self.name!r} does not guarantee an invertible Jacobian; "
+            "use activation=pd or activation=cauchy_riemann (min_modulus > 0) to invert"
+        )
+
+    def check(self, jac: Tensor) -> dict[str, float]:
+        """Measure this structure's guarantee on Jacobians (N, d_y, d_x); keys prefixed `net_`."""
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({args})"
+
+
+def _square(name: str, d_x: int, d_y: int) -> None:
+    if d_x != d_y:
+        raise ValueError(f"activation={name} needs d_x == d_y, got d_x={d_x}, d_y={d_y}")
+
+
+def _positive(key: str, value: float) -> float:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{key}={value!r} is not allowed; it must be a finite number > 0")
+    return float(value)
+
+
+class Unconstrained(Structure):
+    """J is the raw output reshaped: no guarantee (the paper's comparison)."""
+
+    name = "none"
+    guarantee = "none: the Jacobian is unconstrained"
+
+    def raw_dim(self, d_x: int, d_y: int) -> int:
+        return d_x * d_y
+
+    def __call__(self, raw: Tensor, d_x: int, d_y: int) -> Tensor:
+        return raw.reshape(raw.shape[0], d_y, d_x)  # (N, d_y, d_x)
+
+
+class PositiveDefinite(Structure):
+    """J = A Aᵀ + εI (paper section 4.2): symmetric with every eigenvalue >= ε, so invertible.
+
+    Args:
+        eps: the eigenvalue floor ε > 0 (paper: 1e-4).
+    """
+
+    name = "pd"
+    invertible = True
+
+    def __init__(self, eps: float = 1e-4):
+        self.eps = _positive("activation.eps", eps)
+        self.guarantee = f"invertible: J = A Aᵀ + εI has eigenvalues >= ε = {self.eps:g}"
+
+    def validate(self, d_x: int, d_y: int) -> None:
+        _square(self.name, d_x, d_y)
+
+    def raw_dim(self, d_x: int, d_y: int) -> int:
+        return d_x * d_x
+
+    def __call__(self, raw: Tensor, d_x: int, d_y: int) -> Tensor:
+        a = raw.reshape(raw.shape[0], d_x, d_x)  # (N, d, d)
+        eye = torch.eye(d_x, dtype=raw.dtype, device=raw.device)
+        return a @ a.transpose(-1, -2) + self.eps * eye  # (N, d, d)
+
+    def solve(self, jac: Tensor, rhs: Tensor) -> Tensor:
+        if jac.shape[-1] == 1:
+            return rhs / jac[..., 0]  # (N, 1)
+        chol = torch.linalg.cholesky(jac)  # (N, d, d), lower
+        return torch.cholesky_solve(rhs.unsqueeze(-1), chol).squeeze(-1)  # (N, d)
+
+    def check(self, jac: Tensor) -> dict[str, float]:
+        sym = 0.5 * (jac + jac.transpose(-1, -2))
+        return {"net_min_eig": float(torch.linalg.eigvalsh(sym).min())}
+
+
+class Lipschitz(Structure):
+    """J = k · tanh(σ(A)) / σ(A) · A, so the operator 2-norm of J is < k: f is k-Lipschitz.
+
+    σ(A) is the spectral norm of the raw matrix A (`norm="spectral"`, exact operator-norm ball)
+    or its Frobenius norm (`norm="frobenius"`, cheaper, a smaller ball since ‖·‖₂ <= ‖·‖_F).
+    In 1-D both reduce to the paper's k·tanh(a). A per-entry tanh would not be enough in n-D:
+    k·tanh entries allow ‖J‖₂ up to k·sqrt(d_x d_y).
+
+    Args:
+        k: the Lipschitz constant, > 0.
+        norm: "spectral" or "frobenius".
+    """
+
+    name = "lipschitz"
+
+    def __init__(self, k: float = 1.0, norm: str = "spectral"):
+        self.k = _positive("activation.k", k)
+        if norm not in ("spectral", "frobenius"):
+            raise ValueError(
+                f"activation.norm={norm!r} is not allowed; choose 'spectral' or 'frobenius'"
+            )
+        self.norm = norm
+        self.guarantee = f"{self.k:g}-Lipschitz: operator norm of J < k = {self.k:g}"
+
+    def raw_dim(self, d_x: int, d_y: int) -> int:
+        return d_x * d_y
+
+    def __call__(self, raw: Tensor, d_x: int, d_y: int) -> Tensor:
+        a = raw.reshape(raw.shape[0], d_y, d_x)  # (N, d_y, d_x)
+        if d_x == 1 or d_y == 1:
+            # A vector: spectral == Frobenius == Euclidean norm.
+            s = torch.linalg.vector_norm(a, dim=(-2, -1))  # (N,)
+        elif self.norm == "spectral":
+            s = torch.linalg.matrix_norm(a, ord=2)  # (N,)
+        else:
+            s = torch.linalg.matrix_norm(a, ord="fro")  # (N,)
+        return self.k * _tanhc(s)[:, None, None] * a  # (N, d_y, d_x)
+
+    def check(self, jac: Tensor) -> dict[str, float]:
+        return {"net_lipschitz_max": float(torch.linalg.matrix_norm(jac, ord=2).max())}
+
+
+def _tanhc(s: Tensor) -> Tensor:
+    """tanh(s)/s, smooth at s = 0 (value 1) for s >= 0."""
+    small = s < 1e-4
+    safe = torch.where(small, torch.ones_like(s), s)
+    # tanh(s)/s = 1 - s²/3 + O(s⁴) near zero.
+    return torch.where(small, 1 - s * s / 3, torch.tanh(safe) / safe)
+
+
+class CauchyRiemann(Structure):
+    """J = [[a, -b], [b, a]] for R² -> R²: the Jacobian of a complex-differentiable map.
+
+    With `min_modulus` = m > 0 the complex derivative w = a + ib is kept at |w| >= m through
+    w = (m + |u|) u / |u| for the raw u (smooth away from u = 0, where it points along +1),
+    so det J = |w|² >= m² > 0 and J is invertible.
+
+    Args:
+        min_modulus: m >= 0; 0 leaves the derivative free (not invertible).
+    """
+
+    name = "cauchy_riemann"
+
+    def __init__(self, min_modulus: float = 0.0):
+        if not (isinstance(min_modulus, (int, float)) and math.isfinite(min_modulus)
+                and min_modulus >= 0):
+            raise ValueError(
+                f"activation.min_modulus={min_modulus!r} is not allowed; it must be a number >= 0"
+            )
+        self.min_modulus = float(min_modulus)
+        self.invertible = self.min_modulus > 0
+        self.guarantee = "complex differentiable: J = [[a, -b], [b, a]]" + (
+            f"; invertible: |a + ib| >= {self.min_modulus:g}" if self.invertible else ""
+        )
+
+    def validate(self, d_x: int, d_y: int) -> None:
+        if (d_x, d_y) != (2, 2):
+            raise ValueError(
+                f"activation=cauchy_riemann needs a map R² -> R², got d_x={d_x}, d_y={d_y}"
+            )
+
+    def raw_dim(self, d_x: int, d_y: int) -> int:
+        return 2
+
+    def __call__(self, raw: Tensor, d_x: int, d_y: int) -> Tensor:
+        a, b = raw[:, 0], raw[:, 1]  # (N,), (N,)
+        if self.invertible:
+            r = torch.sqrt(a * a + b * b + 1e-30)  # (N,)
+            scale = (self.min_modulus + r) / r
+            tiny = r < 1e-12
+            a = torch.where(tiny, torch.full_like(a, self.min_modulus), a * scale)
+            b = torch.where(tiny, torch.zeros_like(b), b * scale)
+        row0 = torch.stack([a, -b], dim=-1)  # (N, 2)
+        row1 = torch.stack([b, a], dim=-1)  # (N, 2)
+        return torch.stack([row0, row1], dim=-2)  # (N, 2, 2)
+
+    def solve(self, jac: Tensor, rhs: Tensor) -> Tensor:
+        if not self.invertible:
+            return super().solve(jac, rhs)
+        # J v = rhs is w · v = rhs as complex numbers: v = conj(w) rhs / |w|².
+        a, b = jac[:, 0, 0], jac[:, 1, 0]  # (N,)
+        det = a * a + b * b  # (N,)
+        v0 = (a * rhs[:, 0] + b * rhs[:, 1]) / det
+        v1 = (a * rhs[:, 1] - b * rhs[:, 0]) / det
+        return torch.stack([v0, v1], dim=-1)  # (N, 2)
+
+    def check(self, jac: Tensor) -> dict[str, float]:
+        out = {"net_cr_residual_max": float(cr_residual(jac).max())}
+        if self.invertible:
+            out["net_min_modulus"] = float(torch.sqrt(jac[:, 0, 0] ** 2 + jac[:, 1, 0] ** 2).min())
+        return out
+
+
+def cr_residual(jac: Tensor) -> Tensor:
+    """Cauchy–Riemann residual max(|J11 - J22|, |J12 + J21|) per point: (N, 2, 2) -> (N,)."""
+    return torch.maximum(
+        (jac[:, 0, 0] - jac[:, 1, 1]).abs(), (jac[:, 0, 1] + jac[:, 1, 0]).abs()
+    )
+
+
+STRUCTURES: dict[str, type[Structure]] = {
+    "none": Unconstrained,
+    "pd": PositiveDefinite,
+    "lipschitz": Lipschitz,
+    "cauchy_riemann": CauchyRiemann,
+}

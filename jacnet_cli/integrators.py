@@ -1,0 +1,177 @@
+"""Integrators for ∫₀¹ g(t) dt of a batched integrand g: (K,) times -> (N, K, d_y) values.
+
+Two families behind one call signature (`integrator(g, like, d_y, params)`):
+
+- `ODESolver`: torchdiffeq's `odeint` or `odeint_adjoint` on dy/dt = g(t), y(0) = 0, any of
+  its methods with rtol/atol (the paper's choice: adjoint + an adaptive solver).
+- `GaussLegendre`: a fixed K-node rule, vectorised: the integrand is called once on all
+  N x K points and backpropagated by plain autograd.
+
+Each counts integrand evaluations per point: `nfe_forward` for the last call and, once its
+backward has run, `nfe_backward` (re-evaluations the adjoint makes; 0 for autograd).
+Config group: ``conf/solver/<name>.yaml``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+Integrand = Callable[[Tensor], Tensor]  # t (K,) -> (N, K, d_y)
+
+FIXED_METHODS = ("euler", "midpoint", "heun2", "heun3", "rk4", "explicit_adams", "implicit_adams")
+ADAPTIVE_METHODS = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun", "tsit5")
+
+
+class Integrator:
+    """Base class with the NFE counters and a tolerance the schedules can set."""
+
+    name = "integrator"
+
+    def __init__(self) -> None:
+        self.nfe_forward = 0
+        self._calls = 0
+
+    @property
+    def nfe_backward(self) -> int:
+        """Integrand evaluations per point made by the last backward pass (adjoint only)."""
+        return self._calls - self.nfe_forward
+
+    def set_tolerance(self, tol: float) -> None:
+        """Set rtol = atol = tol; fixed rules ignore it."""
+
+    @property
+    def tolerance(self) -> float | None:
+        return None
+
+    def __call__(self, g: Integrand, like: Tensor, d_y: int,
+                 params: Sequence[Tensor] = ()) -> Tensor:
+        """Integrate g over [0, 1].
+
+        Args:
+            g: integrand, t (K,) -> (N, K, d_y).
+            like: a tensor (N, ...) giving N, dtype and device.
+            d_y: output dimension.
+            params: tensors gradients must reach (the adjoint needs them named).
+
+        Returns:
+            (N, d_y) the integral.
+        """
+        raise NotImplementedError
+
+
+@functools.lru_cache(maxsize=64)
+def _legendre(k: int) -> tuple[np.ndarray, np.ndarray]:
+    u, w = np.polynomial.legendre.leggauss(k)
+    return (u + 1) / 2, w / 2  # nodes and weights on [0, 1]
+
+
+class GaussLegendre(Integrator):
+    """K-node Gauss–Legendre rule on [0, 1]: exact for polynomials of degree 2K - 1.
+
+    Args:
+        nodes: K >= 1.
+    """
+
+    name = "gauss_legendre"
+
+    def __init__(self, nodes: int = 16):
+        super().__init__()
+        if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 1:
+            raise ValueError(f"solver.nodes={nodes!r} is not allowed; it must be an integer >= 1")
+        self.nodes = nodes
+
+    def __call__(self, g: Integrand, like: Tensor, d_y: int,
+                 params: Sequence[Tensor] = ()) -> Tensor:
+        t_np, w_np = _legendre(self.nodes)
+        t = torch.as_tensor(t_np, dtype=like.dtype, device=like.device)  # (K,)
+        w = torch.as_tensor(w_np, dtype=like.dtype, device=like.device)  # (K,)
+        values = g(t)  # (N, K, d_y)
+        self.nfe_forward = self._calls = self.nodes
+        return torch.einsum("nkd,k->nd", values, w)  # (N, d_y)
+
+    def __repr__(self) -> str:
+        return f"GaussLegendre(nodes={self.nodes})"
+
+
+class _ODEFunc(nn.Module):
+    """dy/dt = g(t): the integrand as a torchdiffeq vector field that counts its calls."""
+
+    def __init__(self, g: Integrand, owner: Integrator):
+        super().__init__()
+        self.g = g
+        self.owner = owner
+
+    def forward(self, t: Tensor, y: Tensor) -> Tensor:
+        self.owner._calls += 1
+        return self.g(t.reshape(1))[:, 0, :]  # (N, d_y)
+
+
+class ODESolver(Integrator):
+    """torchdiffeq's `odeint` (or `odeint_adjoint`) from t = 0 to 1.
+
+    Args:
+        method: a torchdiffeq method (dopri5, rk4, ...).
+        rtol, atol: tolerances for adaptive methods; a schedule may change both.
+        adjoint: backpropagate with the adjoint method (memory O(1) in steps, re-integrates).
+        step_size: step for fixed-grid methods (None: one step).
+    """
+
+    name = "odeint"
+
+    def __init__(self, method: str = "dopri5", rtol: float = 1e-6, atol: float = 1e-6,
+                 adjoint: bool = False, step_size: float | None = None):
+        super().__init__()
+        if method not in FIXED_METHODS + ADAPTIVE_METHODS:
+            raise ValueError(
+                f"solver.method={method!r} is not allowed; choose one of: "
+                + ", ".join(ADAPTIVE_METHODS + FIXED_METHODS)
+            )
+        for key, val in (("solver.rtol", rtol), ("solver.atol", atol)):
+            if not (isinstance(val, (int, float)) and math.isfinite(val) and val > 0):
+                raise ValueError(f"{key}={val!r} is not allowed; it must be a number > 0")
+        if step_size is not None and not (0 < step_size <= 1):
+            raise ValueError(f"solver.step_size={step_size!r} is not allowed; it must be in (0, 1]")
+        self.method = method
+        self.rtol = float(rtol)
+        self.atol = float(atol)
+        self.adjoint = bool(adjoint)
+        self.step_size = step_size
+
+    @property
+    def tolerance(self) -> float | None:
+        return self.rtol if self.method in ADAPTIVE_METHODS else None
+
+    def set_tolerance(self, tol: float) -> None:
+        self.rtol = self.atol = float(tol)
+
+    def __call__(self, g: Integrand, like: Tensor, d_y: int,
+                 params: Sequence[Tensor] = ()) -> Tensor:
+        import torchdiffeq  # deferred: keeps `import jacnet_cli` light
+
+        func = _ODEFunc(g, self)
+        y0 = torch.zeros(like.shape[0], d_y, dtype=like.dtype, device=like.device)  # (N, d_y)
+        t = torch.tensor([0.0, 1.0], dtype=like.dtype, device=like.device)
+        options = {"step_size": self.step_size} if self.step_size and self.method in FIXED_METHODS else None
+        self._calls = 0
+        if self.adjoint:
+            trainable = tuple(p for p in params if p.requires_grad)
+            ys = torchdiffeq.odeint_adjoint(
+                func, y0, t, rtol=self.rtol, atol=self.atol, method=self.method,
+                options=options, adjoint_params=trainable,
+            )
+        else:
+            ys = torchdiffeq.odeint(
+                func, y0, t, rtol=self.rtol, atol=self.atol, method=self.method, options=options
+            )
+        self.nfe_forward = self._calls
+        return ys[-1]  # (N, d_y)
+
+    def __repr__(self) -> str:
+        kind = "odeint_adjoint" if self.adjoint else "odeint"
+        return f"ODESolver({kind}, method={self.method!r}, rtol={self.rtol:g}, atol={self.atol:g})"

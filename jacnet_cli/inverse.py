@@ -1,0 +1,154 @@
+"""The inverse of a learned function (paper eq. 4.5) and its Newton refinement.
+
+    x(y) = x0 + ∫₀¹ J(x(t))⁻¹ c'(t) dt,   c(t) = y0 + t (y - y0)
+
+is solved as the ODE dx/dt = J(x)⁻¹ (y - y0), x(0) = x0, with J⁻¹v from the structure's own
+solver (Cholesky for `pd`, closed form for `cauchy_riemann`). Newton steps
+x <- x - D⁻¹ (ŷ(x) - y) then polish x against the function as evaluated, so the round trip
+reaches the forward integrator's accuracy or machine precision.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from jacnet_cli.errors import NotInvertibleError
+
+NEWTON_MODES = ("auto", "learned", "exact", "none")
+
+
+def check_invertible(model: nn.Module) -> None:
+    """Raise NotInvertibleError unless the model's structure guarantees an inverse."""
+    structure = getattr(model, "structure", None)
+    if structure is None or not getattr(model, "invertible", False):
+        name = structure.name if structure is not None else getattr(model, "kind", "model")
+        raise NotInvertibleError(
+            f"activation={name!r} does not guarantee an invertible function; "
+            "invert a run trained with activation=pd or activation=cauchy_riemann "
+            "(min_modulus > 0)"
+        )
+
+
+def derivative(f: Callable[[Tensor], Tensor], x: Tensor, create_graph: bool = False) -> Tensor:
+    """Jacobian of a pointwise batched function by autograd: x (N, d_x) -> (N, d_y, d_x).
+
+    `f` must map each row of x independently (true of every model here), so one backward pass
+    per output coordinate gives all N Jacobians.
+    """
+    with torch.enable_grad():
+        xg = x.detach().requires_grad_(True) if not create_graph else x
+        if create_graph and not xg.requires_grad:
+            xg = x.detach().requires_grad_(True)
+        y = f(xg)  # (N, d_y)
+        rows = [
+            torch.autograd.grad(y[:, i].sum(), xg, create_graph=create_graph,
+                                retain_graph=True)[0]  # (N, d_x)
+            for i in range(y.shape[1])
+        ]
+    return torch.stack(rows, dim=1)  # (N, d_y, d_x)
+
+
+def invert(model: nn.Module, y: Tensor, method: str = "dopri5", rtol: float = 1e-7,
+           atol: float = 1e-7, step_size: float | None = None, newton_steps: int = 8,
+           newton: str = "auto", tol: float = 0.0) -> Tensor:
+    """x = ŷ⁻¹(y) for a model with an invertible structure.
+
+    Args:
+        model: a JacNet whose structure is invertible.
+        y: (N, d_y) points in output space.
+        method, rtol, atol, step_size: torchdiffeq options for the output-space ODE.
+        newton_steps: at most this many Newton steps after the ODE (0: none).
+        newton: "learned" uses the network's J (cheap; exact in 1-D, where ŷ' = J),
+            "exact" the autograd Jacobian of ŷ as evaluated (right in n-D, where J need not
+            be conservative), "auto" picks learned in 1-D and exact otherwise, "none" skips.
+        tol: stop Newton once max |ŷ(x) - y| <= tol (0: until it stops improving).
+
+    Returns:
+        (N, d_x) the preimages.
+    """
+    check_invertible(model)
+    if newton not in NEWTON_MODES:
+        raise ValueError(f"newton={newton!r} is not allowed; choose one of: {', '.join(NEWTON_MODES)}")
+    if y.ndim != 2 or y.shape[1] != model.d_y:
+        raise ValueError(f"y has shape {tuple(y.shape)}; it must be (N, {model.d_y})")
+    with torch.set_grad_enabled(torch.is_grad_enabled() and y.requires_grad):
+        return _invert(model, y, method, rtol, atol, step_size, newton_steps, newton, tol)
+
+
+def _invert(model: nn.Module, y: Tensor, method: str, rtol: float, atol: float,
+            step_size: float | None, newton_steps: int, newton: str, tol: float) -> Tensor:
+    import torchdiffeq  # deferred: keeps `import jacnet_cli` light
+
+    structure = model.structure
+    y0, x0 = model.anchor.inverse(y)  # (N, d_y), (N, d_x)
+    velocity = y - y0  # (N, d_y): c'(t) of the straight output-space path
+
+    def field(t: Tensor, x: Tensor) -> Tensor:
+        return structure.solve(model.jacobian(x), velocity)  # (N, d_x)
+
+    t = torch.tensor([0.0, 1.0], dtype=y.dtype, device=y.device)
+    options = {"step_size": step_size} if step_size else None
+    x = torchdiffeq.odeint(field, x0, t, method=method, rtol=rtol, atol=atol, options=options)[-1]
+    if newton == "none" or newton_steps <= 0:
+        return x
+    if newton == "auto":
+        newton = "learned" if model.d_x == 1 else "exact"
+    return newton_refine(model, x, y, newton_steps, newton, tol)
+
+
+def newton_refine(model: nn.Module, x: Tensor, y: Tensor, steps: int, mode: str = "learned",
+                  tol: float = 0.0, halvings: int = 6) -> Tensor:
+    """Polish x so ŷ(x) = y with damped Newton steps, per point.
+
+    Each point takes the step x - λ D⁻¹ (ŷ(x) - y) with the largest λ in 1, 1/2, 1/4, ...
+    that lowers its residual ‖ŷ(x) - y‖, and keeps its old x when none does, so no point ever
+    gets worse. Stops after `steps` steps, when every residual is <= tol, or when no point
+    improved.
+
+    Args:
+        model: an invertible JacNet.
+        x: (N, d_x) starting points.
+        y: (N, d_y) targets.
+        steps: maximum Newton steps.
+        mode: "learned" (D = J_θ, solved by the structure) or "exact" (D = dŷ/dx by autograd).
+        tol: stop once max ‖ŷ(x) - y‖ <= tol.
+        halvings: step halvings tried per point before it keeps its x.
+
+    Returns:
+        (N, d_x) the refined points.
+    """
+    graph = torch.is_grad_enabled() and (y.requires_grad or x.requires_grad)
+    residual = model(x) - y  # (N, d_y)
+    size = torch.linalg.vector_norm(residual.detach(), dim=-1)  # (N,)
+    for _ in range(steps):
+        if float(size.max()) <= tol:
+            break
+        if mode == "learned":
+            step = model.structure.solve(model.jacobian(x), residual)  # (N, d_x)
+        else:
+            jac = derivative(model, x, create_graph=graph)  # (N, d_y, d_x)
+            step = torch.linalg.solve(jac, residual)  # (N, d_x)
+        pending = torch.ones_like(size, dtype=torch.bool)  # (N,) points still searching λ
+        improved = torch.zeros_like(pending)
+        lam = 1.0
+        for _ in range(halvings + 1):
+            idx = pending.nonzero().squeeze(1)  # (P,)
+            if idx.numel() == 0:
+                break
+            x_try = x[idx] - lam * step[idx]  # (P, d_x)
+            r_try = model(x_try) - y[idx]  # (P, d_y)
+            s_try = torch.linalg.vector_norm(r_try.detach(), dim=-1)  # (P,)
+            ok = s_try < size[idx]
+            take = idx[ok]
+            x = x.index_put((take,), x_try[ok])
+            residual = residual.index_put((take,), r_try[ok])
+            size = size.index_put((take,), s_try[ok])
+            pending[take] = False
+            improved[take] = True
+            lam /= 2
+        if not bool(improved.any()):
+            break
+    return x

@@ -1,0 +1,109 @@
+"""JacNet: a function learned through its structured Jacobian, and the plain MLP baseline.
+
+    ŷ(x) = y0 + ∫₀¹ J(c(t)) c'(t) dt,   J = structure(network(x))      (paper, section 4)
+
+where c is a path from the anchor x0 to x. Config group: ``conf/model/<name>.yaml``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from jacnet_cli.activations import Structure
+from jacnet_cli.anchors import Anchor, FixedAnchor
+from jacnet_cli.integrators import GaussLegendre, Integrator
+from jacnet_cli.network import MLP
+from jacnet_cli.paths import LinearPath, Path
+
+
+class JacNet(nn.Module):
+    """Learn y: R^{d_x} -> R^{d_y} by learning its Jacobian and integrating it.
+
+    Args:
+        d_x, d_y: input and output dimensions.
+        structure: the output activation giving J its property (activations module).
+        hidden, depth, activation: the Jacobian network's width, hidden layers, nonlinearity.
+        path: the integration path (default: straight line).
+        anchor: where integrals start (default: x0 = 0 with a learned y0).
+        integrator: how integrals are evaluated (default: 16-node Gauss–Legendre).
+
+    Example:
+        >>> model = JacNet(1, 1, PositiveDefinite(1e-4))
+        >>> y = model(torch.linspace(-1, 1, 5)[:, None])   # (5, 1)
+        >>> x = model.inverse(y)                           # (5, 1)
+    """
+
+    kind = "jacnet"
+
+    def __init__(self, d_x: int, d_y: int, structure: Structure, hidden: int = 64,
+                 depth: int = 1, activation: str = "tanh", path: Path | None = None,
+                 anchor: Anchor | None = None, integrator: Integrator | None = None):
+        super().__init__()
+        structure.validate(d_x, d_y)
+        self.d_x, self.d_y = d_x, d_y
+        self.structure = structure
+        self.net = MLP(d_x, structure.raw_dim(d_x, d_y), hidden, depth, activation)
+        self.path = path if path is not None else LinearPath()
+        self.anchor = anchor if anchor is not None else FixedAnchor(d_x, d_y)
+        self.integrator = integrator if integrator is not None else GaussLegendre(16)
+
+    @property
+    def invertible(self) -> bool:
+        return self.structure.invertible
+
+    def jacobian(self, x: Tensor) -> Tensor:
+        """The structured network Jacobian J_θ: x (N, d_x) -> (N, d_y, d_x)."""
+        return self.structure(self.net(x), self.d_x, self.d_y)
+
+    def line_integral(self, start: Tensor, end: Tensor) -> Tensor:
+        """∫₀¹ J(c(t)) c'(t) dt along the path from start to end: (N, d_x) x2 -> (N, d_y)."""
+        n = start.shape[0]
+
+        def integrand(t: Tensor) -> Tensor:
+            c, dc = self.path(t, start, end)  # (N, K, d_x) each
+            k = c.shape[1]
+            jac = self.jacobian(c.reshape(n * k, self.d_x)).reshape(n, k, self.d_y, self.d_x)
+            return (jac @ dc.unsqueeze(-1)).squeeze(-1)  # (N, K, d_y)
+
+        params = (*self.parameters(), start, end)
+        return self.integrator(integrand, start, self.d_y, params)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """ŷ(x): (N, d_x) -> (N, d_y)."""
+        x0, y0 = self.anchor(x)  # (N, d_x), (N, d_y)
+        return y0 + self.line_integral(x0, x)
+
+    def inverse(self, y: Tensor, **options: Any) -> Tensor:
+        """x = ŷ⁻¹(y) by integrating J⁻¹ in output space (see `jacnet_cli.inverse.invert`)."""
+        from jacnet_cli.inverse import invert
+
+        return invert(self, y, **options)
+
+    def config(self) -> dict[str, Any]:
+        return {"d_x": self.d_x, "d_y": self.d_y, "structure": repr(self.structure),
+                "integrator": repr(self.integrator), "path": repr(self.path)}
+
+
+class MLPRegressor(nn.Module):
+    """The plain baseline: an MLP trained on y directly, with no structure on its Jacobian."""
+
+    kind = "mlp"
+    invertible = False
+
+    def __init__(self, d_x: int, d_y: int, hidden: int = 64, depth: int = 1,
+                 activation: str = "tanh"):
+        super().__init__()
+        self.d_x, self.d_y = d_x, d_y
+        self.net = MLP(d_x, d_y, hidden, depth, activation)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: Tensor, chunk: int = 65536) -> Tensor:
+    """Evaluate a model without gradients in chunks of points: (N, d_x) -> (N, d_y)."""
+    return torch.cat([model(part) for part in x.split(chunk)], dim=0)

@@ -1,0 +1,458 @@
+"""Targets: closed-form functions that jacnet learns, with analytic Jacobians and inverses.
+
+Every target is a parameter-free object mapping a batch x (N, d_x) to y (N, d_y). Because the
+Jacobian (and the inverse, where one exists) is known in closed form, the same objects are the
+ground truth for the integrators, the structures, the inverses and the metrics.
+
+All maths is in torch and follows the input's dtype and device, so float32 and float64 inputs
+give outputs of the same dtype. Points are always batch first, including 1-D targets (N, 1).
+
+Config group: ``conf/target/<name>.yaml`` builds one of the classes below; `TARGETS` maps the
+same names to the classes and `get_target` builds one by name.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+# One error class package-wide, so `except jacnet_cli.NotInvertibleError` catches targets too;
+# re-exported here as `jacnet_cli.targets.NotInvertibleError`.
+from jacnet_cli.errors import NotInvertibleError
+
+__all__ = [
+    "NotInvertibleError",
+    "Target",
+    "Exp",
+    "Abs",
+    "Sin",
+    "Tanh",
+    "Cubic",
+    "Softplus",
+    "Sigmoid",
+    "MonotoneSinh",
+    "ComplexExp",
+    "ComplexSquare",
+    "TARGETS",
+    "get_target",
+]
+
+
+class Target:
+    """A closed-form map R^{d_x} -> R^{d_y} with its analytic Jacobian and, if one exists, inverse.
+
+    Subclasses set `name`, `d_x`, `d_y`, `invertible`, and implement `__call__` and `jacobian`;
+    invertible ones also implement `inverse` and, where it is restricted, `inverse_domain`.
+    """
+
+    name: str = "target"
+    d_x: int = 1
+    d_y: int = 1
+    invertible: bool = False
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """Evaluate the target.
+
+        Args:
+            x: points, (N, d_x).
+
+        Returns:
+            y = f(x), (N, d_y).
+        """
+        raise NotImplementedError
+
+    def jacobian(self, x: Tensor) -> Tensor:
+        """Analytic Jacobian dy/dx.
+
+        Args:
+            x: points, (N, d_x).
+
+        Returns:
+            J(x) with J[n, i, j] = d y_i / d x_j at x[n], (N, d_y, d_x).
+        """
+        raise NotImplementedError
+
+    def inverse(self, y: Tensor) -> Tensor:
+        """Closed-form inverse x = f^{-1}(y).
+
+        Args:
+            y: points in the image, (N, d_y), each coordinate inside `inverse_domain()`.
+
+        Returns:
+            x with f(x) = y, (N, d_x).
+
+        Raises:
+            NotInvertibleError: the target has no inverse (`invertible` is False).
+        """
+        usable = ", ".join(n for n, cls in TARGETS.items() if cls.invertible)
+        raise NotInvertibleError(
+            f"target={self.name!r} is not invertible (invertible=False); "
+            f"use one of the invertible targets: {usable}"
+        )
+
+    def inverse_domain(self) -> tuple[float, float] | None:
+        """Open interval (lo, hi) that every coordinate of y must lie in for `inverse`.
+
+        Returns:
+            (lo, hi), possibly infinite at one end, or None when `inverse` accepts every y in
+            the image (or when the target is not invertible). It describes y only; targets
+            whose inverse is a principal branch say in their docstring which x it recovers.
+        """
+        return None
+
+    def _check(self, x: Tensor, dim: int, what: str = "x") -> None:
+        if x.ndim != 2 or x.shape[1] != dim:
+            raise ValueError(
+                f"target={self.name!r} expects {what} of shape (N, {dim}), got {tuple(x.shape)}; "
+                "pass a batch, e.g. x.reshape(-1, 1) for 1-D points"
+            )
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({args})"
+
+
+# --------------------------------------------------------------------------------------------
+# 1-D targets: elementwise maps R -> R, Jacobian (N, 1, 1).
+# --------------------------------------------------------------------------------------------
+
+
+class _Scalar(Target):
+    """A 1-D target given by an elementwise function and its derivative."""
+
+    d_x = 1
+    d_y = 1
+
+    def _f(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def _df(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def _finv(self, y: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def __call__(self, x: Tensor) -> Tensor:
+        self._check(x, 1)
+        return self._f(x)  # (N, 1)
+
+    def jacobian(self, x: Tensor) -> Tensor:
+        self._check(x, 1)
+        return self._df(x).unsqueeze(-1)  # (N, 1) -> (N, 1, 1)
+
+    def inverse(self, y: Tensor) -> Tensor:
+        if not self.invertible:
+            return super().inverse(y)
+        self._check(y, 1, "y")
+        return self._finv(y)  # (N, 1)
+
+
+class Exp(_Scalar):
+    """y = exp(x): the paper's invertible target (section 5); y' = exp(x); inverse log."""
+
+    name = "exp"
+    invertible = True
+
+    def _f(self, x: Tensor) -> Tensor:
+        return torch.exp(x)
+
+    def _df(self, x: Tensor) -> Tensor:
+        return torch.exp(x)
+
+    def _finv(self, y: Tensor) -> Tensor:
+        return torch.log(y)
+
+    def inverse_domain(self) -> tuple[float, float] | None:
+        return (0.0, math.inf)
+
+
+class Abs(_Scalar):
+    """y = |x|: the paper's 1-Lipschitz target (section 5); y' = sign(x), 0 at 0; no inverse."""
+
+    name = "abs"
+
+    def _f(self, x: Tensor) -> Tensor:
+        return torch.abs(x)
+
+    def _df(self, x: Tensor) -> Tensor:
+        return torch.sign(x)
+
+
+class Sin(_Scalar):
+    """y = sin(x): 1-Lipschitz and periodic; y' = cos(x); not invertible."""
+
+    name = "sin"
+
+    def _f(self, x: Tensor) -> Tensor:
+        return torch.sin(x)
+
+    def _df(self, x: Tensor) -> Tensor:
+        return torch.cos(x)
+
+
+class Tanh(_Scalar):
+    """y = tanh(x): bounded and 1-Lipschitz; y' = 1 - tanh(x)^2; inverse atanh on (-1, 1)."""
+
+    name = "tanh"
+    invertible = True
+
+    def _f(self, x: Tensor) -> Tensor:
+        return torch.tanh(x)
+
+    def _df(self, x: Tensor) -> Tensor:
+        # 1 / cosh^2 rather than 1 - tanh^2: no cancellation for large |x|.
+        return torch.cosh(x).reciprocal().square()
+
+    def _finv(self, y: Tensor) -> Tensor:
+        return torch.atanh(y)
+
+    def inverse_domain(self) -> tuple[float, float] | None:
+        return (-1.0, 1.0)
+
+
+class Cubic(_Scalar):
+    """y = x^3 + x: strictly increasing (y' = 3x^2 + 1 >= 1); inverse by Cardano, hyperbolic form.
+
+    With x = k sinh(t) and k = 2/sqrt(3), the identity sinh(3t) = 3 sinh(t) + 4 sinh(t)^3 turns
+    x^3 + x = y into sinh(3t) = (3 sqrt(3) / 2) y, so the one real root is
+    x = 2/sqrt(3) * sinh(asinh(3 sqrt(3) / 2 * y) / 3). Unlike the radical form of Cardano's
+    formula it has no cancellation, so it is accurate for tiny and huge |y| in float32 too
+    (relative error ~ |t| eps; finite up to |y| ~ 2e38 in float32, where 3 sqrt(3) / 2 * y
+    overflows).
+    """
+
+    name = "cubic"
+    invertible = True
+
+    def _f(self, x: Tensor) -> Tensor:
+        return x * (x.square() + 1)
+
+    def _df(self, x: Tensor) -> Tensor:
+        return 3 * x.square() + 1
+
+    def _finv(self, y: Tensor) -> Tensor:
+        k = 2 / math.sqrt(3)
+        return k * torch.sinh(torch.asinh((1.5 * math.sqrt(3)) * y) / 3)
+
+
+class Softplus(_Scalar):
+    """y = log(1 + e^x): smooth, increasing, image (0, inf); y' = sigmoid(x); inverse log(expm1(y)).
+
+    Both directions are computed without overflow or cancellation: the forward as
+    logaddexp(x, 0) (exact in both tails, unlike a thresholded softplus), and the inverse as
+    y + log(-expm1(-y)), which equals log(expm1(y)) but never overflows.
+    """
+
+    name = "softplus"
+    invertible = True
+
+    def _f(self, x: Tensor) -> Tensor:
+        return torch.logaddexp(x, torch.zeros_like(x))
+
+    def _df(self, x: Tensor) -> Tensor:
+        return torch.sigmoid(x)
+
+    def _finv(self, y: Tensor) -> Tensor:
+        return y + torch.log(-torch.expm1(-y))
+
+    def inverse_domain(self) -> tuple[float, float] | None:
+        return (0.0, math.inf)
+
+
+class Sigmoid(_Scalar):
+    """y = 1 / (1 + e^{-x}): bounded, increasing; y' = y (1 - y); inverse logit on (0, 1)."""
+
+    name = "sigmoid"
+    invertible = True
+
+    def _f(self, x: Tensor) -> Tensor:
+        return torch.sigmoid(x)
+
+    def _df(self, x: Tensor) -> Tensor:
+        s = torch.sigmoid(x)
+        return s * torch.sigmoid(-x)  # s (1 - s) without cancellation for large x
+
+    def _finv(self, y: Tensor) -> Tensor:
+        return torch.logit(y)
+
+    def inverse_domain(self) -> tuple[float, float] | None:
+        return (0.0, 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# n-D targets.
+# --------------------------------------------------------------------------------------------
+
+
+class MonotoneSinh(Target):
+    """f(x) = Rᵀ sinh(R x), R a fixed orthogonal matrix: a monotone gradient field on R^dim.
+
+    J(x) = Rᵀ diag(cosh(R x)) R is symmetric positive definite with eigenvalues cosh(R x) >= 1,
+    so this is the natural n-D target for the `pd` structure. f is the gradient of
+    phi(x) = sum_k cosh((R x)_k), hence conservative. Inverse: x = Rᵀ asinh(R y), everywhere.
+
+    Args:
+        dim: d_x = d_y.
+        seed: seeds the Gaussian whose QR factor Q is R when dim != 2. dim=2 ignores it and
+            uses the rotation by 30 degrees, so the 2-D target is the same for every seed.
+    """
+
+    name = "monotone_sinh"
+    invertible = True
+
+    def __init__(self, dim: int = 2, seed: int = 0) -> None:
+        if not (isinstance(dim, int) and dim >= 1):
+            raise ValueError(f"target=monotone_sinh: dim={dim!r} is not allowed; use an int >= 1")
+        self.dim = dim
+        self.seed = seed
+        self.d_x = dim
+        self.d_y = dim
+        if dim == 2:
+            c, s = math.cos(math.pi / 6), math.sin(math.pi / 6)
+            rot = torch.tensor([[c, -s], [s, c]], dtype=torch.float64)
+        else:
+            gen = torch.Generator().manual_seed(seed)
+            a = torch.randn(dim, dim, generator=gen, dtype=torch.float64)  # (dim, dim)
+            q, r = torch.linalg.qr(a)
+            # Sign-fix the columns so R does not depend on the QR backend's sign convention.
+            signs = torch.where(torch.diagonal(r) < 0, -1.0, 1.0).to(torch.float64)
+            rot = q * signs  # (dim, dim)
+        self._rot = rot  # float64 on CPU; cast per call to the input's dtype and device
+
+    def __repr__(self) -> str:
+        return f"MonotoneSinh(dim={self.dim}, seed={self.seed})"
+
+    def _r(self, x: Tensor) -> Tensor:
+        return self._rot.to(dtype=x.dtype, device=x.device)  # (d, d)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        self._check(x, self.dim)
+        r = self._r(x)
+        # Rows are points: (R x)ᵀ = xᵀ Rᵀ, and (Rᵀ s)ᵀ = sᵀ R.
+        return torch.sinh(x @ r.T) @ r  # (N, d) -> (N, d)
+
+    def jacobian(self, x: Tensor) -> Tensor:
+        self._check(x, self.dim)
+        r = self._r(x)
+        c = torch.cosh(x @ r.T)  # (N, d)
+        jac = torch.einsum("ki,nk,kj->nij", r, c, r)  # (N, d, d)
+        # Symmetrise so that J == Jᵀ holds bit for bit, whatever order einsum summed in.
+        return 0.5 * (jac + jac.transpose(-1, -2))  # (N, d, d)
+
+    def inverse(self, y: Tensor) -> Tensor:
+        self._check(y, self.dim, "y")
+        r = self._r(y)
+        return torch.asinh(y @ r.T) @ r  # (N, d) -> (N, d)
+
+
+def _holomorphic_jacobian(re: Tensor, im: Tensor) -> Tensor:
+    """Real 2x2 Jacobian of a holomorphic map whose complex derivative is re + i im.
+
+    Args:
+        re: Re f'(z), (N,).
+        im: Im f'(z), (N,).
+
+    Returns:
+        [[re, -im], [im, re]] per point, (N, 2, 2); satisfies Cauchy-Riemann exactly.
+    """
+    top = torch.stack([re, -im], dim=-1)  # (N, 2)
+    bottom = torch.stack([im, re], dim=-1)  # (N, 2)
+    return torch.stack([top, bottom], dim=-2)  # (N, 2, 2)
+
+
+class ComplexExp(Target):
+    """z = a + ib -> exp(z) as a map R^2 -> R^2: (a, b) -> (e^a cos b, e^a sin b).
+
+    Holomorphic, f'(z) = exp(z), so J = [[e^a cos b, -e^a sin b], [e^a sin b, e^a cos b]]
+    (Cauchy-Riemann form, never singular). Inverse: the principal log,
+    (log|y|, atan2(y_2, y_1)). It gives f(inverse(y)) = y for every y != 0, and
+    inverse(f(x)) = x only for x with |b| < pi, since exp is 2 pi i-periodic.
+    """
+
+    name = "complex_exp"
+    d_x = 2
+    d_y = 2
+    invertible = True
+
+    def __call__(self, x: Tensor) -> Tensor:
+        self._check(x, 2)
+        a, b = x.unbind(-1)  # (N,), (N,)
+        ea = torch.exp(a)
+        return torch.stack([ea * torch.cos(b), ea * torch.sin(b)], dim=-1)  # (N, 2)
+
+    def jacobian(self, x: Tensor) -> Tensor:
+        self._check(x, 2)
+        a, b = x.unbind(-1)  # (N,), (N,)
+        ea = torch.exp(a)
+        return _holomorphic_jacobian(ea * torch.cos(b), ea * torch.sin(b))  # (N, 2, 2)
+
+    def inverse(self, y: Tensor) -> Tensor:
+        self._check(y, 2, "y")
+        u, v = y.unbind(-1)  # (N,), (N,)
+        # hypot, not sqrt(u^2 + v^2): no overflow or underflow of the squares.
+        return torch.stack([torch.log(torch.hypot(u, v)), torch.atan2(v, u)], dim=-1)  # (N, 2)
+
+
+class ComplexSquare(Target):
+    """z = a + ib -> z^2 as a map R^2 -> R^2: (a, b) -> (a^2 - b^2, 2ab).
+
+    Holomorphic, f'(z) = 2z, so J = [[2a, -2b], [2b, 2a]] (Cauchy-Riemann form, singular only
+    at 0). Inverse: the principal square root (Re >= 0). It gives f(inverse(y)) = y for every
+    y, and inverse(f(x)) = x only for x with a > 0, since z and -z have the same square.
+    """
+
+    name = "complex_square"
+    d_x = 2
+    d_y = 2
+    invertible = True
+
+    def __call__(self, x: Tensor) -> Tensor:
+        self._check(x, 2)
+        a, b = x.unbind(-1)  # (N,), (N,)
+        return torch.stack([(a - b) * (a + b), 2 * a * b], dim=-1)  # (N, 2)
+
+    def jacobian(self, x: Tensor) -> Tensor:
+        self._check(x, 2)
+        a, b = x.unbind(-1)  # (N,), (N,)
+        return _holomorphic_jacobian(2 * a, 2 * b)  # (N, 2, 2)
+
+    def inverse(self, y: Tensor) -> Tensor:
+        self._check(y, 2, "y")
+        u, v = y.unbind(-1)  # (N,), (N,)
+        # The larger of |Re sqrt|, |Im sqrt| is s = sqrt((|y| + |u|) / 2), free of cancellation;
+        # the smaller is |v| / (2 s), from 2 Re Im = v.
+        s = torch.sqrt(0.5 * (torch.hypot(u, v) + torch.abs(u)))  # (N,)
+        t = v / (2 * torch.where(s > 0, s, torch.ones_like(s)))  # (N,); 0 at y = 0
+        re = torch.where(u >= 0, s, torch.abs(t))
+        im = torch.where(u >= 0, t, torch.copysign(s, v))
+        return torch.stack([re, im], dim=-1)  # (N, 2)
+
+
+TARGETS: dict[str, type[Target]] = {
+    cls.name: cls
+    for cls in (
+        Exp, Abs, Sin, Tanh, Cubic, Softplus, Sigmoid, MonotoneSinh, ComplexExp, ComplexSquare
+    )
+}
+
+
+def get_target(name: str, **kwargs: object) -> Target:
+    """Build a target by its config name.
+
+    Args:
+        name: a key of `TARGETS`, e.g. "exp".
+        **kwargs: constructor arguments, e.g. dim=3 for "monotone_sinh".
+
+    Returns:
+        The target object.
+
+    Raises:
+        ValueError: `name` is not a key of `TARGETS`.
+    """
+    if name not in TARGETS:
+        raise ValueError(
+            f"target={name!r} is not a known target; choose one of: {', '.join(TARGETS)}"
+        )
+    return TARGETS[name](**kwargs)

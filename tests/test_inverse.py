@@ -1,0 +1,101 @@
+"""The inverse: round trips to 1e-6 (float64) for invertible structures, gradcheck, refusals."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import ExactJacNet
+from jacnet_cli import fit
+from jacnet_cli.activations import CauchyRiemann, Lipschitz, PositiveDefinite, Unconstrained
+from jacnet_cli.anchors import FixedAnchor
+from jacnet_cli.errors import NotInvertibleError
+from jacnet_cli.guarantees import measure, roundtrip_error
+from jacnet_cli.integrators import GaussLegendre, ODESolver
+from jacnet_cli.model import JacNet, MLPRegressor
+from jacnet_cli.targets import get_target
+
+
+def _box(n, d, half=1.0):
+    return (torch.rand(n, d) * 2 - 1) * half
+
+
+def test_roundtrip_pd_1d():
+    model = JacNet(1, 1, PositiveDefinite(1e-4))
+    x = torch.linspace(-3, 3, 301)[:, None]
+    assert roundtrip_error(model, x) <= 1e-6
+
+
+def test_roundtrip_pd_3d_well_conditioned_init():
+    model = JacNet(3, 3, PositiveDefinite(1.0))
+    assert roundtrip_error(model, _box(200, 3)) <= 1e-6
+
+
+def test_roundtrip_pd_3d_trained_on_a_monotone_map():
+    target = get_target("monotone_sinh", dim=3)
+    model = JacNet(3, 3, PositiveDefinite(1e-2),
+                   anchor=FixedAnchor(3, 3, 0.0, "target", target=target))
+    x = _box(64, 3)
+    fit(model, x, target(x), torch.optim.Adam(model.parameters(), lr=0.01), 150)
+    out = measure(model, _box(200, 3))
+    assert out["jacobian_min_eig"] > 0
+    assert out["roundtrip_max_err"] <= 1e-6
+
+
+def test_roundtrip_cauchy_riemann_trained_on_complex_exp():
+    target = get_target("complex_exp")
+    model = JacNet(2, 2, CauchyRiemann(min_modulus=0.1),
+                   anchor=FixedAnchor(2, 2, 0.0, "target", target=target))
+    x = _box(64, 2)
+    fit(model, x, target(x), torch.optim.Adam(model.parameters(), lr=0.01), 150)
+    out = measure(model, _box(200, 2))
+    assert out["net_cr_residual_max"] == 0.0
+    assert out["roundtrip_max_err"] <= 1e-6
+
+
+def test_inverse_of_exact_complex_exp_is_log():
+    target = get_target("complex_exp")
+    model = ExactJacNet(target, CauchyRiemann(0.5), GaussLegendre(32))
+    y = target(_box(50, 2))
+    assert (model.inverse(y) - target.inverse(y)).abs().max() <= 1e-9
+
+
+@pytest.mark.parametrize("integrator", [GaussLegendre(32), ODESolver("dopri5", 1e-10, 1e-10)])
+def test_inverse_of_exact_exp_is_log(integrator):
+    target = get_target("exp")
+    model = ExactJacNet(target, PositiveDefinite(1e-4), integrator)
+    y = torch.linspace(0.2, 5, 40)[:, None]
+    assert (model.inverse(y) - torch.log(y)).abs().max() <= 1e-8
+
+
+def test_newton_reaches_machine_precision_and_ode_alone_does_not():
+    model = JacNet(1, 1, PositiveDefinite(1e-2))
+    x = torch.linspace(-2, 2, 50)[:, None]
+    y = model(x).detach()
+    rough = model.inverse(y, newton="none", rtol=1e-4, atol=1e-4)
+    fine = model.inverse(y, rtol=1e-4, atol=1e-4)
+    assert (rough - x).abs().max() > 1e-8
+    assert (fine - x).abs().max() <= 1e-12
+
+
+def test_gradcheck_inverse():
+    model = JacNet(1, 1, PositiveDefinite(1e-1), hidden=8, integrator=GaussLegendre(8))
+    y = torch.tensor([[0.3], [-0.5], [1.2]], requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda v: model.inverse(v, method="rk4", step_size=0.05, newton="none"), (y,))
+    assert torch.autograd.gradcheck(lambda v: model.inverse(v, newton_steps=2), (y,))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: JacNet(1, 1, Unconstrained()), lambda: JacNet(1, 1, Lipschitz()),
+    lambda: JacNet(2, 2, CauchyRiemann(0.0)), lambda: MLPRegressor(1, 1),
+])
+def test_non_invertible_models_refuse(make):
+    model = make()
+    with pytest.raises(NotInvertibleError, match="does not guarantee an invertible"):
+        roundtrip_error(model, torch.zeros(2, model.d_x))
+
+
+def test_inverse_checks_shape():
+    with pytest.raises(ValueError, match=r"must be \(N, 2\)"):
+        JacNet(2, 2, PositiveDefinite()).inverse(torch.zeros(3, 1))
