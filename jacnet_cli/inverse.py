@@ -51,15 +51,19 @@ def derivative(f: Callable[[Tensor], Tensor], x: Tensor, create_graph: bool = Fa
     return torch.stack(rows, dim=1)  # (N, d_y, d_x)
 
 
-def invert(model: nn.Module, y: Tensor, method: str = "dopri5", rtol: float = 1e-7,
-           atol: float = 1e-7, step_size: float | None = None, newton_steps: int = 8,
+def invert(model: nn.Module, y: Tensor, method: str = "auto", rtol: float = 1e-6,
+           atol: float = 1e-6, step_size: float | None = None, newton_steps: int = 8,
            newton: str = "auto", tol: float = 0.0) -> Tensor:
     """x = ŷ⁻¹(y) for a model with an invertible structure.
 
     Args:
         model: a JacNet whose structure is invertible.
         y: (N, d_y) points in output space.
-        method, rtol, atol, step_size: torchdiffeq options for the output-space ODE.
+        method: "ode" solves the paper's output-space ODE with torchdiffeq's dopri5 (or name
+            any torchdiffeq method); "bracket" (1-D only: an invertible 1-D JacNet is strictly
+            increasing) brackets each root and runs safeguarded Newton, which stays cheap
+            where J is tiny and the ODE gets stiff; "auto" is bracket in 1-D, ode otherwise.
+        rtol, atol, step_size: torchdiffeq options for the output-space ODE.
         newton_steps: at most this many Newton steps after the ODE (0: none).
         newton: "learned" uses the network's J (cheap; exact in 1-D, where ŷ' = J),
             "exact" the autograd Jacobian of ŷ as evaluated (right in n-D, where J need not
@@ -74,6 +78,18 @@ def invert(model: nn.Module, y: Tensor, method: str = "dopri5", rtol: float = 1e
         raise ValueError(f"newton={newton!r} is not allowed; choose one of: {', '.join(NEWTON_MODES)}")
     if y.ndim != 2 or y.shape[1] != model.d_y:
         raise ValueError(f"y has shape {tuple(y.shape)}; it must be (N, {model.d_y})")
+    if method == "auto":
+        method = "bracket" if model.d_x == 1 else "ode"
+    if method == "ode":
+        method = "dopri5"
+    if method == "bracket":
+        if model.d_x != 1:
+            raise ValueError(f"method='bracket' needs a 1-D model, got d_x={model.d_x}")
+        with torch.set_grad_enabled(torch.is_grad_enabled() and y.requires_grad):
+            x = bracket_1d(model, y, tol)
+            if newton != "none" and newton_steps > 0:  # differentiable last steps
+                x = newton_refine(model, x, y, min(newton_steps, 2), "learned", tol)
+            return x
     with torch.set_grad_enabled(torch.is_grad_enabled() and y.requires_grad):
         return _invert(model, y, method, rtol, atol, step_size, newton_steps, newton, tol)
 
@@ -97,6 +113,56 @@ def _invert(model: nn.Module, y: Tensor, method: str, rtol: float, atol: float,
     if newton == "auto":
         newton = "learned" if model.d_x == 1 else "exact"
     return newton_refine(model, x, y, newton_steps, newton, tol)
+
+
+@torch.no_grad()
+def bracket_1d(model: nn.Module, y: Tensor, tol: float = 0.0, max_iter: int = 100) -> Tensor:
+    """Roots of the increasing 1-D function ŷ(x) = y by bracketing and safeguarded Newton.
+
+    Brackets grow geometrically from the anchor x0 (where ŷ = y0) until they contain the
+    root; then each iteration takes the Newton step x - (ŷ(x) - y) / J(x) when it stays
+    inside the bracket and bisects otherwise, shrinking the bracket by the residual's sign.
+
+    Args:
+        model: an invertible 1-D JacNet (J > 0, so ŷ increases).
+        y: (N, 1) targets.
+        tol: stop once every |ŷ(x) - y| <= tol (0: until brackets reach float resolution).
+        max_iter: bound on expansions and on refinement steps.
+
+    Returns:
+        (N, 1) the preimages (no gradient: use newton_refine for a differentiable last step).
+    """
+    y = y.detach()
+    y0, x0 = model.anchor.inverse(y)  # (N, 1) each
+    up = y >= y0  # (N, 1): the root lies right of x0
+    lo, hi = x0.clone(), x0.clone()
+    width = torch.ones_like(x0)
+    open_ = torch.ones_like(up)  # (N, 1) brackets still growing
+    for _ in range(max_iter):
+        idx = open_[:, 0].nonzero().squeeze(1)
+        if idx.numel() == 0:
+            break
+        edge = torch.where(up[idx], x0[idx] + width[idx], x0[idx] - width[idx])  # (P, 1)
+        past = torch.where(up[idx], model(edge) >= y[idx], model(edge) <= y[idx])
+        inner = torch.where(up[idx], x0[idx] + width[idx] / 2, x0[idx] - width[idx] / 2)
+        hi[idx] = torch.where(up[idx], edge, torch.where(past, inner, hi[idx]))
+        lo[idx] = torch.where(up[idx], torch.where(past, inner, lo[idx]), edge)
+        open_[idx] = ~past
+        width[idx] = torch.where(past, width[idx], 2 * width[idx])
+    lo = torch.where(up, torch.minimum(lo, x0), lo)
+    hi = torch.where(up, hi, torch.maximum(hi, x0))
+    x = 0.5 * (lo + hi)  # (N, 1)
+    for _ in range(max_iter):
+        r = model(x) - y  # (N, 1)
+        done = (r.abs() <= tol) | (hi - lo <= 4 * torch.finfo(x.dtype).eps * (1 + x.abs()))
+        if bool(done.all()):
+            break
+        lo = torch.where(r < 0, x, lo)
+        hi = torch.where(r > 0, x, hi)
+        newton = x - r / model.jacobian(x)[:, :, 0]  # (N, 1)
+        inside = (newton > lo) & (newton < hi)
+        x = torch.where(done, x, torch.where(inside, newton, 0.5 * (lo + hi)))
+    return x
 
 
 def newton_refine(model: nn.Module, x: Tensor, y: Tensor, steps: int, mode: str = "learned",
