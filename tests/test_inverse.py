@@ -72,8 +72,8 @@ def test_newton_reaches_machine_precision_and_ode_alone_does_not():
     model = JacNet(1, 1, PositiveDefinite(1e-2))
     x = torch.linspace(-2, 2, 50)[:, None]
     y = model(x).detach()
-    rough = model.inverse(y, newton="none", rtol=1e-4, atol=1e-4)
-    fine = model.inverse(y, rtol=1e-4, atol=1e-4)
+    rough = model.inverse(y, method="ode", newton="none", rtol=1e-4, atol=1e-4)
+    fine = model.inverse(y, method="ode", rtol=1e-4, atol=1e-4)
     assert (rough - x).abs().max() > 1e-8
     assert (fine - x).abs().max() <= 1e-12
 
@@ -84,6 +84,7 @@ def test_gradcheck_inverse():
     assert torch.autograd.gradcheck(
         lambda v: model.inverse(v, method="rk4", step_size=0.05, newton="none"), (y,))
     assert torch.autograd.gradcheck(lambda v: model.inverse(v, newton_steps=2), (y,))
+    assert torch.autograd.gradcheck(lambda v: model.inverse(v, method="ode", newton_steps=2), (y,))
 
 
 @pytest.mark.parametrize("make", [
