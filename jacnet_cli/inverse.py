@@ -80,18 +80,29 @@ def invert(model: nn.Module, y: Tensor, method: str = "auto", rtol: float = 1e-6
         raise ValueError(f"y has shape {tuple(y.shape)}; it must be (N, {model.d_y})")
     if method == "auto":
         method = "bracket" if model.d_x == 1 else "ode"
-    if method == "ode":
-        method = "dopri5"
-    if method == "bracket":
-        if model.d_x != 1:
-            raise ValueError(f"method='bracket' needs a 1-D model, got d_x={model.d_x}")
-        with torch.set_grad_enabled(torch.is_grad_enabled() and y.requires_grad):
+    if method == "bracket" and model.d_x != 1:
+        raise ValueError(f"method='bracket' needs a 1-D model, got d_x={model.d_x}")
+    with torch.no_grad():
+        if method == "bracket":
             x = bracket_1d(model, y, tol)
-            if newton != "none" and newton_steps > 0:  # differentiable last steps
-                x = newton_refine(model, x, y, min(newton_steps, 2), "learned", tol)
-            return x
-    with torch.set_grad_enabled(torch.is_grad_enabled() and y.requires_grad):
-        return _invert(model, y, method, rtol, atol, step_size, newton_steps, newton, tol)
+        else:
+            x = _invert(model, y, "dopri5" if method == "ode" else method, rtol, atol,
+                        step_size, newton_steps, newton, tol)
+    if torch.is_grad_enabled() and y.requires_grad:
+        x = _implicit_step(model, x, y)
+    return x
+
+
+def _implicit_step(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
+    """One Newton step from the solved x that carries the implicit-function gradient.
+
+    Its value is x up to the residual; its derivative is dx/dy = D⁻¹ and dx/dθ = -D⁻¹ ∂ŷ/∂θ
+    with D = dŷ/dx at the solution, the exact derivative of the inverse of ŷ as evaluated.
+    """
+    x = x.detach()
+    jac = derivative(model, x)  # (N, d_y, d_x)
+    residual = model(x) - y  # (N, d_y)
+    return x - torch.linalg.solve(jac, residual)  # (N, d_x)
 
 
 def _invert(model: nn.Module, y: Tensor, method: str, rtol: float, atol: float,
@@ -186,7 +197,6 @@ def newton_refine(model: nn.Module, x: Tensor, y: Tensor, steps: int, mode: str 
     Returns:
         (N, d_x) the refined points.
     """
-    graph = torch.is_grad_enabled() and (y.requires_grad or x.requires_grad)
     residual = model(x) - y  # (N, d_y)
     size = torch.linalg.vector_norm(residual.detach(), dim=-1)  # (N,)
     for _ in range(steps):
@@ -195,7 +205,7 @@ def newton_refine(model: nn.Module, x: Tensor, y: Tensor, steps: int, mode: str 
         if mode == "learned":
             step = model.structure.solve(model.jacobian(x), residual)  # (N, d_x)
         else:
-            jac = derivative(model, x, create_graph=graph)  # (N, d_y, d_x)
+            jac = derivative(model, x)  # (N, d_y, d_x)
             step = torch.linalg.solve(jac, residual)  # (N, d_x)
         pending = torch.ones_like(size, dtype=torch.bool)  # (N,) points still searching λ
         improved = torch.zeros_like(pending)
