@@ -22,7 +22,7 @@ _EXPORTS = {
     # paths, anchors, integrators, schedules
     "LinearPath": "paths", "AxisPath": "paths",
     "FixedAnchor": "anchors", "NearestAnchor": "anchors",
-    "GaussLegendre": "integrators", "ODESolver": "integrators",
+    "GaussLegendre": "solvers", "ODESolver": "solvers",
     "Anneal": "schedules", "Constant": "schedules", "Geometric": "schedules",
     # training, inverse, guarantees
     "fit": "fit", "norm_loss": "fit",

@@ -48,7 +48,8 @@ class Structure:
         return {}
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items()
+                         if k not in ("guarantee", "invertible"))
         return f"{type(self).__name__}({args})"
 
 

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from jacnet_cli.activations import Structure
 from jacnet_cli.anchors import Anchor, FixedAnchor
-from jacnet_cli.integrators import GaussLegendre, Integrator
+from jacnet_cli.solvers import GaussLegendre, Integrator
 from jacnet_cli.network import MLP
 from jacnet_cli.paths import LinearPath, Path
 

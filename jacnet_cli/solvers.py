@@ -9,7 +9,7 @@ Two families behind one call signature (`integrator(g, like, d_y, params)`):
 
 Each counts integrand evaluations per point: `nfe_forward` for the last call and, once its
 backward has run, `nfe_backward` (re-evaluations the adjoint makes; 0 for autograd).
-Config group: ``conf/solver/<name>.yaml``.
+Config group: ``conf/solver/<name>.yaml`` (this module holds the integrators).
 """
 
 from __future__ import annotations

@@ -1,0 +1,86 @@
+"""The `jacnet` command: route `jacnet <task> [overrides]` to the task's Hydra app.
+
+Kept free of heavy imports so `jacnet --help` answers at once: torch and Hydra load only
+once a task runs. Group options (`activation=foo`) are checked here against the YAML files
+so that a typo gets one line naming the allowed options.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+CONF_DIR = Path(__file__).resolve().parent / "conf"
+
+USAGE = """\
+usage: jacnet <command> [overrides] [hydra options]
+
+Learn functions through their structured Jacobians (JacNet).
+
+commands:
+  train    fit a model to a target, e.g. `jacnet train target=exp activation=pd`
+  eval     re-evaluate a saved run:  `jacnet eval run_dir=PATH [solver=dopri5 ...]`
+  invert   x = f⁻¹(y) of a saved run: `jacnet invert run_dir=PATH y=[1.5,2.0]`
+  report   tabulate a sweep:         `jacnet report SWEEP_DIR [--metric test_mae --x model.hidden]`
+
+`jacnet <command> --help` lists that command's config groups and options;
+`-m/--multirun` sweeps, e.g. `jacnet train -m model.hidden=16,64,256 seed=0,1,2`.
+"""
+
+HYDRA_TASKS = ("train", "eval", "invert")
+
+
+def group_options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def check_choices(args: list[str]) -> str | None:
+    """The error line for an unknown group option among the overrides, if any."""
+    groups = {p.name for p in CONF_DIR.iterdir() if p.is_dir()}
+    for arg in args:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        key, value = arg.split("=", 1)
+        key = key.lstrip("+~")
+        if key not in groups or value in ("", "null"):
+            continue
+        for choice in value.split(","):
+            choice = choice.strip()
+            if choice and not choice.startswith(("choice(", "range(", "glob(")) \
+                    and choice not in group_options(key):
+                return (f"{key}={choice!r} is not an option; choose one of: "
+                        + ", ".join(group_options(key)))
+    return None
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(USAGE, end="")
+        sys.exit(0 if args else 2)
+    if args[0] == "--version":
+        from jacnet_cli import __version__
+
+        print(f"jacnet {__version__}")
+        return
+    command, rest = args[0], args[1:]
+    if command == "report":
+        from jacnet_cli.tasks.report import main as report
+
+        sys.exit(report(rest))
+    if command not in HYDRA_TASKS:
+        print(f"jacnet: {command!r} is not a command; choose one of: "
+              f"{', '.join(HYDRA_TASKS + ('report',))}", file=sys.stderr)
+        sys.exit(2)
+    error = check_choices(rest)
+    if error:
+        print(f"jacnet {command}: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    from jacnet_cli.tasks import run
+
+    sys.argv = [f"jacnet-{command}", *rest]
+    run(command)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""The command-line tasks: plain functions of a config, and the Hydra layer that calls them.
+
+`train`, `eval` and `invert` each take the composed config and the run directory Hydra made,
+and return their metrics; `run(task)` wires one of them to `@hydra.main` and turns user
+errors into one line on stderr with exit code 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+TASKS = ("train", "eval", "invert")
+log = logging.getLogger("jacnet")
+
+
+def _user_error(exc: BaseException) -> str | None:
+    """The one-line message of an error the user can fix, or None for a bug."""
+    from hydra.errors import InstantiationException
+    from omegaconf.errors import OmegaConfBaseException
+
+    while isinstance(exc, InstantiationException) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    if isinstance(exc, (ValueError, OmegaConfBaseException)):
+        return str(exc).strip().splitlines()[0]
+    return None
+
+
+def _log_to_file(message: str) -> None:
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.emit(logging.LogRecord("jacnet", logging.ERROR, "", 0, message, None, None))
+
+
+def run(task: str) -> None:
+    """Run one task under Hydra (reads sys.argv for overrides)."""
+    import hydra
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import DictConfig
+
+    @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name=task)
+    def main(cfg: DictConfig) -> dict:
+        run_dir = Path(HydraConfig.get().runtime.output_dir)
+        try:
+            if task == "train":
+                from jacnet_cli.tasks.train import train as fn
+            elif task == "eval":
+                from jacnet_cli.tasks.evaluate import evaluate as fn
+            else:
+                from jacnet_cli.tasks.invert import invert as fn
+            return fn(cfg, run_dir)
+        except KeyboardInterrupt:
+            print(f"jacnet {task}: interrupted; partial results are in {run_dir}", file=sys.stderr)
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - user errors become one line, bugs re-raise
+            message = _user_error(exc)
+            if message is None:
+                raise
+            _log_to_file(message)
+            print(f"jacnet {task}: error: {message}", file=sys.stderr)
+            sys.exit(2)
+
+    main()
