@@ -11,7 +11,7 @@ from jacnet_cli.activations import CauchyRiemann, Lipschitz, PositiveDefinite, U
 from jacnet_cli.anchors import FixedAnchor
 from jacnet_cli.errors import NotInvertibleError
 from jacnet_cli.guarantees import measure, roundtrip_error
-from jacnet_cli.integrators import GaussLegendre, ODESolver
+from jacnet_cli.solvers import GaussLegendre, ODESolver
 from jacnet_cli.model import JacNet, MLPRegressor
 from jacnet_cli.targets import get_target
 

@@ -10,7 +10,7 @@ from jacnet_cli import fit
 from jacnet_cli.activations import Lipschitz, PositiveDefinite
 from jacnet_cli.anchors import FixedAnchor, NearestAnchor
 from jacnet_cli.guarantees import measure
-from jacnet_cli.integrators import GaussLegendre, ODESolver
+from jacnet_cli.solvers import GaussLegendre, ODESolver
 from jacnet_cli.model import JacNet
 from jacnet_cli.schedules import Anneal, Constant, Geometric
 from jacnet_cli.targets import get_target

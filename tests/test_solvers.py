@@ -8,7 +8,7 @@ import torch
 
 from conftest import ExactJacNet
 from jacnet_cli.activations import PositiveDefinite, Unconstrained
-from jacnet_cli.integrators import GaussLegendre, ODESolver
+from jacnet_cli.solvers import GaussLegendre, ODESolver
 from jacnet_cli.model import JacNet
 from jacnet_cli.paths import AxisPath
 from jacnet_cli.targets import TARGETS, get_target
