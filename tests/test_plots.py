@@ -1,4 +1,4 @@
-"""Every plotting function writes a real PNG from synthetic arrays (exp/log curves, a rotated grid)."""
+"""Every plotting function writes a real PNG from synthetic arrays: exp/log curves, a grid."""
 
 from __future__ import annotations
 

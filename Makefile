@@ -1,0 +1,39 @@
+# jacnet: `make run` trains the paper's invertible exp model, `make test` runs the tests.
+# Both set up .venv on first use. Override TORCH_SPEC for another torch build, e.g.
+#   make test TORCH_SPEC="torch==2.5.1 --index-url https://download.pytorch.org/whl/cpu"
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test reproduce bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH_SPEC)
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv with jacnet, its dependencies, the launchers and test tools
+
+run: $(STAMP)  ## train exp with the pd structure (the paper's Figure 1 setup); prints the run directory
+	$(BIN)/jacnet train target=exp activation=pd
+
+test: $(STAMP)  ## run the test suite
+	$(BIN)/python -m pytest -q -n 2
+
+reproduce: $(STAMP)  ## regenerate the paper's figures and results table into reproduce/
+	$(BIN)/python -m jacnet_cli.reproduce
+
+bench: $(STAMP)  ## run the integrator benchmarks into benchmarks/RESULTS.md
+	$(BIN)/python -m benchmarks.run
+
+clean:  ## remove run outputs and caches (keeps .venv)
+	rm -rf outputs multirun .pytest_cache .hypothesis

@@ -1,0 +1,68 @@
+"""Every option of every config group composes and builds its object."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+from jacnet_cli import build
+from jacnet_cli.cli import CONF_DIR, check_choices, group_options
+
+GROUPS = sorted(p.name for p in Path(CONF_DIR).iterdir() if p.is_dir())
+OPTIONS = [(g, o) for g in GROUPS for o in group_options(g)]
+
+
+def _compose(overrides):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="train", overrides=overrides)
+
+
+def test_groups_mirror_the_modules():
+    assert set(GROUPS) >= {"target", "activation", "path", "anchor", "solver", "schedule",
+                           "model", "optim", "data", "experiment"}
+
+
+@pytest.mark.parametrize("group,option", OPTIONS)
+def test_every_option_composes_and_builds(group, option):
+    cfg = _compose([f"{group}={option}"])
+    if group == "experiment":
+        cfg.iterations = 1
+    target = build.target(cfg)
+    data = build.data(cfg, target)
+    model = build.model(cfg, target, data) if _compatible(cfg, target) else None
+    if group == "optim":
+        instantiate(cfg.optim)(model.parameters())
+    elif group == "schedule":
+        assert instantiate(cfg.schedule).tolerance > 0
+    elif group not in ("target", "experiment", "data"):
+        assert instantiate(cfg[group]) is not None
+    if model is not None:
+        out = model(data.x_test[:3].to(torch.get_default_dtype()))
+        assert out.shape == (3, target.d_y)
+
+
+def _compatible(cfg, target):
+    name = cfg.activation._target_.rsplit(".", 1)[-1]
+    if name == "CauchyRiemann":
+        return (target.d_x, target.d_y) == (2, 2)
+    return name != "PositiveDefinite" or target.d_x == target.d_y
+
+
+def test_defaults_are_the_papers_setup():
+    cfg = _compose([])
+    assert cfg.target._target_.endswith("Exp") and cfg.activation.eps == 1e-4
+    assert (cfg.data.n_train, list(cfg.data.train_range)) == (5, [-1.0, 1.0])
+    assert (cfg.data.n_test, list(cfg.data.test_range)) == (100, [-2.0, 2.0])
+    assert cfg.model.hidden == 64 and cfg.model.depth == 1
+    assert cfg.optim.lr == 0.01 and cfg.iterations == 50 and cfg.loss == "norm"
+    assert cfg.anchor.x0 == 0.0 and cfg.path._target_.endswith("LinearPath")
+
+
+def test_unknown_group_option_is_one_line():
+    msg = check_choices(["activation=pd,foo"])
+    assert msg == "activation='foo' is not an option; choose one of: cauchy_riemann, lipschitz, none, pd"
+    assert check_choices(["activation=pd", "seed=3", "model.hidden=4"]) is None
