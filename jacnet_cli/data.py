@@ -83,10 +83,12 @@ class Dataset:
     x_test: Tensor
     y_test: Tensor
     x_grid: Tensor
+    train_range: tuple[float, float] = (-1.0, 1.0)
 
     def to(self, device: torch.device | str, dtype: torch.dtype) -> "Dataset":
         return Dataset(*(t.to(device=device, dtype=dtype) for t in (
-            self.x_train, self.y_train, self.x_test, self.y_test, self.x_grid)))
+            self.x_train, self.y_train, self.x_test, self.y_test, self.x_grid)),
+            train_range=self.train_range)
 
 
 def make_dataset(spec: DataSpec, target, seed: int) -> Dataset:
@@ -95,4 +97,4 @@ def make_dataset(spec: DataSpec, target, seed: int) -> Dataset:
     x_train = uniform(spec.n_train, target.d_x, spec.train_range, g)
     x_test = uniform(spec.n_test, target.d_x, spec.test_range, g)
     x_grid = grid(target.d_x, spec.guarantee_range, spec.grid_points)
-    return Dataset(x_train, target(x_train), x_test, target(x_test), x_grid)
+    return Dataset(x_train, target(x_train), x_test, target(x_test), x_grid, spec.train_range)

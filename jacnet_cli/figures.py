@@ -60,17 +60,12 @@ def write(run_dir: Path, model: nn.Module, target: Target, data: Dataset,
     return written
 
 
-def _train_range(data: Dataset) -> tuple[float, float]:
-    x = data.x_train[:, 0]
-    return float(x.min()), float(x.max())
-
-
 def _write_1d(run_dir: Path, model: nn.Module, target: Target, data: Dataset,
               initial: dict[str, np.ndarray], name: str) -> list[Path]:
     x = data.x_grid  # (M, 1)
     xs = _np(x)[:, 0]
     trained = _np(predict(model, x))[:, 0]
-    span = _train_range(data)
+    span = data.train_range
     out = [plots.fit_1d(run_dir / "fit.png", xs, _np(target(x))[:, 0], trained,
                         _np(data.x_train)[:, 0], _np(data.y_train)[:, 0], span,
                         init=initial.get("init"), title=f"fit ({name})")]
