@@ -73,6 +73,10 @@ def main(argv: list[str] | None = None) -> None:
               f"{', '.join(HYDRA_TASKS + ('report',))}", file=sys.stderr)
         sys.exit(2)
     error = check_choices(rest)
+    flags = {a.split("=", 1)[0] for a in rest if a.startswith("-")}
+    if flags & {"-m", "--multirun"} and flags & {"-c", "--cfg", "-i", "--info"}:
+        error = ("--cfg/--info show one composed config and cannot be combined with "
+                 f"-m/--multirun; drop -m, e.g. `jacnet {command} hydra/launcher=slurm --cfg hydra`")
     if error:
         print(f"jacnet {command}: error: {error}", file=sys.stderr)
         sys.exit(2)

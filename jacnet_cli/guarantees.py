@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from jacnet_cli.activations import cr_residual
 from jacnet_cli.inverse import check_invertible, derivative
+from jacnet_cli.solvers import direct_backprop
 
 
 def min_sym_eig(jac: Tensor) -> Tensor:
@@ -60,7 +61,8 @@ def measure(model: nn.Module, x: Tensor, keys: list[str] | None = None,
     out: dict[str, float] = {}
     parts = x.split(chunk)
     if any(k in keys for k in ("jacobian_min_eig", "lipschitz_max", "cr_residual_max")):
-        jac = torch.cat([derivative(model, p).detach() for p in parts])  # (M, d_y, d_x)
+        with direct_backprop(getattr(model, "integrator", None)):
+            jac = torch.cat([derivative(model, p).detach() for p in parts])  # (M, d_y, d_x)
         if "jacobian_min_eig" in keys:
             out["jacobian_min_eig"] = float(min_sym_eig(jac).min())
         if "lipschitz_max" in keys:

@@ -133,6 +133,9 @@ def bracket_1d(model: nn.Module, y: Tensor, tol: float = 0.0, max_iter: int = 10
     Brackets grow geometrically from the anchor x0 (where ŷ = y0) until they contain the
     root; then each iteration takes the Newton step x - (ŷ(x) - y) / J(x) when it stays
     inside the bracket and bisects otherwise, shrinking the bracket by the residual's sign.
+    An adaptive ODE solver makes ŷ smooth only to its tolerance τ: a point stops once three
+    Newton steps fail to lower a residual already below 10 τ (1 + |y|), so its x is accurate
+    to about that residual divided by the slope, the conditioning of the problem.
 
     Args:
         model: an invertible 1-D JacNet (J > 0, so ŷ increases).
@@ -144,6 +147,8 @@ def bracket_1d(model: nn.Module, y: Tensor, tol: float = 0.0, max_iter: int = 10
         (N, 1) the preimages (no gradient: use newton_refine for a differentiable last step).
     """
     y = y.detach()
+    tolerance = getattr(getattr(model, "integrator", None), "tolerance", None)
+    floor = 10 * tolerance if tolerance else 64 * torch.finfo(y.dtype).eps
     y0, x0 = model.anchor.inverse(y)  # (N, 1) each
     up = y >= y0  # (N, 1): the root lies right of x0
     lo, hi = x0.clone(), x0.clone()
@@ -163,16 +168,27 @@ def bracket_1d(model: nn.Module, y: Tensor, tol: float = 0.0, max_iter: int = 10
     lo = torch.where(up, torch.minimum(lo, x0), lo)
     hi = torch.where(up, hi, torch.maximum(hi, x0))
     x = 0.5 * (lo + hi)  # (N, 1)
+    best = torch.full_like(x, float("inf"))  # (N, 1) smallest |residual| so far
+    stall = torch.zeros_like(x, dtype=torch.int64)  # Newton steps in a row that did not help
+    newton_step = torch.zeros_like(x, dtype=torch.bool)  # was the last step Newton's?
     for _ in range(max_iter):
         r = model(x) - y  # (N, 1)
-        done = (r.abs() <= tol) | (hi - lo <= 4 * torch.finfo(x.dtype).eps * (1 + x.abs()))
+        size = r.abs()
+        stall = torch.where(size < best, torch.zeros_like(stall),
+                            stall + newton_step.to(stall.dtype))
+        best = torch.minimum(best, size)
+        # Done: within tol, bracket at float resolution, or, once the residual is small,
+        # 3 Newton steps without progress (an adaptive ODE forward is smooth only to its
+        # tolerance: below that noise floor Newton cannot gain, and bisecting on is costly).
+        done = (size <= tol) | (hi - lo <= 4 * torch.finfo(x.dtype).eps * (1 + x.abs())) \
+            | ((stall >= 3) & (size <= floor * (1 + y.abs())))
         if bool(done.all()):
             break
         lo = torch.where(r < 0, x, lo)
         hi = torch.where(r > 0, x, hi)
         newton = x - r / model.jacobian(x)[:, :, 0]  # (N, 1)
-        inside = (newton > lo) & (newton < hi)
-        x = torch.where(done, x, torch.where(inside, newton, 0.5 * (lo + hi)))
+        newton_step = (newton > lo) & (newton < hi)
+        x = torch.where(done, x, torch.where(newton_step, newton, 0.5 * (lo + hi)))
     return x
 
 

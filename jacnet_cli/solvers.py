@@ -14,9 +14,10 @@ Config group: ``conf/solver/<name>.yaml`` (this module holds the integrators).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -175,3 +176,21 @@ class ODESolver(Integrator):
     def __repr__(self) -> str:
         kind = "odeint_adjoint" if self.adjoint else "odeint"
         return f"ODESolver({kind}, method={self.method!r}, rtol={self.rtol:g}, atol={self.atol:g})"
+
+
+@contextlib.contextmanager
+def direct_backprop(integrator: Integrator | None) -> Iterator[None]:
+    """Backpropagate through the solver's own steps instead of the adjoint, for a while.
+
+    The forward values are unchanged; the gradient becomes the exact derivative of the
+    computed function (the adjoint approximates it to the solver's tolerance) and, for the
+    small batches of measurement, is cheaper.
+    """
+    adjoint = getattr(integrator, "adjoint", False)
+    if adjoint:
+        integrator.adjoint = False
+    try:
+        yield
+    finally:
+        if adjoint:
+            integrator.adjoint = True

@@ -41,7 +41,13 @@ def test_exp_with_pd(integ):
     out = measure(model, GRID)
     assert out["net_min_eig"] >= eps * (1 - 1e-9)
     assert out["jacobian_min_eig"] > 0  # strictly increasing on [-3, 3], so invertible
-    assert out["roundtrip_max_err"] <= 1e-6
+    if integ == "gauss_legendre":
+        assert out["roundtrip_max_err"] <= 1e-6
+    else:
+        # An adaptive solver's ŷ is smooth to its tolerance τ only; an inverse can pin x down
+        # to about the residual floor 10 τ (1 + |y|) over the smallest slope.
+        bound = 10 * 1e-8 * (1 + 21) / out["jacobian_min_eig"]
+        assert out["roundtrip_max_err"] <= bound
 
 
 @pytest.mark.parametrize("integ", sorted(INTEGRATORS))

@@ -38,6 +38,7 @@ def run(task: str) -> None:
     """Run one task under Hydra (reads sys.argv for overrides)."""
     import hydra
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
     from omegaconf import DictConfig
 
     @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name=task)
@@ -60,6 +61,8 @@ def run(task: str) -> None:
                 raise
             _log_to_file(message)
             print(f"jacnet {task}: error: {message}", file=sys.stderr)
+            if HydraConfig.get().mode == RunMode.MULTIRUN:
+                return None  # the sweep's other jobs still run; `jacnet report` lists this one
             sys.exit(2)
 
     main()
