@@ -106,3 +106,13 @@ def test_non_invertible_models_refuse(make):
 def test_inverse_checks_shape():
     with pytest.raises(ValueError, match=r"must be \(N, 2\)"):
         JacNet(2, 2, PositiveDefinite()).inverse(torch.zeros(3, 1))
+
+
+def test_float32_end_to_end():
+    model = JacNet(1, 1, PositiveDefinite(1e-2)).float()
+    x = torch.linspace(-1, 1, 5, dtype=torch.float32)[:, None]
+    fit(model, x, torch.exp(x), torch.optim.Adam(model.parameters(), lr=0.01), 5)
+    y = model(x).detach()
+    back = model.inverse(y)
+    assert y.dtype == back.dtype == torch.float32
+    assert (back - x).abs().max() <= 1e-4
