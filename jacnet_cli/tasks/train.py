@@ -91,11 +91,12 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     checkpoint.save(run_dir / checkpoint.FILENAME, model, config,
                     metrics={k: v for k, v in out.items() if isinstance(v, (int, float, str, bool))})
     metrics.write_json(run_dir / "metrics.json", out)
-    if cfg.plots:
-        figures.write(run_dir, model, target, data, initial=initial, steps=steps)
+    written = figures.write(run_dir, model, target, data, initial=initial, steps=steps) \
+        if cfg.plots else []
     log.info("test_mae %.4g; %s", out["test_mae"],
              ", ".join(f"{k} {out[k]:.4g}" for k in
                        ("jacobian_min_eig", "lipschitz_max", "cr_residual_max", "roundtrip_max_err")
                        if k in out))
-    log.info("run directory: %s", run_dir)
+    log.info("run directory: %s%s", run_dir,
+             f" (plots: {', '.join(p.name for p in written)})" if written else "")
     return out
