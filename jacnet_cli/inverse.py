@@ -10,6 +10,7 @@ reaches the forward integrator's accuracy or machine precision.
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable
 
 import torch
@@ -60,11 +61,14 @@ def invert(model: nn.Module, y: Tensor, method: str = "auto", rtol: float = 1e-6
         model: a JacNet whose structure is invertible.
         y: (N, d_y) points in output space.
         method: "ode" solves the paper's output-space ODE with torchdiffeq's dopri5 (or name
-            any torchdiffeq method); "bracket" (1-D only: an invertible 1-D JacNet is strictly
-            increasing) brackets each root and runs safeguarded Newton, which stays cheap
-            where J is tiny and the ODE gets stiff; "auto" is bracket in 1-D, ode otherwise.
+            any torchdiffeq method); 1-D only (an invertible 1-D JacNet is increasing):
+            "table" tabulates ŷ once and polishes each point by bracketed Newton (about two
+            forward evaluations; needs the straight path and a fixed anchor), "bracket" grows
+            a bracket per point from its anchor (any anchor); both stay cheap where J is tiny
+            and the ODE gets stiff. "auto": table, else bracket, in 1-D; ode otherwise.
         rtol, atol, step_size: torchdiffeq options for the output-space ODE.
-        newton_steps: at most this many Newton steps after the ODE (0: none).
+        newton_steps: at most this many Newton steps after the ODE (0: none); the 1-D
+            methods are Newton iterations themselves and ignore it and `newton`.
         newton: "learned" uses the network's J (cheap; exact in 1-D, where ŷ' = J),
             "exact" the autograd Jacobian of ŷ as evaluated (right in n-D, where J need not
             be conservative), "auto" picks learned in 1-D and exact otherwise, "none" skips.
@@ -78,19 +82,41 @@ def invert(model: nn.Module, y: Tensor, method: str = "auto", rtol: float = 1e-6
         raise ValueError(f"newton={newton!r} is not allowed; choose one of: {', '.join(NEWTON_MODES)}")
     if y.ndim != 2 or y.shape[1] != model.d_y:
         raise ValueError(f"y has shape {tuple(y.shape)}; it must be (N, {model.d_y})")
+    from jacnet_cli.model import _cumulative_applies
+
     if method == "auto":
-        method = "bracket" if model.d_x == 1 else "ode"
-    if method == "bracket" and model.d_x != 1:
-        raise ValueError(f"method='bracket' needs a 1-D model, got d_x={model.d_x}")
+        method = ("table" if _cumulative_applies(model) else "bracket") if model.d_x == 1 else "ode"
+    if method in ("bracket", "table") and model.d_x != 1:
+        raise ValueError(f"method={method!r} needs a 1-D model, got d_x={model.d_x}")
+    if method == "table" and not _cumulative_applies(model):
+        raise ValueError("method='table' needs path=linear and a fixed anchor; use method='bracket'")
     with torch.no_grad():
         if method == "bracket":
             x = bracket_1d(model, y, tol)
+        elif method == "table":
+            x = table_1d(model, y)
         else:
             x = _invert(model, y, "dopri5" if method == "ode" else method, rtol, atol,
                         step_size, newton_steps, newton, tol)
+        rough = method not in ("bracket", "table") and (newton == "none" or newton_steps <= 0)
+        _warn_unconverged(model, x, y, max(tol, 10 * rtol) if rough else tol)
     if torch.is_grad_enabled() and y.requires_grad:
         x = _implicit_step(model, x, y)
     return x
+
+
+def _warn_unconverged(model: nn.Module, x: Tensor, y: Tensor, tol: float) -> None:
+    """Warn when points were not inverted: ŷ(x) is still far from y."""
+    residual = torch.linalg.vector_norm(model(x) - y, dim=-1)  # (N,)
+    scale = 1 + torch.linalg.vector_norm(y, dim=-1)
+    tolerance = getattr(getattr(model, "integrator", None), "tolerance", None) or 0.0
+    bad = residual > max(tol, 1e-6, 100 * tolerance) * scale
+    if bool(bad.any()):
+        warnings.warn(
+            f"inverse: {int(bad.sum())} of {y.shape[0]} points did not converge "
+            f"(max |ŷ(x) - y| = {float(residual.max()):.3g}); the function may not be "
+            "invertible there (check jacobian_min_eig), or try a tighter rtol or another "
+            "method", RuntimeWarning, stacklevel=3)
 
 
 def _implicit_step(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
@@ -190,6 +216,76 @@ def bracket_1d(model: nn.Module, y: Tensor, tol: float = 0.0, max_iter: int = 10
         newton_step = (newton > lo) & (newton < hi)
         x = torch.where(done, x, torch.where(newton_step, newton, 0.5 * (lo + hi)))
     return x
+
+
+@torch.no_grad()
+def table_1d(model: nn.Module, y: Tensor, grid: int = 513, xtol: float = 1e-13,
+             max_iter: int = 60) -> Tensor:
+    """x = ŷ⁻¹(y) for an increasing 1-D JacNet: a tabulated guess, then bracketed Newton.
+
+    1. Grow [x0 - W, x0 + W] (W = 1, 2, 4, ...) until ŷ at its ends brackets every y.
+    2. Tabulate ŷ (as evaluated) and J on `grid` points of it; each y falls in one table
+       cell, which brackets its root since ŷ increases.
+    3. Guess x by inverse cubic Hermite interpolation (x as a function of y, slopes 1/J),
+       clamped to the cell.
+    4. Newton x <- x - (ŷ(x) - y) / J(x) on the points not yet done, bisecting when a step
+       leaves the bracket; a point is done once its step is below xtol (1 + |x|) (that step
+       applied), its residual is at ŷ's rounding floor, or its bracket has collapsed.
+
+    Args:
+        model: a 1-D JacNet with J > 0, the straight path and a fixed anchor.
+        y: (N, 1) targets.
+        grid: table size.
+        xtol: relative step size that ends the iteration for a point.
+        max_iter: bound on Newton iterations.
+
+    Returns:
+        (N, 1) the preimages under ŷ as the model evaluates it (no gradient).
+    """
+    y0, x0 = model.anchor.inverse(y[:1])  # (1, 1) each
+    ymin, ymax = float(y.min()), float(y.max())
+    width = 1.0
+    for _ in range(60):
+        ends = torch.tensor([[-width], [width]], dtype=y.dtype, device=y.device) + x0  # (2, 1)
+        fe = model(ends)[:, 0]  # (2,)
+        if float(fe[0]) <= ymin and float(fe[1]) >= ymax:
+            break
+        width *= 2
+    xs = torch.linspace(float(ends[0, 0]), float(ends[1, 0]), grid,
+                        dtype=y.dtype, device=y.device)[:, None]  # (G, 1)
+    fs = torch.cummax(model(xs)[:, 0], 0).values  # (G,), monotone against rounding noise
+    js = model.jacobian(xs)[:, 0, 0]  # (G,)
+    yv = y[:, 0]  # (N,)
+    i = torch.searchsorted(fs, yv).clamp(1, grid - 1)  # (N,): the cell [i-1, i]
+    lo, hi = xs[i - 1, 0].clone(), xs[i, 0].clone()  # (N,) brackets
+    fl, fr, dl, dr = fs[i - 1], fs[i], 1 / js[i - 1], 1 / js[i]
+    dy = (fr - fl).clamp_min(torch.finfo(y.dtype).tiny)
+    u = ((yv - fl) / dy).clamp(0, 1)  # (N,) position in the cell, in y
+    # Cubic Hermite basis for x(y) on [fl, fr].
+    h00, h10 = 2 * u**3 - 3 * u**2 + 1, u**3 - 2 * u**2 + u
+    h01, h11 = -2 * u**3 + 3 * u**2, u**3 - u**2
+    x = h00 * lo + h10 * dy * dl + h01 * hi + h11 * dy * dr  # (N,)
+    x = torch.minimum(torch.maximum(x, lo), hi)
+    eps = torch.finfo(y.dtype).eps
+    active = torch.arange(yv.shape[0], device=y.device)  # (P,) points still iterating
+    for _ in range(max_iter):
+        if active.numel() == 0:
+            break
+        xa = x[active][:, None]  # (P, 1)
+        r = model(xa)[:, 0] - yv[active]  # (P,)
+        step = r / model.jacobian(xa)[:, 0, 0]  # (P,)
+        la = torch.where(r < 0, xa[:, 0], lo[active])
+        ha = torch.where(r > 0, xa[:, 0], hi[active])
+        lo[active], hi[active] = la, ha
+        new = xa[:, 0] - step
+        inside = (new >= la) & (new <= ha)
+        new = torch.where(inside, new, 0.5 * (la + ha))
+        x[active] = new
+        done = (inside & (step.abs() <= xtol * (1 + new.abs()))) \
+            | (r.abs() <= 4 * eps * (1 + yv[active].abs())) \
+            | (ha - la <= 4 * eps * (1 + new.abs()))
+        active = active[~done]
+    return x[:, None]  # (N, 1)
 
 
 def newton_refine(model: nn.Module, x: Tensor, y: Tensor, steps: int, mode: str = "learned",

@@ -7,6 +7,7 @@ where c is a path from the anchor x0 to x. Config group: ``conf/model/<name>.yam
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -104,6 +105,67 @@ class MLPRegressor(nn.Module):
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: Tensor, chunk: int = 65536) -> Tensor:
-    """Evaluate a model without gradients in chunks of points: (N, d_x) -> (N, d_y)."""
-    return torch.cat([model(part) for part in x.split(chunk)], dim=0)
+def predict(model: nn.Module, x: Tensor, rows: int = 16384, method: str = "direct") -> Tensor:
+    """Evaluate a model without gradients, in chunks: (N, d_x) -> (N, d_y).
+
+    Args:
+        model: any model here.
+        x: (N, d_x) points.
+        rows: network rows per call (points x quadrature nodes); small chunks stay in cache.
+        method: "direct" calls the model (its own integrator); "cumulative" evaluates a 1-D
+            JacNet by one composite pass over the sorted points (see `cumulative_predict`),
+            many times faster on large batches; "auto" picks cumulative where it applies.
+    """
+    if method not in ("direct", "cumulative", "auto"):
+        raise ValueError(f"method={method!r} is not allowed; choose direct, cumulative or auto")
+    if method == "cumulative" or (method == "auto" and _cumulative_applies(model)):
+        return cumulative_predict(model, x, chunk=rows)
+    nodes = getattr(getattr(model, "integrator", None), "nodes", 1)
+    return torch.cat([model(part) for part in x.split(max(1, rows // nodes))], dim=0)
+
+
+def _cumulative_applies(model: nn.Module) -> bool:
+    return (getattr(model, "kind", None) == "jacnet" and model.d_x == 1 and model.d_y == 1
+            and isinstance(model.path, LinearPath) and isinstance(model.anchor, FixedAnchor))
+
+
+@torch.no_grad()
+def cumulative_predict(model: JacNet, x: Tensor, nodes: int = 2, max_gap: float = 1 / 64,
+                       chunk: int = 1 << 18) -> Tensor:
+    """ŷ(x) for a 1-D JacNet by one composite Gauss–Legendre pass over the sorted points.
+
+    In 1-D ŷ(x) = y0 + ∫_{x0}^{x} J(s) ds along the line, so all points share one integral:
+    the breakpoints are the points, x0 and a grid of spacing `max_gap`; each interval gets a
+    `nodes`-point rule (error O(h^(2 nodes + 1)) per interval) and a cumulative sum gives
+    every ŷ at once: about `nodes` network rows per point instead of the rule's K.
+
+    Args:
+        model: a 1-D JacNet with the straight path and a fixed anchor.
+        x: (N, 1) points.
+        nodes: Gauss–Legendre nodes per interval.
+        max_gap: longest interval allowed.
+        chunk: network rows per call.
+
+    Returns:
+        (N, 1) ŷ(x), without gradient.
+    """
+    if not _cumulative_applies(model):
+        raise ValueError("method='cumulative' needs a 1-D JacNet with path=linear and a fixed anchor")
+    from jacnet_cli.solvers import gauss_legendre_rule
+
+    x0, y0 = model.anchor(x[:1])  # (1, 1) each
+    s = x[:, 0]  # (N,)
+    lo = float(torch.minimum(s.min(), x0[0, 0]))
+    hi = float(torch.maximum(s.max(), x0[0, 0]))
+    grid = torch.linspace(lo, hi, max(2, math.ceil((hi - lo) / max_gap) + 1),
+                          dtype=x.dtype, device=x.device)  # (G,)
+    b, where = torch.unique(torch.cat([s, x0[0], grid]), sorted=True,
+                            return_inverse=True)  # (M,), (N + 1 + G,)
+    h = b[1:] - b[:-1]  # (M-1,)
+    t, w = gauss_legendre_rule(nodes, x)  # (K,), (K,)
+    pts = (b[:-1, None] + h[:, None] * t[None, :]).reshape(-1, 1)  # ((M-1) K, 1)
+    jac = torch.cat([model.jacobian(p)[:, 0, 0] for p in pts.split(chunk)])  # ((M-1) K,)
+    pieces = h * (jac.reshape(-1, nodes) @ w)  # (M-1,)
+    f = torch.cat([pieces.new_zeros(1), torch.cumsum(pieces, 0)])  # (M,) ∫ from b[0]
+    yb = y0[0, 0] + f - f[where[s.shape[0]]]  # (M,): ∫ from x0 instead
+    return yb[where[: s.shape[0]]][:, None]  # (N, 1)

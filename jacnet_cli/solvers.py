@@ -72,6 +72,13 @@ def _legendre(k: int) -> tuple[np.ndarray, np.ndarray]:
     return (u + 1) / 2, w / 2  # nodes and weights on [0, 1]
 
 
+def gauss_legendre_rule(k: int, like: Tensor) -> tuple[Tensor, Tensor]:
+    """K nodes (K,) and weights (K,) of Gauss–Legendre on [0, 1], in like's dtype/device."""
+    t, w = _legendre(k)
+    return (torch.as_tensor(t, dtype=like.dtype, device=like.device),
+            torch.as_tensor(w, dtype=like.dtype, device=like.device))
+
+
 class GaussLegendre(Integrator):
     """K-node Gauss–Legendre rule on [0, 1]: exact for polynomials of degree 2K - 1.
 
@@ -89,9 +96,7 @@ class GaussLegendre(Integrator):
 
     def __call__(self, g: Integrand, like: Tensor, d_y: int,
                  params: Sequence[Tensor] = ()) -> Tensor:
-        t_np, w_np = _legendre(self.nodes)
-        t = torch.as_tensor(t_np, dtype=like.dtype, device=like.device)  # (K,)
-        w = torch.as_tensor(w_np, dtype=like.dtype, device=like.device)  # (K,)
+        t, w = gauss_legendre_rule(self.nodes, like)  # (K,), (K,)
         values = g(t)  # (N, K, d_y)
         self.nfe_forward = self._calls = self.nodes
         return torch.einsum("nkd,k->nd", values, w)  # (N, d_y)

@@ -116,3 +116,38 @@ def test_float32_end_to_end():
     back = model.inverse(y)
     assert y.dtype == back.dtype == torch.float32
     assert (back - x).abs().max() <= 1e-4
+
+
+@pytest.mark.parametrize("method", ["table", "bracket", "ode"])
+def test_every_1d_method_inverts_the_trained_paper_model(method):
+    target = get_target("exp")
+    model = JacNet(1, 1, PositiveDefinite(1e-4),
+                   anchor=FixedAnchor(1, 1, 0.0, "target", target=target))
+    x = torch.rand(5, 1) * 2 - 1
+    fit(model, x, target(x), torch.optim.Adam(model.parameters(), lr=0.01), 50)
+    grid = torch.linspace(-2, 2, 401)[:, None]
+    if method == "ode":
+        grid = torch.linspace(-0.5, 1, 41)[:, None]  # the ODE is stiff where J ~ ε
+    with torch.no_grad():
+        y = model(grid)
+    assert (model.inverse(y, method=method) - grid).abs().max() <= 1e-8
+
+
+def test_inverse_warns_where_it_cannot_converge():
+    model = JacNet(1, 1, PositiveDefinite(1e-4), anchor=FixedAnchor(1, 1, 0.0, 0.0))
+    with torch.no_grad():
+        far = model(torch.tensor([[1e3]])) + 1.0  # beyond what ŷ reaches within the bracket
+    with pytest.warns(RuntimeWarning, match="did not converge"):
+        model.inverse(far, method="ode", rtol=1e-2, atol=1e-2, newton_steps=0)
+
+
+def test_cumulative_predict_matches_the_quadrature():
+    from jacnet_cli.model import predict
+
+    model = JacNet(1, 1, PositiveDefinite(1e-2), integrator=GaussLegendre(32))
+    x = torch.rand(2000, 1) * 6 - 3
+    direct = predict(model, x)
+    assert (predict(model, x, method="cumulative") - direct).abs().max() <= 1e-10
+    assert torch.equal(predict(model, x, method="auto"), predict(model, x, method="cumulative"))
+    with pytest.raises(ValueError, match="cumulative"):
+        predict(JacNet(2, 2, PositiveDefinite()), torch.zeros(3, 2), method="cumulative")
