@@ -29,7 +29,7 @@ class JacNet(nn.Module):
         hidden, depth, activation: the Jacobian network's width, hidden layers, nonlinearity.
         path: the integration path (default: straight line).
         anchor: where integrals start (default: x0 = 0 with a learned y0).
-        integrator: how integrals are evaluated (default: 16-node Gauss–Legendre).
+        integrator: how integrals are evaluated (default: 32-node Gauss–Legendre).
 
     Example:
         >>> model = JacNet(1, 1, PositiveDefinite(1e-4))
@@ -49,7 +49,7 @@ class JacNet(nn.Module):
         self.net = MLP(d_x, structure.raw_dim(d_x, d_y), hidden, depth, activation)
         self.path = path if path is not None else LinearPath()
         self.anchor = anchor if anchor is not None else FixedAnchor(d_x, d_y)
-        self.integrator = integrator if integrator is not None else GaussLegendre(16)
+        self.integrator = integrator if integrator is not None else GaussLegendre(32)
 
     @property
     def invertible(self) -> bool:

@@ -88,7 +88,7 @@ class GaussLegendre(Integrator):
 
     name = "gauss_legendre"
 
-    def __init__(self, nodes: int = 16):
+    def __init__(self, nodes: int = 32):
         super().__init__()
         if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 1:
             raise ValueError(f"solver.nodes={nodes!r} is not allowed; it must be an integer >= 1")
