@@ -168,7 +168,7 @@ def claims(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                             f"max round trip {max(r['roundtrip_max_err'] for r in pd_rows):.2g}"})
     lip = pick("abs", VARIANTS["lipschitz"][0])
     worst = max(max(r["max_slope_init"], r["max_slope"]) for r in lip)
-    out.append({"claim": "the lipschitz model of |x| is 1-Lipschitz before and after training "
+    out.append({"claim": "the lipschitz model of abs(x) is 1-Lipschitz before and after training "
                          "(largest slope <= 1, every seed)",
                 "held": worst <= 1 + SLACK, "evidence": f"largest slope over seeds {worst:.6f}"})
     for name, label in (("none", "unconstrained JacNet"), ("mlp", "plain MLP")):
@@ -181,7 +181,7 @@ def claims(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                                 f"{min(r['min_derivative'] for r in exp_rows):.3g}"})
         abs_rows = pick("abs", VARIANTS[name][0])
         over = sum(r["max_slope"] > 1 + SLACK for r in abs_rows)
-        out.append({"claim": f"the {label} |x| model exceeds slope 1",
+        out.append({"claim": f"the {label} abs(x) model exceeds slope 1",
                     "held": over > 0,
                     "evidence": f"{over} of {len(abs_rows)} seeds; largest slope "
                                 f"{max(r['max_slope'] for r in abs_rows):.3g}"})
