@@ -107,7 +107,9 @@ def invert(model: nn.Module, y: Tensor, method: str = "auto", rtol: float = 1e-6
 
 def _warn_unconverged(model: nn.Module, x: Tensor, y: Tensor, tol: float) -> None:
     """Warn when points were not inverted: ŷ(x) is still far from y."""
-    residual = torch.linalg.vector_norm(model(x) - y, dim=-1)  # (N,)
+    from jacnet_cli.model import predict
+
+    residual = torch.linalg.vector_norm(predict(model, x) - y, dim=-1)  # (N,)
     scale = 1 + torch.linalg.vector_norm(y, dim=-1)
     tolerance = getattr(getattr(model, "integrator", None), "tolerance", None) or 0.0
     bad = residual > max(tol, 1e-6, 100 * tolerance) * scale
@@ -242,6 +244,8 @@ def table_1d(model: nn.Module, y: Tensor, grid: int = 513, xtol: float = 1e-13,
     Returns:
         (N, 1) the preimages under ŷ as the model evaluates it (no gradient).
     """
+    from jacnet_cli.model import predict  # chunked evaluation: big batches stay in cache
+
     y0, x0 = model.anchor.inverse(y[:1])  # (1, 1) each
     ymin, ymax = float(y.min()), float(y.max())
     width = 1.0
@@ -253,7 +257,7 @@ def table_1d(model: nn.Module, y: Tensor, grid: int = 513, xtol: float = 1e-13,
         width *= 2
     xs = torch.linspace(float(ends[0, 0]), float(ends[1, 0]), grid,
                         dtype=y.dtype, device=y.device)[:, None]  # (G, 1)
-    fs = torch.cummax(model(xs)[:, 0], 0).values  # (G,), monotone against rounding noise
+    fs = torch.cummax(predict(model, xs)[:, 0], 0).values  # (G,), monotone against rounding noise
     js = model.jacobian(xs)[:, 0, 0]  # (G,)
     yv = y[:, 0]  # (N,)
     i = torch.searchsorted(fs, yv).clamp(1, grid - 1)  # (N,): the cell [i-1, i]
@@ -272,7 +276,7 @@ def table_1d(model: nn.Module, y: Tensor, grid: int = 513, xtol: float = 1e-13,
         if active.numel() == 0:
             break
         xa = x[active][:, None]  # (P, 1)
-        r = model(xa)[:, 0] - yv[active]  # (P,)
+        r = predict(model, xa)[:, 0] - yv[active]  # (P,)
         step = r / model.jacobian(xa)[:, 0, 0]  # (P,)
         la = torch.where(r < 0, xa[:, 0], lo[active])
         ha = torch.where(r > 0, xa[:, 0], hi[active])
