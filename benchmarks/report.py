@@ -323,7 +323,8 @@ def _inverse(inv: dict) -> list[str]:
              f"({inv['evaluator']}); one forward evaluation of the n points (one call) takes "
              f"{inv['forward_s'] * 1e3:.1f} ms (fastest of 5). Cost as time (fastest of up to 3 "
              "runs) / forward time, and as network rows / (n x nodes) (*work*: load-independent; "
-             "time ratios move by up to ~2x between runs on this shared machine). A run over {inv['budget_s']:.0f} s is "
+             "time ratios move by up to ~2x between runs on this shared machine). "
+             f"A run over {inv['budget_s']:.0f} s is "
              f"stopped (DNF) and measured again on the first {inv['subset']} points (forward "
              f"{inv['forward_subset_s'] * 1e3:.2f} ms). min J on [-2, 2]: "
              f"{inv['min_J_on_test_range']:.2e} (ε = 1e-4: the learned slope nearly vanishes "
@@ -472,9 +473,14 @@ def write(res: dict, out_dir: Path) -> Path:
     if meta["mode"] == "quick":
         lines += ["> **Quick mode** (smoke test: fewer seeds, sizes and dimensions). These are not "
                   "the reference numbers; see `benchmarks/RESULTS.md` from a full run.", ""]
-    lines += [f"Generated {meta['date']} by `{meta['command']}` (`make bench` runs "
-              f"`.venv/bin/python -m benchmarks.run`); this run took {meta['wall_s_this_run']:.0f} s "
-              f"and ran: {', '.join(meta['sections_this_run'])}. Raw numbers: `results.json`. "
+    full = meta.get("full_run")
+    lines += [f"Written {meta['date']} by `{meta['command']}` (`make bench` runs "
+              f"`.venv/bin/python -m benchmarks.run`), which ran "
+              f"{', '.join(meta['sections_this_run'])} in {meta['wall_s_this_run']:.0f} s"
+              + (f"; the last full run (all sections) started {full['date']} and took "
+                 f"{full['wall_s']:.0f} s" if full else "")
+              + ". Sections re-run on their own (`--only`) replace theirs; the *Machine* table "
+              "says when each section ran and under what load. Raw numbers: `results.json`. "
               "float64 and torch's default thread count unless a row says otherwise; times by "
               "`time.perf_counter` after one warm-up.", ""]
     checks = [

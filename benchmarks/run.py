@@ -128,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     meta["stall_probe_end"] = common.stall_probe()
     meta["wall_s_this_run"] = round(time.perf_counter() - started, 1)
     meta["sections_this_run"] = names
+    if names == list(SECTIONS):
+        meta["full_run"] = {"date": meta["date"], "wall_s": meta["wall_s_this_run"]}
     results = _clean(results)
     path.write_text(json.dumps(results, indent=1) + "\n")
     report.write(results, out_dir)
