@@ -17,14 +17,10 @@ from torch import Tensor
 
 from benchmarks.common import (Counter, OverBudget, evaluate, median, timed, trained_exp_model,
                                uniform_points)
-from benchmarks.proposals import table_invert
-from jacnet_cli import inverse as jacnet_inverse
 from jacnet_cli.inverse import invert
 
 BUDGET_S = 15.0
 SUBSET = 100
-
-LIBRARY_TABLE = hasattr(jacnet_inverse, "table_1d")
 
 CONFIGS: list[tuple[str, str, Callable[..., Tensor]]] = [
     ("bracket", 'invert(method="bracket") [default newton]',
@@ -37,13 +33,9 @@ CONFIGS: list[tuple[str, str, Callable[..., Tensor]]] = [
      lambda m, y: invert(m, y, method="ode", newton="none")),
     ("ode", 'invert(method="ode") (dopri5 1e-6 + learned Newton)',
      lambda m, y: invert(m, y, method="ode")),
-] + ([
     ("table", 'invert(method="table")', lambda m, y: invert(m, y, method="table")),
     ("auto", "invert(y) [all defaults]", lambda m, y: invert(m, y)),
-] if LIBRARY_TABLE else [
-    ("proposal", "proposed: table_invert (tabulated guess + bracketed Newton)",
-     lambda m, y: table_invert(m, y)),
-])
+]
 
 
 def _forward_seconds(model, x: Tensor, reps: int = 5) -> float:
@@ -93,7 +85,6 @@ def run(n: int) -> dict:
     met = [k for k, row in out["rows"].items() if k != "proposal" and row["full"]["finished"]
            and row["full"]["roundtrip"] <= 1e-10 and row["full"]["x_forward"] <= 5]
     out["target_met_by_existing"] = met
-    out["library_table"] = LIBRARY_TABLE
     return out
 
 

@@ -97,10 +97,6 @@ def _inverse_target(inv: dict) -> tuple[bool | None, str]:
         f"best library option: {inv['rows'][best[0]]['label']}: round trip "
         f"{best[1]['roundtrip']:.1e} at {best[1]['x_forward']:.2f}x forward (time), "
         f"{best[1]['work_forward']:.2f}x (work)")
-    t = inv["rows"].get("proposal", {}).get("full")
-    if t and t["finished"]:
-        text += (f"; proposed table_invert: round trip {t['roundtrip']:.1e} at "
-                 f"{t['x_forward']:.2f}x forward (time), {t['work_forward']:.2f}x (work)")
     return bool(inv["target_met_by_existing"]), text
 
 

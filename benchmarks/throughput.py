@@ -10,20 +10,17 @@ points; above, the median over blocks of 1e5 points (this machine is shared with
 
 from __future__ import annotations
 
-import inspect
 
 import torch
 from torch import Tensor
 
 from benchmarks.common import (ROWS, Counter, evaluate, max_abs, median, reference_solver,
                                timed, trained_exp_model, uniform_points, with_integrator)
-from benchmarks.proposals import cumulative_predict
 from jacnet_cli.model import predict
 from jacnet_cli.solvers import GaussLegendre, ODESolver
 
 ERROR_POINTS = 100_000  # errors are measured on this prefix of the points
 BLOCK = 100_000  # sizes above this are timed block by block
-LIBRARY_CUMULATIVE = "method" in inspect.signature(predict).parameters
 
 
 def evaluators(model) -> list[tuple[str, str, object, str]]:
@@ -35,9 +32,7 @@ def evaluators(model) -> list[tuple[str, str, object, str]]:
                         with_integrator(model, GaussLegendre(k), dtype), "direct"))
     out.append(("dopri5_f64", "dopri5 rtol=atol=1e-6 (odeint), float64",
                 with_integrator(model, ODESolver("dopri5", 1e-6, 1e-6), torch.float64), "direct"))
-    label = ('predict(method="cumulative"), float64' if LIBRARY_CUMULATIVE
-             else "proposed: cumulative GL (2 nodes/interval), float64")
-    out.append(("cumulative_f64", label,
+    out.append(("cumulative_f64", 'predict(method="cumulative"), float64',
                 with_integrator(model, GaussLegendre(16), torch.float64), "cumulative"))
     return out
 
@@ -45,9 +40,7 @@ def evaluators(model) -> list[tuple[str, str, object, str]]:
 def _call(m, x: Tensor, how: str) -> Tensor:
     if how == "direct":
         return evaluate(m, x, ROWS)
-    if LIBRARY_CUMULATIVE:
-        return predict(m, x, rows=ROWS, method="cumulative")
-    return cumulative_predict(m, x)
+    return predict(m, x, rows=ROWS, method="cumulative")
 
 
 def run(sizes: list[int]) -> dict:
@@ -60,7 +53,7 @@ def run(sizes: list[int]) -> dict:
     ode_ref = evaluate(with_integrator(model, reference_solver(1e-12)), check)
     out: dict = {
         "sizes": sizes, "chunk_rows": ROWS, "error_points": n_err,
-        "trained_with": repr(model.integrator), "library_cumulative": LIBRARY_CUMULATIVE,
+        "trained_with": repr(model.integrator),
         "reference": "GL 64, float64",
         "reference_vs_dopri5_1e-12": max_abs(ref[:1000], ode_ref),
         "reference_seconds": ref_seconds,
@@ -102,9 +95,7 @@ def run(sizes: list[int]) -> dict:
     base = out["rows"]["dopri5_f64"]["by_size"][top]["points_per_s"]
     for key, row in out["rows"].items():
         row["speedup_vs_dopri5"] = row["by_size"][top]["points_per_s"] / base
-    listed = {k: r for k, r in out["rows"].items()
-              if LIBRARY_CUMULATIVE or k != "cumulative_f64"}
-    ok = {k: r for k, r in listed.items() if r["by_size"][top]["max_err"] <= 1e-6}
+    ok = {k: r for k, r in out["rows"].items() if r["by_size"][top]["max_err"] <= 1e-6}
     best = max(ok, key=lambda k: ok[k]["by_size"][top]["points_per_s"]) if ok else None
     out["best_listed"] = best
     out["target_met"] = bool(best) and out["rows"][best]["speedup_vs_dopri5"] >= 4
