@@ -40,9 +40,7 @@ def derivative(f: Callable[[Tensor], Tensor], x: Tensor, create_graph: bool = Fa
     per output coordinate gives all N Jacobians.
     """
     with torch.enable_grad():
-        xg = x.detach().requires_grad_(True) if not create_graph else x
-        if create_graph and not xg.requires_grad:
-            xg = x.detach().requires_grad_(True)
+        xg = x if (create_graph and x.requires_grad) else x.detach().requires_grad_(True)
         y = f(xg)  # (N, d_y)
         rows = [
             torch.autograd.grad(y[:, i].sum(), xg, create_graph=create_graph,
