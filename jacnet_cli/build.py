@@ -7,6 +7,7 @@ config) agree on what a config means.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import torch
@@ -14,6 +15,7 @@ from hydra.utils import instantiate
 from torch import nn
 
 from jacnet_cli.data import Dataset, DataSpec, make_dataset
+from jacnet_cli.schedules import Schedule
 from jacnet_cli.targets import Target
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
@@ -61,3 +63,24 @@ def model(cfg: Mapping[str, Any], tgt: Target, dataset: Dataset) -> nn.Module:
         d_x=tgt.d_x, d_y=tgt.d_y, structure=instantiate(cfg["activation"]),
         path=instantiate(cfg["path"]), anchor=anchor, integrator=instantiate(cfg["solver"]),
     )
+
+
+@dataclass
+class Training:
+    """Everything a training run starts from."""
+
+    target: Target
+    data: Dataset
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: Schedule
+
+
+def training(cfg: Mapping[str, Any], dev: torch.device | str, dt: torch.dtype) -> Training:
+    """Seed, then build target, data, model, optimiser and schedule on dev/dt."""
+    torch.manual_seed(cfg["seed"])
+    tgt = target(cfg)
+    dataset = data(cfg, tgt).to(dev, dt)
+    net = model(cfg, tgt, dataset).to(device=dev, dtype=dt)
+    return Training(tgt, dataset, net, instantiate(cfg["optim"])(net.parameters()),
+                    instantiate(cfg["schedule"]))

@@ -80,13 +80,13 @@ def invert(model: nn.Module, y: Tensor, method: str = "auto", rtol: float = 1e-6
         raise ValueError(f"newton={newton!r} is not allowed; choose one of: {', '.join(NEWTON_MODES)}")
     if y.ndim != 2 or y.shape[1] != model.d_y:
         raise ValueError(f"y has shape {tuple(y.shape)}; it must be (N, {model.d_y})")
-    from jacnet_cli.model import _cumulative_applies
+    from jacnet_cli.model import cumulative_applies
 
     if method == "auto":
-        method = ("table" if _cumulative_applies(model) else "bracket") if model.d_x == 1 else "ode"
+        method = ("table" if cumulative_applies(model) else "bracket") if model.d_x == 1 else "ode"
     if method in ("bracket", "table") and model.d_x != 1:
         raise ValueError(f"method={method!r} needs a 1-D model, got d_x={model.d_x}")
-    if method == "table" and not _cumulative_applies(model):
+    if method == "table" and not cumulative_applies(model):
         raise ValueError("method='table' needs path=linear and a fixed anchor; use method='bracket'")
     with torch.no_grad():
         if method == "bracket":

@@ -42,8 +42,7 @@ def evaluate(model: nn.Module, data: Dataset, eval_tolerance: float | None = Non
     start = time.perf_counter()
     out: dict[str, Any] = {}
     out.update(test_errors(predict(model, data.x_test), data.y_test))
-    out.update({k.replace("test", "train", 1): v for k, v in
-                test_errors(predict(model, data.x_train), data.y_train).items()})
+    out.update(test_errors(predict(model, data.x_train), data.y_train, prefix="train"))
     if integrator is not None:
         out["eval_nfe"] = integrator.nfe_forward
         out["eval_solver"] = repr(integrator)

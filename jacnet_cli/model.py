@@ -118,13 +118,13 @@ def predict(model: nn.Module, x: Tensor, rows: int = 16384, method: str = "direc
     """
     if method not in ("direct", "cumulative", "auto"):
         raise ValueError(f"method={method!r} is not allowed; choose direct, cumulative or auto")
-    if method == "cumulative" or (method == "auto" and _cumulative_applies(model)):
+    if method == "cumulative" or (method == "auto" and cumulative_applies(model)):
         return cumulative_predict(model, x, chunk=rows)
     nodes = getattr(getattr(model, "integrator", None), "nodes", 1)
     return torch.cat([model(part) for part in x.split(max(1, rows // nodes))], dim=0)
 
 
-def _cumulative_applies(model: nn.Module) -> bool:
+def cumulative_applies(model: nn.Module) -> bool:
     return (getattr(model, "kind", None) == "jacnet" and model.d_x == 1 and model.d_y == 1
             and isinstance(model.path, LinearPath) and isinstance(model.anchor, FixedAnchor))
 
@@ -149,7 +149,7 @@ def cumulative_predict(model: JacNet, x: Tensor, nodes: int = 2, max_gap: float 
     Returns:
         (N, 1) ŷ(x), without gradient.
     """
-    if not _cumulative_applies(model):
+    if not cumulative_applies(model):
         raise ValueError("method='cumulative' needs a 1-D JacNet with path=linear and a fixed anchor")
     from jacnet_cli.solvers import gauss_legendre_rule
 

@@ -22,14 +22,13 @@ from typing import Any
 import numpy as np
 import torch
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from jacnet_cli import build, guarantees, plots
 from jacnet_cli.fit import LOSSES, Step, fit
 from jacnet_cli.metrics import test_errors
 from jacnet_cli.model import predict
-from jacnet_cli.tasks import CONF_DIR
+from jacnet_cli.cli import CONF_DIR
 
 PAPER_SOLVER = ["solver=dopri5_adjoint", "schedule=anneal"]
 EXPERIMENTS = {
@@ -65,7 +64,7 @@ class Trained:
 
 
 def compose_config(overrides: list[str]) -> DictConfig:
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose(config_name="train", overrides=overrides)
 
 
@@ -83,17 +82,14 @@ def train_one(experiment: str, variant: str, seed: int, iterations: int,
     spec = EXPERIMENTS[experiment]
     cfg = compose_config([f"target={spec['target']}", *VARIANTS[variant][1], f"seed={seed}",
                           f"iterations={iterations}", f"data.grid_points={grid_points}"])
-    torch.manual_seed(seed)
-    target = build.target(cfg)
-    data = build.data(cfg, target).to("cpu", torch.float64)
-    model = build.model(cfg, target, data).double()
+    setup = build.training(cfg, "cpu", torch.float64)
+    target, data, model = setup.target, setup.data, setup.model
     plot_x = torch.linspace(-2, 2, 401, dtype=torch.float64)[:, None]
     run = Trained(experiment, variant, seed, cfg, model, data, target)
     run.init_curve = predict(model, plot_x).numpy()[:, 0]
     before = _shape(model, data.x_grid, cfg.eval_tolerance)
-    optimizer = instantiate(cfg.optim)(model.parameters())
     start = time.perf_counter()
-    fit(model, data.x_train, data.y_train, optimizer, iterations, instantiate(cfg.schedule),
+    fit(model, data.x_train, data.y_train, setup.optimizer, iterations, setup.schedule,
         LOSSES[cfg.loss], callback=run.steps.append)
     wall = time.perf_counter() - start
     after = _shape(model, data.x_grid, cfg.eval_tolerance)

@@ -11,7 +11,8 @@ import logging
 import sys
 from pathlib import Path
 
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+from jacnet_cli.cli import CONF_DIR
+
 TASKS = ("train", "eval", "invert")
 log = logging.getLogger("jacnet")
 
@@ -41,7 +42,7 @@ def run(task: str) -> None:
     from hydra.types import RunMode
     from omegaconf import DictConfig
 
-    @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name=task)
+    @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=task)
     def main(cfg: DictConfig) -> dict:
         run_dir = Path(HydraConfig.get().runtime.output_dir)
         try:

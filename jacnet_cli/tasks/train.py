@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from jacnet_cli import build, checkpoint, figures, metrics
@@ -43,13 +42,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     config = OmegaConf.to_container(cfg, resolve=True)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
 
-    torch.manual_seed(cfg.seed)
-    target = build.target(cfg)
-    dataset = build.data(cfg, target)
-    model = build.model(cfg, target, dataset).to(device=dev, dtype=dt)
-    data = dataset.to(dev, dt)
-    schedule = instantiate(cfg.schedule)
-    optimizer = instantiate(cfg.optim)(model.parameters())
+    setup = build.training(cfg, dev, dt)
+    target, data, model = setup.target, setup.data, setup.model
     log.info("target=%s model=%s on %s/%s: %s", target.name, cfg.model._target_.rsplit(".", 1)[-1],
              dev, cfg.dtype, getattr(model, "structure", None) or "plain MLP")
     initial = figures.snapshot(model, data)
@@ -70,7 +64,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     interrupted = False
     try:
         with bar(cfg.iterations, show_progress(cfg.progress)) as advance:
-            fit(model, data.x_train, data.y_train, optimizer, cfg.iterations, schedule,
+            fit(model, data.x_train, data.y_train, setup.optimizer, cfg.iterations, setup.schedule,
                 LOSSES[cfg.loss], callback=record)
     except KeyboardInterrupt:
         interrupted = True
