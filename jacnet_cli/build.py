@@ -2,23 +2,29 @@
 
 Every task builds through here, so `train`, `eval` and `invert` (and a checkpoint's saved
 config) agree on what a config means.
+
+Nothing here imports a name taken from a config. Each group's `_target_` must be one of
+jacnet's own classes for that group (`allowed`); anything else is refused before any code
+runs. That is what makes a run directory someone sends you safe to `jacnet eval`: its
+checkpoint loads with `weights_only=True`, and its config can only name jacnet's classes.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 import torch
-from hydra.utils import instantiate
 from torch import nn
 
-from jacnet_cli.data import Dataset, DataSpec, make_dataset
+from jacnet_cli.data import Dataset, make_dataset
 from jacnet_cli.schedules import Schedule
 from jacnet_cli.targets import Target
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
+HYDRA_KEYS = ("_target_", "_partial_", "_convert_", "_recursive_", "_args_")
 
 
 def device(name: str) -> torch.device:
@@ -43,26 +49,132 @@ def dtype(name: str) -> torch.dtype:
     return DTYPES[name]
 
 
+@functools.lru_cache(maxsize=1)
+def allowed() -> dict[str, dict[str, type]]:
+    """For each config group, the `_target_` names it may use: jacnet's own classes."""
+    from jacnet_cli import activations, anchors, data, model, paths, schedules, solvers, targets
+
+    registries: dict[str, list[type]] = {
+        "target": list(targets.TARGETS.values()),
+        "activation": list(activations.STRUCTURES.values()),
+        "path": list(paths.PATHS.values()),
+        "anchor": list(anchors.ANCHORS.values()),
+        "solver": list(solvers.INTEGRATORS.values()),
+        "schedule": list(schedules.SCHEDULES.values()),
+        "model": list(model.MODELS.values()),
+        "data": list(data.DATA.values()),
+    }
+    out = {group: {f"{c.__module__}.{c.__qualname__}": c for c in classes}
+           for group, classes in registries.items()}
+    out["optim"] = {f"torch.optim.{name}": getattr(torch.optim, name)
+                    for name in ("Adam", "AdamW", "SGD", "RMSprop")}
+    return out
+
+
+def make(group: str, node: Any, **extra: Any) -> Any:
+    """Build the object a config node describes, from jacnet's classes only.
+
+    Args:
+        group: the config group the node belongs to (`activation`, `solver`, ...).
+        node: a mapping with `_target_` and the class's keyword arguments
+            (`_partial_: true` returns a functools.partial instead of an object).
+        extra: keyword arguments added by the caller (dimensions, the target, ...).
+
+    Raises:
+        ValueError: `_target_` is not one of the group's classes, a value is itself an
+            object to build, or a key is not an argument of the class.
+    """
+    from omegaconf import OmegaConf
+
+    if OmegaConf.is_config(node):
+        node = OmegaConf.to_container(node, resolve=True)
+    if not isinstance(node, Mapping) or "_target_" not in node:
+        raise ValueError(f"{group} must be a config node with a _target_; got {node!r}")
+    name = node["_target_"]
+    classes = allowed().get(group, {})
+    if name not in classes:
+        raise ValueError(f"{group}._target_={name!r} is not one of jacnet's {group} classes; "
+                         f"allowed: {', '.join(sorted(classes)) or 'none'}")
+    kwargs = {k: v for k, v in node.items() if k not in HYDRA_KEYS}
+    for key, value in kwargs.items():
+        if _has_target(value):
+            raise ValueError(f"{group}.{key} holds a _target_; jacnet builds only the "
+                             f"top-level classes of each group, not nested objects")
+    cls = classes[name]
+    _check_keys(group, cls, kwargs)
+    if node.get("_partial_", False):
+        return functools.partial(cls, **kwargs, **extra)
+    return cls(**kwargs, **extra)
+
+
+def check(config: Mapping[str, Any]) -> None:
+    """Refuse a config whose groups name anything but jacnet's classes, before building.
+
+    Every group node present is checked (also those a task will not build), and any
+    `_target_` outside a group's top level is refused.
+    """
+    for key, value in config.items():
+        if key in allowed() and isinstance(value, Mapping):
+            name = value.get("_target_")
+            if name not in allowed()[key]:
+                raise ValueError(f"{key}._target_={name!r} is not one of jacnet's {key} "
+                                 f"classes; allowed: {', '.join(sorted(allowed()[key]))}")
+            for sub, inner in value.items():
+                if sub not in HYDRA_KEYS and _has_target(inner):
+                    raise ValueError(f"{key}.{sub} holds a _target_; jacnet builds only the "
+                                     "top-level classes of each group, not nested objects")
+        elif key != "hydra" and _has_target(value):
+            raise ValueError(f"{key} holds a _target_; only jacnet's config groups "
+                             f"({', '.join(sorted(allowed()))}) name classes")
+
+
+def _has_target(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return "_target_" in value or any(_has_target(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_target(v) for v in value)
+    return False
+
+
+def _check_keys(group: str, cls: type, kwargs: Mapping[str, Any]) -> None:
+    params = inspect.signature(cls).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    for key in kwargs:
+        if key not in params:
+            valid = ", ".join(k for k, p in params.items()
+                              if p.kind is not inspect.Parameter.VAR_POSITIONAL and k != "self")
+            raise ValueError(f"{group}.{key} is not a key of {group} ({cls.__name__}); "
+                             f"valid keys: {valid}")
+
+
 def target(cfg: Mapping[str, Any]) -> Target:
-    return instantiate(cfg["target"])
+    return make("target", cfg["target"])
 
 
 def data(cfg: Mapping[str, Any], tgt: Target, seed: int | None = None) -> Dataset:
-    spec: DataSpec = instantiate(cfg["data"])
-    return make_dataset(spec, tgt, cfg["seed"] if seed is None else seed)
+    return make_dataset(make("data", cfg["data"]), tgt, cfg["seed"] if seed is None else seed)
 
 
 def model(cfg: Mapping[str, Any], tgt: Target, dataset: Dataset) -> nn.Module:
     """The model the config names: a JacNet with all its parts, or the plain MLP."""
-    make: functools.partial = instantiate(cfg["model"])
-    if getattr(make.func, "kind", None) != "jacnet":
-        return make(d_x=tgt.d_x, d_y=tgt.d_y)
-    anchor = instantiate(cfg["anchor"])(
+    build_model = make("model", cfg["model"])
+    if getattr(build_model.func, "kind", None) != "jacnet":
+        return build_model(d_x=tgt.d_x, d_y=tgt.d_y)
+    anchor = make("anchor", cfg["anchor"])(
         d_x=tgt.d_x, d_y=tgt.d_y, target=tgt, points=(dataset.x_train, dataset.y_train))
-    return make(
-        d_x=tgt.d_x, d_y=tgt.d_y, structure=instantiate(cfg["activation"]),
-        path=instantiate(cfg["path"]), anchor=anchor, integrator=instantiate(cfg["solver"]),
+    return build_model(
+        d_x=tgt.d_x, d_y=tgt.d_y, structure=make("activation", cfg["activation"]),
+        path=make("path", cfg["path"]), anchor=anchor, integrator=make("solver", cfg["solver"]),
     )
+
+
+def optimizer(cfg: Mapping[str, Any], net: nn.Module) -> torch.optim.Optimizer:
+    return make("optim", cfg["optim"])(net.parameters())
+
+
+def schedule(cfg: Mapping[str, Any]) -> Schedule:
+    return make("schedule", cfg["schedule"])
 
 
 @dataclass
@@ -78,9 +190,9 @@ class Training:
 
 def training(cfg: Mapping[str, Any], dev: torch.device | str, dt: torch.dtype) -> Training:
     """Seed, then build target, data, model, optimiser and schedule on dev/dt."""
+    check(cfg)
     torch.manual_seed(cfg["seed"])
     tgt = target(cfg)
     dataset = data(cfg, tgt).to(dev, dt)
     net = model(cfg, tgt, dataset).to(device=dev, dtype=dt)
-    return Training(tgt, dataset, net, instantiate(cfg["optim"])(net.parameters()),
-                    instantiate(cfg["schedule"]))
+    return Training(tgt, dataset, net, optimizer(cfg, net), schedule(cfg))

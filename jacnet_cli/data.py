@@ -98,3 +98,6 @@ def make_dataset(spec: DataSpec, target, seed: int) -> Dataset:
     x_test = uniform(spec.n_test, target.d_x, spec.test_range, g)
     x_grid = grid(target.d_x, spec.guarantee_range, spec.grid_points)
     return Dataset(x_train, target(x_train), x_test, target(x_test), x_grid, spec.train_range)
+
+
+DATA: dict[str, type] = {"sampled": DataSpec}

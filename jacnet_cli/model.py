@@ -104,6 +104,9 @@ class MLPRegressor(nn.Module):
         return self.net(x)
 
 
+MODELS: dict[str, type[nn.Module]] = {"jacnet": JacNet, "mlp": MLPRegressor}
+
+
 @torch.no_grad()
 def predict(model: nn.Module, x: Tensor, rows: int = 16384, method: str = "direct") -> Tensor:
     """Evaluate a model without gradients, in chunks: (N, d_x) -> (N, d_y).

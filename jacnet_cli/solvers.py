@@ -183,6 +183,9 @@ class ODESolver(Integrator):
         return f"ODESolver({kind}, method={self.method!r}, rtol={self.rtol:g}, atol={self.atol:g})"
 
 
+INTEGRATORS: dict[str, type[Integrator]] = {"gauss_legendre": GaussLegendre, "odeint": ODESolver}
+
+
 @contextlib.contextmanager
 def direct_backprop(integrator: Integrator | None) -> Iterator[None]:
     """Backpropagate through the solver's own steps instead of the adjoint, for a while.

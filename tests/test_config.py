@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 
 from jacnet_cli import build
 from jacnet_cli.cli import CONF_DIR, check_choices, group_options
@@ -35,11 +34,11 @@ def test_every_option_composes_and_builds(group, option):
     data = build.data(cfg, target)
     model = build.model(cfg, target, data) if _compatible(cfg, target) else None
     if group == "optim":
-        instantiate(cfg.optim)(model.parameters())
+        build.optimizer(cfg, model)
     elif group == "schedule":
-        assert instantiate(cfg.schedule).tolerance > 0
+        assert build.schedule(cfg).tolerance > 0
     elif group not in ("target", "experiment", "data"):
-        assert instantiate(cfg[group]) is not None
+        assert build.make(group, cfg[group]) is not None
     if model is not None:
         out = model(data.x_test[:3].to(torch.get_default_dtype()))
         assert out.shape == (3, target.d_y)

@@ -76,14 +76,13 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     out["interrupted"] = interrupted
     if interrupted:
         model.eval()
-        checkpoint.save(run_dir / checkpoint.FILENAME, model, config, metrics=out)
+        checkpoint.save(run_dir / checkpoint.FILENAME, model, config, status="interrupted", metrics=out)
         metrics.write_json(run_dir / "metrics.json", out)
         log.warning("interrupted after %d iterations; checkpoint and metrics saved", len(steps))
         raise KeyboardInterrupt
 
     out.update(metrics.evaluate(model, data, cfg.eval_tolerance))
-    checkpoint.save(run_dir / checkpoint.FILENAME, model, config,
-                    metrics={k: v for k, v in out.items() if isinstance(v, (int, float, str, bool))})
+    checkpoint.save(run_dir / checkpoint.FILENAME, model, config, metrics=out)
     metrics.write_json(run_dir / "metrics.json", out)
     written = figures.write(run_dir, model, target, data, initial=initial, steps=steps) \
         if cfg.plots else []

@@ -1,0 +1,165 @@
+"""Checkpoints: nothing loaded from disk runs code; every damaged file gets one clear line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from jacnet_cli import build, checkpoint
+from jacnet_cli.checkpoint import CheckpointError
+from jacnet_cli.cli import CONF_DIR
+
+
+def _config(*overrides: str) -> dict:
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["experiment=debug", *overrides])
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory) -> Path:
+    """A real (untrained) run directory written by checkpoint.save."""
+    config = _config()
+    setup = build.training(config, "cpu", torch.float64)
+    run = tmp_path_factory.mktemp("run")
+    checkpoint.save(run / checkpoint.FILENAME, setup.model, config)
+    return run
+
+
+def _rewrite(src: Path, dst: Path, change) -> Path:
+    blob = torch.load(src / checkpoint.FILENAME, weights_only=True)
+    change(blob)
+    dst.mkdir(exist_ok=True)
+    torch.save(blob, dst / checkpoint.FILENAME)
+    return dst
+
+
+def test_a_saved_run_rebuilds(saved):
+    run = checkpoint.load(saved)
+    assert run.extra["status"] == "completed" and run.extra["format"] == checkpoint.FORMAT
+    out = run.model(torch.zeros(2, 1, dtype=torch.float64))
+    assert out.shape == (2, 1) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("group,name", [
+    ("activation", "os.system"),
+    ("target", "subprocess.Popen"),
+    ("model", "builtins.eval"),
+    ("solver", "jacnet_cli.targets.Exp"),   # a jacnet class, but not of this group
+    ("optim", "torch.load"),
+])
+def test_foreign_targets_are_refused_before_anything_runs(saved, tmp_path, group, name):
+    def poison(blob):
+        blob["config"][group] = {**blob["config"][group], "_target_": name}
+
+    run = _rewrite(saved, tmp_path / "run", poison)
+    with pytest.raises(ValueError) as err:
+        checkpoint.load(run)
+    msg = str(err.value)
+    assert "\n" not in msg and f"{group}._target_" in msg and name in msg
+    assert str(run / checkpoint.FILENAME) in msg
+
+
+def test_a_nested_target_is_refused(saved, tmp_path):
+    marker = tmp_path / "pwned"
+
+    def poison(blob):
+        blob["config"]["activation"]["eps"] = {
+            "_target_": "os.system", "_args_": [f"touch {marker}"]}
+
+    run = _rewrite(saved, tmp_path / "run", poison)
+    with pytest.raises(CheckpointError, match="holds a _target_"):
+        checkpoint.load(run)
+    assert not marker.exists()
+
+
+def test_an_unknown_argument_names_the_valid_keys(saved, tmp_path):
+    run = _rewrite(saved, tmp_path / "run",
+                   lambda b: b["config"]["activation"].update(epsilon=1.0))
+    with pytest.raises(CheckpointError, match=r"activation.epsilon is not a key .*valid keys: eps"):
+        checkpoint.load(run)
+
+
+def _damage(saved: Path, tmp_path: Path, kind: str) -> Path:
+    run = tmp_path / kind
+    run.mkdir()
+    good = (saved / checkpoint.FILENAME).read_bytes()
+    file = run / checkpoint.FILENAME
+    if kind == "truncated":
+        file.write_bytes(good[: len(good) // 2])
+    elif kind == "random":
+        file.write_bytes(os.urandom(4096))
+    elif kind == "empty":
+        file.write_bytes(b"")
+    elif kind == "pickle":  # a classic pickle that would run code if unpickled unsafely
+        file.write_bytes(b"cos\nsystem\n(S'touch " + str(tmp_path / "pwned").encode() + b"'\ntR.")
+    else:
+        blob = torch.load(saved / checkpoint.FILENAME, weights_only=True)
+        if kind == "missing":
+            del blob["state_dict"]
+        elif kind == "shape":
+            key = next(iter(blob["state_dict"]))
+            blob["state_dict"][key] = torch.zeros(3, 3, 3)
+        elif kind == "format":
+            blob["format"] = 99
+        elif kind == "not_a_dict":
+            blob = [1, 2, 3]
+        elif kind == "config_key":
+            del blob["config"]["target"]
+        torch.save(blob, file)
+    return run
+
+
+DAMAGE = {
+    "truncated": "cannot be read", "random": "cannot be read", "empty": "is empty",
+    "pickle": "cannot be read", "missing": "lacks the key(s) state_dict",
+    "shape": "weights do not fit", "format": "format=99", "not_a_dict": "not a jacnet checkpoint",
+    "config_key": "lacks the key 'target'",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(DAMAGE))
+def test_each_damaged_checkpoint_is_one_line(saved, tmp_path, kind):
+    run = _damage(saved, tmp_path, kind)
+    with pytest.raises(CheckpointError) as err:
+        checkpoint.load(run)
+    msg = str(err.value)
+    assert "\n" not in msg and DAMAGE[kind] in msg and str(run / checkpoint.FILENAME) in msg
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_the_command_line_reports_a_damaged_or_poisoned_run_in_one_line(saved, tmp_path):
+    runs = [_damage(saved, tmp_path, "truncated"),
+            _rewrite(saved, tmp_path / "poisoned",
+                     lambda b: b["config"]["target"].update(_target_="os.system"))]
+    for task, extra in (("eval", []), ("invert", ["y=[1.0]"])):
+        for run in runs:
+            proc = subprocess.run(
+                [sys.executable, "-m", "jacnet_cli", task, f"run_dir={run}", *extra,
+                 f"hydra.run.dir={tmp_path / 'out' / task / run.name}"],
+                capture_output=True, text=True, timeout=120)
+            lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+            assert proc.returncode == 2, proc.stderr
+            assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+            assert str(run / checkpoint.FILENAME) in lines[0]
+
+
+def test_atomic_save_keeps_the_old_file_when_a_write_fails(tmp_path):
+    path = tmp_path / "c.pt"
+    checkpoint.atomic_save({"a": torch.ones(2)}, path)
+
+    class Boom:
+        def __reduce__(self):
+            raise RuntimeError("boom")
+
+    with pytest.raises(Exception):
+        checkpoint.atomic_save({"a": Boom()}, path)
+    assert torch.equal(torch.load(path, weights_only=True)["a"], torch.ones(2))
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]  # no temp file left behind
