@@ -18,16 +18,17 @@ _EXPORTS = {
     # structures (output activations)
     "Structure": "activations", "Unconstrained": "activations",
     "PositiveDefinite": "activations", "Lipschitz": "activations",
-    "CauchyRiemann": "activations", "STRUCTURES": "activations",
+    "CauchyRiemann": "activations", "Gradient": "activations", "Monotone": "activations",
+    "STRUCTURES": "activations",
     # paths, anchors, integrators, schedules
     "LinearPath": "paths", "AxisPath": "paths",
     "FixedAnchor": "anchors", "NearestAnchor": "anchors",
-    "GaussLegendre": "solvers", "ODESolver": "solvers",
+    "GaussLegendre": "solvers", "ODESolver": "solvers", "Exact": "solvers", "Auto": "solvers",
     "Anneal": "schedules", "Constant": "schedules", "Geometric": "schedules",
     # training, inverse, guarantees
-    "fit": "fit", "norm_loss": "fit",
-    "invert": "inverse", "newton_refine": "inverse", "derivative": "inverse",
-    "measure": "guarantees", "roundtrip_error": "guarantees",
+    "fit": "fit", "norm_loss": "fit", "mse_loss": "fit", "Trainer": "fit", "Diverged": "fit",
+    "invert": "inverse", "solve": "inverse", "newton_refine": "inverse", "derivative": "inverse",
+    "measure": "guarantees", "roundtrip_error": "guarantees", "conservation": "guarantees",
     # targets and errors
     "Target": "targets", "TARGETS": "targets", "get_target": "targets",
     "NotInvertibleError": "errors",

@@ -1,8 +1,20 @@
-"""Structures: output activations that turn a network's raw outputs into a Jacobian.
+"""Structures: what gives the learned Jacobian its property, and so the function its guarantee.
 
-Each structure maps a batch of raw vectors (N, raw_dim) to Jacobians (N, d_y, d_x), states the
-guarantee it gives (`guarantee`), and measures that guarantee on given Jacobians (`check`).
-Invertible structures also solve J v = b without forming J^{-1} (`solve`).
+Two kinds:
+
+- Output activations (`none`, `pd`, `lipschitz`, `cauchy_riemann`): a plain MLP predicts raw
+  numbers and the structure maps them (N, raw_dim) to Jacobians (N, d_y, d_x) (paper section
+  4.2). ŷ is the numerical line integral of J. In 1-D the guarantee carries over to ŷ; in n-D J
+  need not be a conservative field (paper section 4.5), so the guarantee holds for J only and is
+  measured on ŷ.
+- Potential structures (`gradient`, `monotone`): the structure owns its Jacobian network, a
+  gradient network whose J is a Hessian in closed form and whose antiderivative is the network
+  itself (`gradnets`). ŷ is evaluated exactly (`solver=exact`), and its Jacobian is J, so the
+  guarantee holds for ŷ in every dimension.
+
+Each structure states its guarantee (`guarantee`), says where it holds by construction
+(`by_construction`), and measures it on given Jacobians (`check`). Invertible structures also
+solve J v = b without forming J^{-1} (`solve`).
 
 Config group: ``conf/activation/<name>.yaml`` builds one of the classes below.
 """
@@ -12,21 +24,35 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+
+from jacnet_cli.gradnets import NETWORKS, NONLINEARITIES
+from jacnet_cli.network import MLP
 
 
 class Structure:
     """Base class: a parameter-free map raw -> J with a stated, measurable guarantee.
 
-    Subclasses set `name`, `guarantee`, `invertible`, and implement `raw_dim` and `__call__`.
+    Subclasses set `name`, `guarantee`, `invertible`, and implement `raw_dim` and `__call__`
+    (output activations) or `make_network`, `jacobian` and `primitive` (potential structures,
+    `exact = True`).
     """
 
     name: str = "structure"
     guarantee: str = ""
     invertible: bool = False
+    exact: bool = False  # has a closed-form antiderivative: ŷ needs no quadrature
 
     def validate(self, d_x: int, d_y: int) -> None:
         """Raise ValueError when the structure cannot produce a d_y x d_x Jacobian."""
+
+    def by_construction(self, d_x: int, d_y: int) -> bool:
+        """Whether the guarantee holds for ŷ itself (not only for J) at these dimensions.
+
+        Output activations: in 1-D, where every field is conservative (up to the integrator's
+        error). Potential structures override this: in every dimension.
+        """
+        return d_x == 1 and d_y == 1
 
     def raw_dim(self, d_x: int, d_y: int) -> int:
         """Number of raw network outputs needed for one d_y x d_x Jacobian."""
@@ -35,6 +61,24 @@ class Structure:
     def __call__(self, raw: Tensor, d_x: int, d_y: int) -> Tensor:
         """Map raw outputs (N, raw_dim) to Jacobians (N, d_y, d_x)."""
         raise NotImplementedError
+
+    def make_network(self, d_x: int, d_y: int, hidden: int, depth: int,
+                     activation: str) -> nn.Module:
+        """The Jacobian network: by default an MLP with raw_dim outputs."""
+        return MLP(d_x, self.raw_dim(d_x, d_y), hidden, depth, activation)
+
+    def jacobian(self, net: nn.Module, x: Tensor, d_x: int, d_y: int) -> Tensor:
+        """J_θ(x) = structure(net(x)): x (N, d_x) -> (N, d_y, d_x)."""
+        return self(net(x), d_x, d_y)
+
+    def primitive(self, net: nn.Module, x: Tensor) -> Tensor:
+        """A closed-form antiderivative P with dP/dx = J (potential structures only)."""
+        raise ValueError(f"activation={self.name!r} has no closed-form antiderivative; "
+                         "use solver=gauss_legendre or an ODE solver (or solver=auto)")
+
+    def describe_scale(self) -> dict[str, float]:
+        """The structure's constants (for logs and metrics)."""
+        return {}
 
     def solve(self, jac: Tensor, rhs: Tensor) -> Tensor:
         """Solve J v = rhs for v, batched: jac (N, d, d), rhs (N, d) -> (N, d)."""
@@ -103,14 +147,14 @@ class PositiveDefinite(Structure):
         return a @ a.transpose(-1, -2) + self.eps * eye  # (N, d, d)
 
     def solve(self, jac: Tensor, rhs: Tensor) -> Tensor:
-        if jac.shape[-1] == 1:
-            return rhs / jac[..., 0]  # (N, 1)
-        chol = torch.linalg.cholesky(jac)  # (N, d, d), lower
-        return torch.cholesky_solve(rhs.unsqueeze(-1), chol).squeeze(-1)  # (N, d)
+        return spd_solve(jac, rhs)
 
     def check(self, jac: Tensor) -> dict[str, float]:
         sym = 0.5 * (jac + jac.transpose(-1, -2))
         return {"net_min_eig": float(torch.linalg.eigvalsh(sym).min())}
+
+    def describe_scale(self) -> dict[str, float]:
+        return {"eps": self.eps}
 
 
 class Lipschitz(Structure):
@@ -153,6 +197,17 @@ class Lipschitz(Structure):
 
     def check(self, jac: Tensor) -> dict[str, float]:
         return {"net_lipschitz_max": float(torch.linalg.matrix_norm(jac, ord=2).max())}
+
+    def describe_scale(self) -> dict[str, float]:
+        return {"k": self.k}
+
+
+def spd_solve(jac: Tensor, rhs: Tensor) -> Tensor:
+    """Solve J v = rhs for symmetric positive definite J by Cholesky: (N, d, d), (N, d) -> (N, d)."""
+    if jac.shape[-1] == 1:
+        return rhs / jac[..., 0]  # (N, 1)
+    chol = torch.linalg.cholesky(jac)  # (N, d, d), lower
+    return torch.cholesky_solve(rhs.unsqueeze(-1), chol).squeeze(-1)  # (N, d)
 
 
 def _tanhc(s: Tensor) -> Tensor:
@@ -233,9 +288,148 @@ def cr_residual(jac: Tensor) -> Tensor:
     )
 
 
+def asymmetry(jac: Tensor) -> Tensor:
+    """‖J - Jᵀ‖_F / ‖J‖_F per point (0 where J = 0): (N, d, d) -> (N,)."""
+    num = torch.linalg.matrix_norm(jac - jac.transpose(-1, -2))
+    den = torch.linalg.matrix_norm(jac)
+    return torch.where(den > 0, num / torch.where(den > 0, den, torch.ones_like(den)),
+                       torch.zeros_like(num))
+
+
+class _Potential(Structure):
+    """A structure that owns a gradient network (`gradnets`) and integrates it exactly."""
+
+    exact = True
+    monotone = False
+
+    def __init__(self, network: str = "cascade", layers: int = 4, nonlinearity: str = "tanh"):
+        if network not in NETWORKS:
+            raise ValueError(f"activation.network={network!r} is not allowed; choose one of: "
+                             + ", ".join(NETWORKS))
+        if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
+            raise ValueError(f"activation.layers={layers!r} is not allowed; it must be an "
+                             "integer >= 1")
+        if nonlinearity not in NONLINEARITIES:
+            raise ValueError(f"activation.nonlinearity={nonlinearity!r} is not allowed; choose "
+                             "one of: " + ", ".join(NONLINEARITIES))
+        self.network = network
+        self.layers = layers
+        self.nonlinearity = nonlinearity
+
+    def validate(self, d_x: int, d_y: int) -> None:
+        _square(self.name, d_x, d_y)
+
+    def by_construction(self, d_x: int, d_y: int) -> bool:
+        return True
+
+    def make_network(self, d_x: int, d_y: int, hidden: int, depth: int,
+                     activation: str) -> nn.Module:
+        if self.network == "cascade":
+            return NETWORKS["cascade"](d_x, hidden, self.layers, self.monotone, self.nonlinearity)
+        return NETWORKS["modular"](d_x, hidden, self.layers, self.monotone)
+
+    def jacobian(self, net: nn.Module, x: Tensor, d_x: int, d_y: int) -> Tensor:
+        return net.jacobian(x)  # (N, d, d)
+
+    def primitive(self, net: nn.Module, x: Tensor) -> Tensor:
+        return net(x)  # (N, d)
+
+    def jvp(self, net: nn.Module, x: Tensor, v: Tensor) -> Tensor:
+        """J(x) v without forming J: (N, d), (N, d) -> (N, d)."""
+        return net.jvp(x, v)
+
+    def check(self, jac: Tensor) -> dict[str, float]:
+        return {"net_asym_max": float(asymmetry(jac).max())}
+
+
+class Gradient(_Potential):
+    """J = ∇²φ for a learned potential φ: symmetric everywhere, so ŷ = ∇φ (+ a constant).
+
+    No sign constraint: ŷ is a conservative field (a gradient map) in any dimension, by
+    construction, for the function as evaluated with solver=exact. Its network is a GradNet
+    (`network=cascade`: GradNet-C, sums of ridge functions; `modular`: GradNet-M).
+
+    Args:
+        network: "cascade" or "modular".
+        layers: cascade depth, or number of modules.
+        nonlinearity: the cascade's σ (tanh, sigmoid, softplus).
+    """
+
+    name = "gradient"
+    guarantee = "gradient map: D = dŷ/dx is symmetric everywhere (ŷ = ∇φ)"
+
+
+class Monotone(_Potential):
+    """J = ∇²φ + εI with φ convex: symmetric with eigenvalues >= ε, so ŷ = ∇φ + εx.
+
+    ŷ is then ε-strongly monotone, (ŷ(a) - ŷ(b))ᵀ(a - b) >= ε‖a - b‖², hence a bijection of
+    R^d whose inverse is (1/ε)-Lipschitz, in any dimension, by construction, for the function
+    as evaluated with solver=exact. With `max_eig` = k the eigenvalues lie in [ε, k] and ŷ is
+    also k-Lipschitz: the network's part is scaled by min(1, (k - ε) / B(θ)), B(θ) a bound on
+    its ‖J‖₂ over all x computed from the weights, so the bound holds for every input.
+
+    Args:
+        eps: the eigenvalue floor ε > 0.
+        max_eig: the eigenvalue ceiling k > ε, or None (no upper bound).
+        network: "cascade" (mGradNet-C) or "modular" (mGradNet-M).
+        layers: cascade depth, or number of modules.
+        nonlinearity: the cascade's σ, increasing (tanh, sigmoid, softplus).
+    """
+
+    name = "monotone"
+    invertible = True
+    monotone = True
+
+    def __init__(self, eps: float = 1e-4, max_eig: float | None = None,
+                 network: str = "cascade", layers: int = 4, nonlinearity: str = "tanh"):
+        super().__init__(network, layers, nonlinearity)
+        self.eps = _positive("activation.eps", eps)
+        if max_eig is not None:
+            max_eig = _positive("activation.max_eig", max_eig)
+            if max_eig <= self.eps:
+                raise ValueError(f"activation.max_eig={max_eig!r} is not allowed; it must be "
+                                 f"> activation.eps = {self.eps:g}")
+        self.max_eig = max_eig
+        self.guarantee = (f"ε-strongly monotone gradient map: D = dŷ/dx symmetric with "
+                          f"eigenvalues >= ε = {self.eps:g}"
+                          + (f" and <= k = {max_eig:g} (k-Lipschitz)" if max_eig else "")
+                          + "; invertible")
+
+    def _scale(self, net: nn.Module) -> Tensor | float:
+        if self.max_eig is None:
+            return 1.0
+        room = self.max_eig - self.eps
+        return room / torch.clamp(net.bound(), min=room)  # min(1, room / B(θ))
+
+    def jacobian(self, net: nn.Module, x: Tensor, d_x: int, d_y: int) -> Tensor:
+        eye = torch.eye(d_x, dtype=x.dtype, device=x.device)
+        return self.eps * eye + self._scale(net) * net.jacobian(x)  # (N, d, d)
+
+    def primitive(self, net: nn.Module, x: Tensor) -> Tensor:
+        return self.eps * x + self._scale(net) * net(x)  # (N, d)
+
+    def jvp(self, net: nn.Module, x: Tensor, v: Tensor) -> Tensor:
+        return self.eps * v + self._scale(net) * net.jvp(x, v)
+
+    def solve(self, jac: Tensor, rhs: Tensor) -> Tensor:
+        return spd_solve(jac, rhs)
+
+    def check(self, jac: Tensor) -> dict[str, float]:
+        eig = torch.linalg.eigvalsh(0.5 * (jac + jac.transpose(-1, -2)))  # (N, d)
+        out = {"net_min_eig": float(eig[:, 0].min()), "net_asym_max": float(asymmetry(jac).max())}
+        if self.max_eig is not None:
+            out["net_max_eig"] = float(eig[:, -1].max())
+        return out
+
+    def describe_scale(self) -> dict[str, float]:
+        return {"eps": self.eps, **({"max_eig": self.max_eig} if self.max_eig else {})}
+
+
 STRUCTURES: dict[str, type[Structure]] = {
     "none": Unconstrained,
     "pd": PositiveDefinite,
     "lipschitz": Lipschitz,
     "cauchy_riemann": CauchyRiemann,
+    "gradient": Gradient,
+    "monotone": Monotone,
 }

@@ -53,6 +53,40 @@ def check_choices(args: list[str]) -> str | None:
     return None
 
 
+def _value(args: list[str], key: str) -> str | None:
+    for arg in args:
+        if arg.lstrip("+~").startswith(key + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def train_run_dir(args: list[str]) -> tuple[list[str], str | None]:
+    """Overrides for `train` that place the run, and the one-line error if it must not run.
+
+    `resume=DIR` runs in DIR itself (without rewriting its .hydra folder). A
+    `hydra.run.dir` that already holds a run is refused unless `overwrite=true`: checked
+    here, before Hydra writes anything into it.
+    """
+    resume = _value(args, "resume")
+    if resume not in (None, "", "null"):
+        run = Path(resume).expanduser()
+        if not (run / "checkpoint.pt").is_file():
+            what = "is a file" if run.is_file() else (
+                "holds no checkpoint.pt" if run.is_dir() else "does not exist")
+            return args, (f"resume={resume!r} {what}; pass the directory of an interrupted "
+                          "`jacnet train` run")
+        if _value(args, "hydra.run.dir") not in (None, resume):
+            return args, "resume=DIR runs in DIR; drop hydra.run.dir"
+        return [*args, f"hydra.run.dir={run}", "hydra.output_subdir=null"], None
+    target = _value(args, "hydra.run.dir")
+    overwrite = (_value(args, "overwrite") or "false").lower() in ("true", "1", "yes")
+    if target and not overwrite and (Path(target).expanduser() / "checkpoint.pt").is_file():
+        return args, (f"hydra.run.dir={target!r} already holds a run; resume it with "
+                      f"resume={target}, pass overwrite=true to replace it, or choose another "
+                      "directory")
+    return args, None
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
@@ -77,6 +111,8 @@ def main(argv: list[str] | None = None) -> None:
     if flags & {"-m", "--multirun"} and flags & {"-c", "--cfg", "-i", "--info"}:
         error = ("--cfg/--info show one composed config and cannot be combined with "
                  f"-m/--multirun; drop -m, e.g. `jacnet {command} hydra/launcher=slurm --cfg hydra`")
+    if not error and command == "train" and not flags & {"-m", "--multirun"}:
+        rest, error = train_run_dir(rest)
     if error:
         print(f"jacnet {command}: error: {error}", file=sys.stderr)
         sys.exit(2)

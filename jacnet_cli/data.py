@@ -1,15 +1,16 @@
-"""Data: training and test inputs sampled in boxes, their targets, and dense grids.
+"""Data: training, validation and test inputs sampled in boxes, their targets, dense grids.
 
 The paper's setup (section 5): 5 training points uniform in [-1, 1], 100 test points uniform
-in [-2, 2]; guarantees are measured on a dense grid over a wider interval, [-3, 3].
-Config group: ``conf/data/<name>.yaml``.
+in [-2, 2]; guarantees are measured on a dense grid over a wider interval, [-3, 3]. In n-D
+the guarantee points are a regular grid up to 3 dimensions and uniform samples of the box
+beyond. Config group: ``conf/data/<name>.yaml``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -25,10 +26,13 @@ def _range(key: str, value: Sequence[float]) -> tuple[float, float]:
     return lo, hi
 
 
-def _count(key: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{key}={value!r} is not allowed; it must be an integer >= 1")
+def _count(key: str, value: int, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{key}={value!r} is not allowed; it must be an integer >= {minimum}")
     return value
+
+
+MIN_GRID_POINTS = 3  # per axis: a guarantee measured on fewer points says little
 
 
 @dataclass
@@ -36,12 +40,19 @@ class DataSpec:
     """Where and how many points to sample.
 
     Args:
-        n_train: training points, uniform in train_range^d.
+        n_train: training points, uniform in train_range^d (with `fresh`, the points per epoch).
         train_range: [low, high] per coordinate.
-        n_test: test points, uniform in test_range^d.
+        n_test: test points, uniform in test_range^d (or about that many on a grid).
         test_range: [low, high] per coordinate.
-        guarantee_range: [low, high] per coordinate of the dense grid for guarantees.
-        grid_points: grid points per coordinate (capped so the grid has <= 2**16 points).
+        guarantee_range: [low, high] per coordinate of the points where guarantees are measured.
+        grid_points: guarantee grid points per coordinate up to 3 dimensions (capped so the
+            grid has <= 2**16 points).
+        guarantee_points: guarantee points sampled uniformly in the box beyond 3 dimensions.
+        n_val: validation points, uniform in train_range^d (0: no validation).
+        test_grid: test points on a regular grid (about n_test^(1/d) per axis) instead of
+            uniform samples.
+        fresh: every training step draws a fresh uniform batch from the target instead of
+            reusing the n_train points (needs batch_size).
     """
 
     n_train: int = 5
@@ -50,11 +61,21 @@ class DataSpec:
     test_range: Sequence[float] = (-2.0, 2.0)
     guarantee_range: Sequence[float] = (-3.0, 3.0)
     grid_points: int = 2001
+    guarantee_points: int = 4000
+    n_val: int = 0
+    test_grid: bool = False
+    fresh: bool = False
 
     def __post_init__(self) -> None:
         _count("data.n_train", self.n_train)
         _count("data.n_test", self.n_test)
-        _count("data.grid_points", self.grid_points)
+        _count("data.grid_points", self.grid_points, MIN_GRID_POINTS)
+        _count("data.guarantee_points", self.guarantee_points, 16)
+        _count("data.n_val", self.n_val, 0)
+        for key in ("test_grid", "fresh"):
+            if not isinstance(getattr(self, key), bool):
+                raise ValueError(f"data.{key}={getattr(self, key)!r} is not allowed; "
+                                 "it must be true or false")
         self.train_range = _range("data.train_range", self.train_range)
         self.test_range = _range("data.test_range", self.test_range)
         self.guarantee_range = _range("data.guarantee_range", self.guarantee_range)
@@ -74,9 +95,19 @@ def grid(d: int, bounds: tuple[float, float], points: int) -> Tensor:
     return torch.stack([m.reshape(-1) for m in mesh], dim=-1)  # (per_axis^d, d)
 
 
+def guarantee_points(spec: DataSpec, d: int, generator: torch.Generator) -> Tensor:
+    """Where guarantees are measured: a grid up to 3-D, uniform samples beyond."""
+    if d <= 3:
+        return grid(d, spec.guarantee_range, spec.grid_points)
+    return uniform(spec.guarantee_points, d, spec.guarantee_range, generator)
+
+
 @dataclass
 class Dataset:
-    """Sampled inputs and targets, float64 on the CPU (cast where used)."""
+    """Sampled inputs and targets, float64 on the CPU (cast where used).
+
+    `sampler`, when set, draws fresh training batches (n, generator) -> (x, y).
+    """
 
     x_train: Tensor
     y_train: Tensor
@@ -84,20 +115,51 @@ class Dataset:
     y_test: Tensor
     x_grid: Tensor
     train_range: tuple[float, float] = (-1.0, 1.0)
+    x_val: Tensor | None = None
+    y_val: Tensor | None = None
+    sampler: Callable[[int, torch.Generator], tuple[Tensor, Tensor]] | None = None
 
     def to(self, device: torch.device | str, dtype: torch.dtype) -> "Dataset":
-        return Dataset(*(t.to(device=device, dtype=dtype) for t in (
-            self.x_train, self.y_train, self.x_test, self.y_test, self.x_grid)),
-            train_range=self.train_range)
+        def cast(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.to(device=device, dtype=dtype)
+
+        return Dataset(*(cast(t) for t in (self.x_train, self.y_train, self.x_test,
+                                            self.y_test, self.x_grid)),
+                       train_range=self.train_range, x_val=cast(self.x_val),
+                       y_val=cast(self.y_val), sampler=self.sampler)
+
+    @property
+    def validation(self) -> tuple[Tensor, Tensor] | None:
+        return None if self.x_val is None else (self.x_val, self.y_val)
 
 
 def make_dataset(spec: DataSpec, target, seed: int) -> Dataset:
-    """Sample the training and test sets for `target` with a seeded generator."""
+    """Sample the training, validation and test sets for `target` with a seeded generator.
+
+    The draws come in a fixed order (train, test, guarantee points, validation), so adding
+    validation points leaves the training and test sets of a seed unchanged.
+    """
     g = torch.Generator().manual_seed(int(seed))
-    x_train = uniform(spec.n_train, target.d_x, spec.train_range, g)
-    x_test = uniform(spec.n_test, target.d_x, spec.test_range, g)
-    x_grid = grid(target.d_x, spec.guarantee_range, spec.grid_points)
-    return Dataset(x_train, target(x_train), x_test, target(x_test), x_grid, spec.train_range)
+    d = target.d_x
+    x_train = uniform(spec.n_train, d, spec.train_range, g)
+    if spec.test_grid:
+        per_axis = max(2, round(spec.n_test ** (1 / d)))
+        x_test = grid(d, spec.test_range, per_axis) if per_axis ** d <= 2**20 else \
+            uniform(spec.n_test, d, spec.test_range, g)
+    else:
+        x_test = uniform(spec.n_test, d, spec.test_range, g)
+    x_grid = guarantee_points(spec, d, g)
+    x_val = uniform(spec.n_val, d, spec.train_range, g) if spec.n_val else None
+    sampler = None
+    if spec.fresh:
+        bounds = spec.train_range
+
+        def sampler(n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+            x = uniform(n, d, bounds, generator)
+            return x, target(x)
+
+    return Dataset(x_train, target(x_train), x_test, target(x_test), x_grid, spec.train_range,
+                   x_val, None if x_val is None else target(x_val), sampler)
 
 
 DATA: dict[str, type] = {"sampled": DataSpec}

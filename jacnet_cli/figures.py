@@ -26,11 +26,12 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().double().numpy()
 
 
-def snapshot(model: nn.Module, data: Dataset) -> dict[str, np.ndarray]:
-    """Predictions kept from before training (1-D: on the grid), for the fit plot."""
+def snapshot(model: nn.Module, data: Dataset) -> dict[str, torch.Tensor]:
+    """Predictions kept from before training (1-D: on the grid), for the fit plot; the
+    checkpoint carries them, so a resumed run still draws them."""
     if data.x_grid.shape[1] != 1:
         return {}
-    return {"init": _np(predict(model, data.x_grid))[:, 0]}
+    return {"init": predict(model, data.x_grid)[:, 0].detach().cpu().double()}
 
 
 def _bounds(model: nn.Module) -> dict[str, float] | None:
@@ -45,7 +46,7 @@ def _bounds(model: nn.Module) -> dict[str, float] | None:
 
 
 def write(run_dir: Path, model: nn.Module, target: Target, data: Dataset,
-          initial: dict[str, np.ndarray] | None = None, steps: Sequence[Step] = ()) -> list[Path]:
+          initial: dict[str, torch.Tensor] | None = None, steps: Sequence[Step] = ()) -> list[Path]:
     """Write the run's PNGs into run_dir; return their paths."""
     written: list[Path] = []
     name = f"{target.name}, {getattr(getattr(model, 'structure', None), 'name', 'mlp')}"
@@ -61,14 +62,14 @@ def write(run_dir: Path, model: nn.Module, target: Target, data: Dataset,
 
 
 def _write_1d(run_dir: Path, model: nn.Module, target: Target, data: Dataset,
-              initial: dict[str, np.ndarray], name: str) -> list[Path]:
+              initial: dict[str, torch.Tensor], name: str) -> list[Path]:
     x = data.x_grid  # (M, 1)
     xs = _np(x)[:, 0]
     trained = _np(predict(model, x))[:, 0]
     span = data.train_range
     out = [plots.fit_1d(run_dir / "fit.png", xs, _np(target(x))[:, 0], trained,
                         _np(data.x_train)[:, 0], _np(data.y_train)[:, 0], span,
-                        init=initial.get("init"), title=f"fit ({name})")]
+                        init=None if initial.get("init") is None else np.asarray(initial["init"]), title=f"fit ({name})")]
     fn_jac = _np(derivative(model, x))[:, 0, 0]
     net_jac = _np(model.jacobian(x).detach())[:, 0, 0] if hasattr(model, "jacobian") else fn_jac
     out.append(plots.jacobian_1d(run_dir / "jacobian.png", xs, _np(target.jacobian(x))[:, 0, 0],

@@ -1,20 +1,31 @@
-"""The training loop: full-batch Adam on |y - ŷ| with the integrator's tolerance scheduled.
+"""The training loop: full-batch or mini-batch steps, validation, early stopping, and state to
+resume from, with the integrator's tolerance scheduled (paper section 4.4).
 
-`fit` is what the `train` task and users' own code call; it knows nothing of Hydra or files.
-Each step reads the schedule's tolerance into the integrator, steps the optimiser, then feeds
-the loss back to the schedule (paper section 4.4: halve the tolerance when loss < tolerance).
+`fit` is what users' own code calls; `Trainer` is the loop itself, which the `train` task
+drives (it adds files, signals and logging; this module knows nothing of Hydra or files).
+
+Each step reads the schedule's tolerance into the integrator, computes the loss on a batch,
+steps the optimiser, then feeds the loss back to the schedule (the paper halves the tolerance
+when loss < tolerance). The optimiser step and the bookkeeping after it run inside
+`interrupts.deferred()`, so a signal never lands between them: whatever is saved after an
+interrupt is the state after a completed step, and resuming from it repeats the run exactly.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import Tensor, nn
 
+from jacnet_cli.interrupts import deferred
 from jacnet_cli.schedules import Schedule
+
+Loss = Callable[[Tensor, Tensor], Tensor]
+Sampler = Callable[[int, torch.Generator], tuple[Tensor, Tensor]]
 
 
 def norm_loss(pred: Tensor, target: Tensor) -> Tensor:
@@ -27,7 +38,15 @@ def mse_loss(pred: Tensor, target: Tensor) -> Tensor:
     return ((pred - target) ** 2).mean()
 
 
-LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {"norm": norm_loss, "mse": mse_loss}
+LOSSES: dict[str, Loss] = {"norm": norm_loss, "mse": mse_loss}
+
+
+class Diverged(RuntimeError):
+    """Training produced a non-finite loss or parameter; the model holds the last finite state."""
+
+    def __init__(self, iteration: int, what: str):
+        super().__init__(f"non-finite {what} at iteration {iteration}")
+        self.iteration = iteration
 
 
 @dataclass
@@ -40,55 +59,247 @@ class Step:
     nfe_forward: int
     nfe_backward: int
     seconds: float
+    epoch: int = 0
+    val_loss: float | None = None  # set on the last step of an epoch when validating
 
 
 @dataclass
 class History:
     steps: list[Step] = field(default_factory=list)
+    stopped_early: bool = False
+    best_iteration: int | None = None
+    best_val_loss: float | None = None
 
     @property
     def losses(self) -> list[float]:
         return [s.loss for s in self.steps]
 
 
+class Batches:
+    """Where each step's batch comes from: the full set, shuffled epochs, or fresh samples.
+
+    Args:
+        x, y: (N, d_x), (N, d_y) the training set.
+        batch_size: rows per step; None: the full set every step (the paper's).
+        seed: seeds the shuffling (or sampling) generator.
+        sampler: draws a fresh batch (n, generator) -> (x, y) every step instead of reading
+            (x, y); an epoch is then N rows' worth of steps.
+
+    `state_dict(step)` taken between steps (or during one) replays the same batches from
+    `step` on after `load_state_dict`.
+    """
+
+    def __init__(self, x: Tensor, y: Tensor, batch_size: int | None = None, seed: int = 0,
+                 sampler: Sampler | None = None):
+        self.x, self.y = x, y
+        self.sampler = sampler
+        self.full = batch_size is None and sampler is None
+        if sampler is not None and batch_size is None:
+            raise ValueError("batch_size=None is not allowed with fresh samples; set batch_size")
+        size = x.shape[0] if batch_size is None else int(batch_size)
+        self.batch_size = size if sampler is not None else min(size, x.shape[0])
+        self.per_epoch = max(1, math.ceil(x.shape[0] / self.batch_size))
+        self.generator = torch.Generator().manual_seed(int(seed))
+        self._order: Tensor | None = None
+        self._mark = self.generator.get_state()  # state before the last draw
+        self._drawn = -1  # the step whose batch was drawn last
+
+    def get(self, iteration: int) -> tuple[Tensor, Tensor]:
+        """The batch of a step, (B, d_x), (B, d_y)."""
+        if self.full:
+            return self.x, self.y
+        if self.sampler is not None:
+            self._mark, self._drawn = self.generator.get_state(), iteration
+            x, y = self.sampler(self.batch_size, self.generator)
+            return x.to(self.x), y.to(self.y)
+        pos = iteration % self.per_epoch
+        if pos == 0 or self._order is None:
+            self._mark, self._drawn = self.generator.get_state(), iteration
+            self._order = torch.randperm(self.x.shape[0], generator=self.generator)
+        idx = self._order[pos * self.batch_size:(pos + 1) * self.batch_size].to(self.x.device)
+        return self.x[idx], self.y[idx]
+
+    def state_dict(self, step: int) -> dict[str, Any]:
+        """The generator state from which step `step` (the next to run) draws its batch."""
+        if self.full:
+            return {}
+        if self.sampler is not None:
+            redo = self._drawn == step
+        else:
+            redo = step % self.per_epoch != 0 or self._drawn == step
+        return {"generator": (self._mark if redo else self.generator.get_state()).clone()}
+
+    def load_state_dict(self, state: dict[str, Any], step: int) -> None:
+        """Restore so that step `step` draws what it would have drawn."""
+        if self.full:
+            return
+        self.generator.set_state(state["generator"])
+        self._order, self._drawn = None, -1
+        if self.sampler is None and step % self.per_epoch != 0:
+            self._mark = self.generator.get_state()
+            self._order = torch.randperm(self.x.shape[0], generator=self.generator)
+
+
+class Trainer:
+    """The training loop with everything `jacnet train resume=` needs to continue it.
+
+    Args:
+        model: a JacNet or MLPRegressor.
+        optimizer: built over model.parameters().
+        batches: where batches come from.
+        iterations: total steps (an epoch is `batches.per_epoch` steps).
+        schedule: integrator tolerance schedule; None leaves the integrator as it is.
+        loss: (pred, target) -> scalar.
+        validation: (x_val, y_val), evaluated with `loss` at the end of every epoch.
+        patience: stop after this many epochs without a better validation loss (None: never).
+        restore_best: end with the best validation weights (when validating).
+        callback: called with each Step.
+    """
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, batches: Batches,
+                 iterations: int, schedule: Schedule | None = None, loss: Loss = norm_loss,
+                 validation: tuple[Tensor, Tensor] | None = None, patience: int | None = None,
+                 restore_best: bool = True, callback: Callable[[Step], None] | None = None):
+        self.model, self.optimizer, self.batches = model, optimizer, batches
+        self.iterations, self.schedule, self.loss = iterations, schedule, loss
+        self.validation, self.patience, self.restore_best = validation, patience, restore_best
+        self.callback = callback
+        self.integrator = getattr(model, "integrator", None)
+        self.step = 0  # completed iterations
+        self.best_val = math.inf
+        self.best_step: int | None = None
+        self.best_weights: dict[str, Tensor] | None = None
+        self.waited = 0  # epochs since the best validation loss
+        self.stopped_early = False
+        self.last_weights: dict[str, Tensor] | None = None  # set once the best are restored
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.iterations or self.stopped_early
+
+    def run(self) -> History:
+        """Train until `iterations` steps are done or patience runs out."""
+        history = History()
+        self.model.train()
+        params = [p for p in self.model.parameters()]
+        while not self.done:
+            it = self.step
+            start = time.perf_counter()
+            if self.schedule is not None and self.integrator is not None:
+                self.integrator.set_tolerance(self.schedule.tolerance)
+            tol = self.integrator.tolerance if self.integrator is not None else None
+            xb, yb = self.batches.get(it)
+            self.optimizer.zero_grad(set_to_none=True)
+            value = self.loss(self.model(xb), yb)
+            nfe_f = self.integrator.nfe_forward if self.integrator is not None else 0
+            if not torch.isfinite(value):
+                raise Diverged(it, "loss")
+            value.backward()
+            before = [p.detach().clone() for p in params]
+            with deferred():
+                self.optimizer.step()
+                if not all(bool(torch.isfinite(p).all()) for p in params):
+                    with torch.no_grad():
+                        for p, old in zip(params, before):
+                            p.copy_(old)
+                    raise Diverged(it, "parameter")
+                nfe_b = self.integrator.nfe_backward if self.integrator is not None else 0
+                step = Step(it, float(value.detach()), tol, nfe_f, nfe_b,
+                            time.perf_counter() - start, epoch=it // self.batches.per_epoch)
+                if self.schedule is not None:
+                    self.schedule.update(step.loss)
+                self.step = it + 1
+                if self.validation is not None and self.step % self.batches.per_epoch == 0:
+                    step.val_loss = self._validate()
+                history.steps.append(step)
+                if self.callback is not None:
+                    self.callback(step)
+        self.model.eval()
+        if self.restore_best and self.best_weights is not None:
+            from jacnet_cli.checkpoint import weights
+
+            self.last_weights = weights(self.model)
+            self.model.load_state_dict(self.best_weights)
+        history.stopped_early = self.stopped_early
+        history.best_iteration, history.best_val_loss = self.best_step, (
+            self.best_val if self.best_step is not None else None)
+        return history
+
+    @torch.no_grad()
+    def _validate(self) -> float:
+        self.model.eval()
+        x, y = self.validation
+        value = float(self.loss(self.model(x), y))
+        self.model.train()
+        if value < self.best_val:
+            self.best_val, self.best_step, self.waited = value, self.step - 1, 0
+            if self.restore_best:
+                self.best_weights = {k: v.detach().clone()
+                                     for k, v in self.model.state_dict().items()}
+        else:
+            self.waited += 1
+            if self.patience is not None and self.waited >= self.patience:
+                self.stopped_early = True
+        return value
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything the loop needs to continue exactly (plain containers and tensors)."""
+        from jacnet_cli.checkpoint import weights
+
+        return {
+            "step": self.step,
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict() if self.schedule is not None else {},
+            "batches": self.batches.state_dict(self.step),
+            "rng": torch.get_rng_state(),
+            "best_val": self.best_val, "best_step": self.best_step, "waited": self.waited,
+            "stopped_early": self.stopped_early,
+            "best": self.best_weights,
+            "last": self.last_weights if self.last_weights is not None else weights(self.model),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["last"])
+        self.last_weights = None
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.schedule is not None and state.get("schedule"):
+            self.schedule.load_state_dict(state["schedule"])
+        self.step = int(state["step"])
+        self.batches.load_state_dict(state["batches"], self.step)
+        torch.set_rng_state(state["rng"])
+        self.best_val, self.best_step = float(state["best_val"]), state["best_step"]
+        self.waited, self.stopped_early = int(state["waited"]), bool(state["stopped_early"])
+        self.best_weights = state.get("best")
+
+
 def fit(model: nn.Module, x: Tensor, y: Tensor, optimizer: torch.optim.Optimizer,
-        iterations: int = 50, schedule: Schedule | None = None,
-        loss: Callable[[Tensor, Tensor], Tensor] = norm_loss,
-        callback: Callable[[Step], None] | None = None) -> History:
-    """Train `model` on (x, y) with full-batch steps.
+        iterations: int = 50, schedule: Schedule | None = None, loss: Loss = norm_loss,
+        callback: Callable[[Step], None] | None = None, batch_size: int | None = None,
+        seed: int = 0, validation: tuple[Tensor, Tensor] | None = None,
+        patience: int | None = None, restore_best: bool = True) -> History:
+    """Train `model` on (x, y).
 
     Args:
         model: a JacNet or MLPRegressor.
         x: (N, d_x) inputs; y: (N, d_y) targets.
         optimizer: built over model.parameters() (paper: Adam, lr 0.01).
-        iterations: number of full-batch steps (paper: 50).
+        iterations: number of steps (paper: 50 full-batch steps).
         schedule: integrator tolerance schedule; None leaves the integrator as it is.
         loss: (pred, target) -> scalar.
-        callback: called with each Step (progress bars, CSV rows); a KeyboardInterrupt
-            raised anywhere stops training and propagates after the history is complete.
+        callback: called with each Step (progress bars, CSV rows).
+        batch_size: rows per step (None: full batch, the paper's); shuffled per epoch.
+        seed: seeds the shuffling.
+        validation: (x_val, y_val) evaluated at the end of each epoch.
+        patience: early stopping, in epochs without improvement (None: never).
+        restore_best: end with the best validation weights.
 
     Returns:
         the History of steps taken.
+
+    Raises:
+        Diverged: a non-finite loss or parameter (the model keeps its last finite weights).
     """
-    history = History()
-    integrator = getattr(model, "integrator", None)
-    model.train()
-    for it in range(iterations):
-        start = time.perf_counter()
-        if schedule is not None and integrator is not None:
-            integrator.set_tolerance(schedule.tolerance)
-        tol = integrator.tolerance if integrator is not None else None
-        optimizer.zero_grad(set_to_none=True)
-        value = loss(model(x), y)
-        nfe_f = integrator.nfe_forward if integrator is not None else 0
-        value.backward()
-        optimizer.step()
-        nfe_b = integrator.nfe_backward if integrator is not None else 0
-        step = Step(it, float(value.detach()), tol, nfe_f, nfe_b, time.perf_counter() - start)
-        history.steps.append(step)
-        if schedule is not None:
-            schedule.update(step.loss)
-        if callback is not None:
-            callback(step)
-    model.eval()
-    return history
+    batches = Batches(x, y, batch_size, seed)
+    trainer = Trainer(model, optimizer, batches, iterations, schedule, loss, validation,
+                      patience, restore_best, callback)
+    return trainer.run()

@@ -1,27 +1,45 @@
 """Measure each structure's guarantee on the function as evaluated, and on J_θ itself.
 
-The structure bounds the network's J_θ; the function users get is the integral, evaluated by
-a quadrature or an ODE solver to some tolerance. In 1-D its derivative is J_θ up to that
-error; in n-D it equals J_θ only if J_θ is conservative (paper section 4.5). So every
-guarantee is reported twice: on ŷ's actual derivative (autograd through the integral; the
-plain keys) and on J_θ (the structure's own check; keys prefixed `net_`).
+The structure bounds the network's J_θ; the function users get is ŷ, evaluated exactly
+(potential structures), by a quadrature or by an ODE solver. In 1-D the derivative of ŷ is
+J_θ up to the integrator's error; in n-D it equals J_θ only if J_θ is conservative (paper
+section 4.5), which the potential structures (`gradient`, `monotone`) are by construction and
+the output activations are not. So every guarantee is reported twice: on ŷ's actual
+derivative D = dŷ/dx (autograd through the evaluation; the plain keys) and on J_θ (the
+structure's own check; keys prefixed `net_`).
 
-Keys, present only where they apply:
-    jacobian_min_eig   min over points of λ_min((D + Dᵀ)/2), D = dŷ/dx (pd; > 0 everywhere on
-                       a convex set makes ŷ strictly monotone, hence injective; in 1-D: min ŷ')
+Guarantee keys, present only where they apply:
+    jacobian_min_eig   min over points of λ_min((D + Dᵀ)/2) (pd, monotone; > 0 everywhere on
+                       a convex set makes ŷ strictly monotone, hence injective; 1-D: min ŷ')
+    jacobian_max_eig   max over points of λ_max((D + Dᵀ)/2) (monotone with max_eig)
     lipschitz_max      max over points of ‖D‖₂, the largest local slope (lipschitz)
     cr_residual_max    max |D11 - D22|, |D12 + D21| (cauchy_riemann)
+    jacobian_asym_max  max ‖D - Dᵀ‖_F / ‖D‖_F (square maps with d > 1; gradient, monotone)
     roundtrip_max_err  max |x - ŷ⁻¹(ŷ(x))| (invertible structures)
+
+Conservation diagnostics (`conservation`, every JacNet with d_x > 1):
+    curl_max           max relative violation of ∂_k J_ij = ∂_j J_ik by J_θ
+    path_gap_max       max over test points of ‖ŷ_linear - ŷ_axis‖, the two numerical line
+                       integrals of J_θ (path dependence; 0 for a conservative J up to
+                       quadrature error)
+    exact_gap_max      exact structures: max ‖ŷ_exact - ŷ_quadrature‖ over test points, the gap
+                       between the closed form and the paper's numerical line integral
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
-from jacnet_cli.activations import cr_residual
+from jacnet_cli.activations import asymmetry, cr_residual
 from jacnet_cli.inverse import check_invertible, derivative
-from jacnet_cli.solvers import direct_backprop
+from jacnet_cli.solvers import GaussLegendre, direct_backprop
+
+SLACK = 1e-6  # relative slack for `guarantee_held`: rounding and integrator error
+FLOPS = 4e9  # a measurement's budget of floating-point work, to size n-D point counts
 
 
 def min_sym_eig(jac: Tensor) -> Tensor:
@@ -34,11 +52,30 @@ def operator_norm(jac: Tensor) -> Tensor:
     return torch.linalg.matrix_norm(jac, ord=2)
 
 
-def applicable(structure_name: str, invertible: bool) -> list[str]:
-    """Keys of the guarantees a structure states."""
+def applicable(model: nn.Module) -> list[str]:
+    """Keys of the guarantees (on ŷ) that a model's structure states."""
+    structure = getattr(model, "structure", None)
+    if structure is None:
+        return []
     keys = {"pd": ["jacobian_min_eig"], "lipschitz": ["lipschitz_max"],
-            "cauchy_riemann": ["cr_residual_max"]}.get(structure_name, [])
-    return keys + (["roundtrip_max_err"] if invertible else [])
+            "cauchy_riemann": ["cr_residual_max"], "gradient": ["jacobian_asym_max"],
+            "monotone": ["jacobian_min_eig", "jacobian_asym_max"]}.get(structure.name, [])
+    if getattr(structure, "max_eig", None):
+        keys = keys + ["jacobian_max_eig"]
+    if model.d_x > 1 and model.d_x == model.d_y and "jacobian_asym_max" not in keys:
+        keys = keys + ["jacobian_asym_max"]
+    return keys + (["roundtrip_max_err"] if model.invertible else [])
+
+
+def point_budget(model: nn.Module, requested: int) -> int:
+    """How many guarantee points fit the measurement budget: each costs a d_y x d_x
+    Jacobian and an eigen-decomposition, about d³ + (network width) d² operations."""
+    d = max(getattr(model, "d_x", 1), getattr(model, "d_y", 1))
+    if d <= 3:
+        return requested
+    width = sum(p.numel() for p in model.parameters()) / max(d, 1)
+    per_point = 10 * d**3 + 4 * width * d * d
+    return max(64, min(requested, int(FLOPS / per_point)))
 
 
 def measure(model: nn.Module, x: Tensor, keys: list[str] | None = None,
@@ -50,31 +87,74 @@ def measure(model: nn.Module, x: Tensor, keys: list[str] | None = None,
         x: (M, d_x) points, e.g. a dense grid wider than the test range.
         keys: which plain keys to measure; default: those the model's structure states.
             Any key can be asked of any model (e.g. `lipschitz_max` of an unconstrained one).
-        chunk: points per autograd pass.
+        chunk: points per autograd pass (fewer at high dimension).
 
     Returns:
         {key: value} for the requested keys, plus the structure's `net_` check.
     """
     structure = getattr(model, "structure", None)
     if keys is None:
-        keys = applicable(structure.name, model.invertible) if structure is not None else []
+        keys = applicable(model)
+    d = max(x.shape[1], getattr(model, "d_y", 1))
+    chunk = max(1, min(chunk, int(2**22 / (d * d))))
     out: dict[str, float] = {}
     parts = x.split(chunk)
-    if any(k in keys for k in ("jacobian_min_eig", "lipschitz_max", "cr_residual_max")):
+    jac_keys = ("jacobian_min_eig", "jacobian_max_eig", "lipschitz_max", "cr_residual_max",
+                "jacobian_asym_max")
+    if any(k in keys for k in jac_keys):
+        low, high, slope, cr, asym = math.inf, -math.inf, 0.0, 0.0, 0.0
         with direct_backprop(getattr(model, "integrator", None)):
-            jac = torch.cat([derivative(model, p).detach() for p in parts])  # (M, d_y, d_x)
-        if "jacobian_min_eig" in keys:
-            out["jacobian_min_eig"] = float(min_sym_eig(jac).min())
-        if "lipschitz_max" in keys:
-            out["lipschitz_max"] = float(operator_norm(jac).max())
-        if "cr_residual_max" in keys:
-            out["cr_residual_max"] = float(cr_residual(jac).max())
+            for p in parts:
+                jac = derivative(model, p).detach()  # (P, d_y, d_x)
+                if "jacobian_min_eig" in keys or "jacobian_max_eig" in keys:
+                    eig = torch.linalg.eigvalsh(0.5 * (jac + jac.transpose(-1, -2)))  # (P, d)
+                    low, high = min(low, float(eig[:, 0].min())), max(high, float(eig[:, -1].max()))
+                if "lipschitz_max" in keys:
+                    slope = max(slope, float(operator_norm(jac).max()))
+                if "cr_residual_max" in keys:
+                    cr = max(cr, float(cr_residual(jac).max()))
+                if "jacobian_asym_max" in keys and jac.shape[1] == jac.shape[2]:
+                    asym = max(asym, float(asymmetry(jac).max()))
+        for key, value in (("jacobian_min_eig", low), ("jacobian_max_eig", high),
+                           ("lipschitz_max", slope), ("cr_residual_max", cr),
+                           ("jacobian_asym_max", asym)):
+            if key in keys:
+                out[key] = value
     if "roundtrip_max_err" in keys:
         out["roundtrip_max_err"] = roundtrip_error(model, x, chunk)
     if structure is not None:
         with torch.no_grad():
-            out.update(structure.check(torch.cat([model.jacobian(p) for p in parts])))
+            checks = [structure.check(model.jacobian(p)) for p in parts]
+        for key in checks[0]:
+            values = [c[key] for c in checks]
+            out[key] = min(values) if key.endswith("min_eig") or key.endswith("modulus") \
+                else max(values)
     return out
+
+
+def held(model: nn.Module, measured: dict[str, Any]) -> bool | None:
+    """Whether the measured guarantee keys meet the structure's bounds (relative slack SLACK).
+
+    None when the structure states no bound to check (e.g. `none`).
+    """
+    structure = getattr(model, "structure", None)
+    if structure is None:
+        return None
+    checks: list[bool] = []
+    eps = getattr(structure, "eps", None)
+    if "jacobian_min_eig" in measured and eps is not None:
+        checks.append(measured["jacobian_min_eig"] >= eps * (1 - SLACK))
+    if "jacobian_max_eig" in measured:
+        checks.append(measured["jacobian_max_eig"] <= structure.max_eig * (1 + SLACK))
+    if "lipschitz_max" in measured and structure.name == "lipschitz":
+        checks.append(measured["lipschitz_max"] <= structure.k * (1 + SLACK))
+    if "cr_residual_max" in measured:
+        checks.append(measured["cr_residual_max"] <= SLACK)
+    if "jacobian_asym_max" in measured and structure.name in ("gradient", "monotone"):
+        checks.append(measured["jacobian_asym_max"] <= SLACK)
+    if "roundtrip_max_err" in measured:
+        checks.append(measured["roundtrip_max_err"] <= 1e-6)
+    return all(checks) if checks else None
 
 
 def roundtrip_error(model: nn.Module, x: Tensor, chunk: int = 4096, **inverse_options) -> float:
@@ -87,3 +167,60 @@ def roundtrip_error(model: nn.Module, x: Tensor, chunk: int = 4096, **inverse_op
         back = model.inverse(y, **inverse_options).detach()
         errs.append((back - p).abs().max())
     return float(torch.stack(errs).max())
+
+
+def curl(model: nn.Module, x: Tensor) -> Tensor:
+    """Relative violation of ∂_k J_ij = ∂_j J_ik by J_θ per point: (N, d_x) -> (N,).
+
+    ‖T - Tᵀ‖_F / ‖T‖_F with T_ijk = ∂_k J_ij (transposing the last two axes); 0 for the
+    Jacobian of any C² map, whatever the integrator.
+    """
+    from torch.func import jacfwd, vmap
+
+    def one(p: Tensor) -> Tensor:
+        return model.jacobian(p[None])[0]  # (d_y, d_x)
+
+    with torch.enable_grad():
+        t = vmap(jacfwd(one))(x.detach())  # (N, d_y, d_x, d_x)
+    num = torch.linalg.vector_norm(t - t.transpose(-1, -2), dim=(-3, -2, -1))
+    den = torch.linalg.vector_norm(t, dim=(-3, -2, -1))
+    return torch.where(den > 0, num / torch.where(den > 0, den, torch.ones_like(den)),
+                       torch.zeros_like(num))
+
+
+def conservation(model: nn.Module, x_test: Tensor, grid: Tensor, points: int = 256,
+                 nodes: int = 32) -> dict[str, float]:
+    """The conservation diagnostics of a JacNet with d_x > 1 (see the module docstring).
+
+    Args:
+        model: a JacNet with d_x > 1.
+        x_test: test points; the path gaps are measured on up to `points` of them.
+        grid: guarantee points; curl is measured on up to `points` of them (fewer at high
+            dimension, where each costs d Jacobians).
+        points: the most points each diagnostic uses.
+        nodes: Gauss–Legendre nodes per leg for the numerical line integrals.
+    """
+    if getattr(model, "kind", None) != "jacnet" or model.d_x == 1:
+        return {}
+    d = model.d_x
+    rule = GaussLegendre(nodes)
+    out: dict[str, float] = {}
+    budget = max(8, min(points, int(FLOPS / 20 / (d * d * max(d, 8) * 16))))
+    out["curl_max"] = float(curl(model, grid[:budget]).detach().max())
+    few = x_test[: max(8, min(points, int(points * 32 / d)))]
+    with torch.no_grad():
+        x0, y0 = model.anchor(few)  # (P, d_x), (P, d_y)
+        linear = y0 + model.segment_integral(x0, few, rule)
+        legs = [model.segment_integral(a, b, rule) for a, b in _axis_legs(x0, few)]
+        axis = y0 + torch.stack(legs).sum(0)
+        out["path_gap_max"] = float(torch.linalg.vector_norm(linear - axis, dim=-1).max())
+        if getattr(model.integrator, "exact", False):
+            exact = model(few)
+            out["exact_gap_max"] = float(torch.linalg.vector_norm(exact - linear, dim=-1).max())
+    return out
+
+
+def _axis_legs(start: Tensor, end: Tensor) -> list[tuple[Tensor, Tensor]]:
+    from jacnet_cli.paths import AxisPath
+
+    return AxisPath().legs(start, end)

@@ -11,6 +11,7 @@ reaches the forward integrator's accuracy or machine precision.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -19,6 +20,10 @@ from torch import Tensor, nn
 from jacnet_cli.errors import NotInvertibleError
 
 NEWTON_MODES = ("auto", "learned", "exact", "none")
+
+
+class InversionFailed(RuntimeError):
+    """Some points did not converge (and the caller did not accept that). Exit code 1."""
 
 
 def check_invertible(model: nn.Module) -> None:
@@ -50,73 +55,204 @@ def derivative(f: Callable[[Tensor], Tensor], x: Tensor, create_graph: bool = Fa
     return torch.stack(rows, dim=1)  # (N, d_y, d_x)
 
 
+@dataclass
+class Inversion:
+    """What an inverse found: the points, and whether each one converged."""
+
+    x: Tensor  # (N, d_x) the preimages
+    converged: Tensor  # (N,) bool: ‖ŷ(x) - y‖ within the tolerance
+    residual: Tensor  # (N,) ‖ŷ(x) - y‖ with ŷ as evaluated
+
+
+METHODS = ("auto", "table", "bracket", "newton", "ode")
+
+
 def invert(model: nn.Module, y: Tensor, method: str = "auto", rtol: float = 1e-6,
            atol: float = 1e-6, step_size: float | None = None, newton_steps: int = 8,
            newton: str = "auto", tol: float = 0.0) -> Tensor:
-    """x = ŷ⁻¹(y) for a model with an invertible structure.
+    """x = ŷ⁻¹(y) for a model with an invertible structure (warns if a point fails).
+
+    See `solve` for the arguments; this returns only the points and, when y requires grad,
+    gives them the exact implicit-function gradient.
+
+    Returns:
+        (N, d_x) the preimages.
+    """
+    result = solve(model, y, method, rtol, atol, step_size, newton_steps, newton, tol)
+    bad = ~result.converged
+    if bool(bad.any()):
+        warnings.warn(
+            f"inverse: {int(bad.sum())} of {y.shape[0]} points did not converge "
+            f"(max |ŷ(x) - y| = {float(result.residual.max()):.3g}); y may lie outside the "
+            "model's range, or the function may not be invertible there (check "
+            "jacobian_min_eig); try a tighter rtol or another method", RuntimeWarning,
+            stacklevel=2)
+    x = result.x
+    if torch.is_grad_enabled() and y.requires_grad:
+        x = _implicit_step(model, x, y)
+    return x
+
+
+def solve(model: nn.Module, y: Tensor, method: str = "auto", rtol: float = 1e-6,
+          atol: float = 1e-6, step_size: float | None = None, newton_steps: int = 8,
+          newton: str = "auto", tol: float = 0.0, max_iter: int = 60) -> Inversion:
+    """x = ŷ⁻¹(y) for a model with an invertible structure, with each point's status.
 
     Args:
         model: a JacNet whose structure is invertible.
         y: (N, d_y) points in output space.
-        method: "ode" solves the paper's output-space ODE with torchdiffeq's dopri5 (or name
-            any torchdiffeq method); 1-D only (an invertible 1-D JacNet is increasing):
-            "table" tabulates ŷ once and polishes each point by bracketed Newton (about two
-            forward evaluations; needs the straight path and a fixed anchor), "bracket" grows
-            a bracket per point from its anchor (any anchor); both stay cheap where J is tiny
-            and the ODE gets stiff. "auto": table, else bracket, in 1-D; ode otherwise.
+        method: "newton" (any dimension): damped Newton from the anchor, x <- x - λ D⁻¹ r
+            with λ halved until ‖r‖² decreases (Armijo), D the closed-form J for exact
+            structures (Cholesky for `monotone`) and the autograd Jacobian of ŷ otherwise;
+            globally convergent when ŷ is strongly monotone. "ode" solves the paper's
+            output-space ODE with torchdiffeq's dopri5 (or name any torchdiffeq method),
+            then polishes by Newton. 1-D only (an invertible 1-D JacNet is increasing):
+            "table" tabulates ŷ once and polishes each point by bracketed Newton (needs the
+            straight path and a fixed anchor), "bracket" grows a bracket per point from its
+            anchor. "auto": table, else bracket, in 1-D; newton otherwise.
         rtol, atol, step_size: torchdiffeq options for the output-space ODE.
-        newton_steps: at most this many Newton steps after the ODE (0: none); the 1-D
-            methods are Newton iterations themselves and ignore it and `newton`.
-        newton: "learned" uses the network's J (cheap; exact in 1-D, where ŷ' = J),
-            "exact" the autograd Jacobian of ŷ as evaluated (right in n-D, where J need not
-            be conservative), "auto" picks learned in 1-D and exact otherwise, "none" skips.
-        tol: stop Newton once max |ŷ(x) - y| <= tol (0: until it stops improving).
+        newton_steps: Newton steps after the ODE (0: none).
+        newton: after the ODE, "learned" uses the network's J, "exact" the autograd Jacobian
+            of ŷ as evaluated, "auto" learned in 1-D and exact otherwise, "none" skips.
+        tol: a point has converged once ‖ŷ(x) - y‖ <= max(tol, 1e-6 (1 + ‖y‖)) (and
+            100 × an ODE forward's tolerance).
+        max_iter: bound on Newton iterations ("newton").
 
     Returns:
-        (N, d_x) the preimages.
+        an Inversion: x (N, d_x), converged (N,), residual (N,).
     """
     check_invertible(model)
     if newton not in NEWTON_MODES:
         raise ValueError(f"newton={newton!r} is not allowed; choose one of: {', '.join(NEWTON_MODES)}")
     if y.ndim != 2 or y.shape[1] != model.d_y:
         raise ValueError(f"y has shape {tuple(y.shape)}; it must be (N, {model.d_y})")
-    from jacnet_cli.model import cumulative_applies
+    from jacnet_cli.model import cumulative_applies, predict
+    from jacnet_cli.solvers import ADAPTIVE_METHODS, FIXED_METHODS
 
+    if method not in METHODS + ADAPTIVE_METHODS + FIXED_METHODS:
+        raise ValueError(f"method={method!r} is not allowed; choose one of: "
+                         + ", ".join(METHODS + ADAPTIVE_METHODS + FIXED_METHODS))
     if method == "auto":
-        method = ("table" if cumulative_applies(model) else "bracket") if model.d_x == 1 else "ode"
+        method = ("table" if cumulative_applies(model) else "bracket") if model.d_x == 1 else "newton"
     if method in ("bracket", "table") and model.d_x != 1:
-        raise ValueError(f"method={method!r} needs a 1-D model, got d_x={model.d_x}")
+        raise ValueError(f"method={method!r} needs a 1-D model, got d_x={model.d_x}; "
+                         "use method=newton or method=ode")
     if method == "table" and not cumulative_applies(model):
         raise ValueError("method='table' needs path=linear and a fixed anchor; use method='bracket'")
+    y = y.detach()
     with torch.no_grad():
         if method == "bracket":
             x = bracket_1d(model, y, tol)
         elif method == "table":
             x = table_1d(model, y)
+        elif method == "newton":
+            x = newton_nd(model, y, max_iter=max_iter)
         else:
             x = _invert(model, y, "dopri5" if method == "ode" else method, rtol, atol,
                         step_size, newton_steps, newton, tol)
-        rough = method not in ("bracket", "table") and (newton == "none" or newton_steps <= 0)
-        _warn_unconverged(model, x, y, max(tol, 10 * rtol) if rough else tol)
-    if torch.is_grad_enabled() and y.requires_grad:
-        x = _implicit_step(model, x, y)
+        rough = method not in ("bracket", "table", "newton") and (newton == "none" or newton_steps <= 0)
+        residual = torch.linalg.vector_norm(predict(model, x) - y, dim=-1)  # (N,)
+        scale = 1 + torch.linalg.vector_norm(y, dim=-1)
+        tolerance = getattr(getattr(model, "integrator", None), "tolerance", None) or 0.0
+        limit = max(tol, 10 * rtol if rough else 0.0, 1e-6, 100 * tolerance)
+        converged = torch.isfinite(x).all(dim=-1) & (residual <= limit * scale)
+    return Inversion(x, converged, residual)
+
+
+@torch.no_grad()
+def newton_nd(model: nn.Module, y: Tensor, max_iter: int = 60, xtol: float = 1e-13,
+              halvings: int = 40, batch: int = 8) -> Tensor:
+    """Roots of ŷ(x) = y by damped Newton with a backtracking line search, in any dimension.
+
+    Each point steps x <- x - λ s, s = D(x)⁻¹ (ŷ(x) - y), with the largest λ in 1, 1/2,
+    1/4, ... that satisfies Armijo's condition on the merit ‖ŷ(x) - y‖²; s is a descent
+    direction for it wherever D is nonsingular. For an ε-strongly monotone ŷ (the `monotone`
+    structure) ‖ŷ(x) - y‖ >= ε ‖x - x*‖, so the merit's level sets are bounded and the
+    iteration converges from any start, quadratically near x*. D is the structure's
+    closed-form J for exact structures (solved by its `solve`, Cholesky for `monotone`) and
+    the autograd Jacobian of ŷ as evaluated otherwise (LU).
+
+    The start is one Newton step from the anchor, x0 + J(x0)⁻¹ (y - y0), which costs a single
+    Jacobian when every point shares the anchor. Step lengths are tried `batch` at a time in
+    one network call. A point stops once a full step is below xtol (1 + ‖x‖) (that step
+    applied), or when no λ lowers its residual (it sits at the rounding floor of ŷ).
+
+    Args:
+        model: an invertible JacNet.
+        y: (N, d_y) targets.
+        max_iter: bound on Newton iterations.
+        xtol: relative step size that ends a point's iteration.
+        halvings: step halvings tried before a point stops.
+        batch: step lengths tried per network call after a full step fails.
+
+    Returns:
+        (N, d_x) the preimages (no gradient).
+    """
+    from jacnet_cli.anchors import FixedAnchor
+
+    exact = bool(getattr(model.integrator, "exact", False))
+
+    def direction(x: Tensor, r: Tensor) -> Tensor:
+        if exact:
+            return model.structure.solve(model.jacobian(x), r)  # (P, d_x)
+        return torch.linalg.solve(derivative(model, x), r)  # (P, d_x)
+
+    y0, x0 = model.anchor.inverse(y)  # (N, d_y), (N, d_x)
+    if isinstance(model.anchor, FixedAnchor):
+        jac0 = model.jacobian(x0[:1]) if exact else derivative(model, x0[:1])  # (1, d, d)
+        start = x0 + torch.linalg.solve(jac0, (y - y0).unsqueeze(-1)).squeeze(-1)
+    else:
+        start = x0 + direction(x0, y - y0)
+    # Keep the anchor where the first step made things worse.
+    r0, rs = model(x0) - y, model(start) - y  # (N, d_y) each
+    better = ((rs * rs).sum(-1) < (r0 * r0).sum(-1))[:, None]
+    x = torch.where(better, start, x0)
+    r = torch.where(better, rs, r0)
+    size = (r * r).sum(-1)  # (N,) merit ‖r‖²
+    active = torch.arange(y.shape[0], device=y.device)  # (P,) points still iterating
+    exponents = torch.arange(1, batch + 1, dtype=y.dtype, device=y.device)  # (B,)
+    last = torch.full_like(size, float("inf"))  # (N,) each point's previous full step length
+    for _ in range(max_iter):
+        if active.numel() == 0:
+            break
+        xa, ra, sa = x[active], r[active], size[active]
+        step = direction(xa, ra)  # (P, d_x)
+        x_new, r_new = xa - step, model(xa - step) - y[active]
+        s_new = (r_new * r_new).sum(-1)  # (P,)
+        ok = torch.isfinite(s_new) & (s_new <= (1 - 1e-4) * sa)
+        lam = torch.ones_like(sa)
+        lam[~ok] = 0.0  # 0: still searching
+        tried = 0
+        while tried < halvings:
+            idx = (lam == 0).nonzero().squeeze(1)  # (Q,)
+            if idx.numel() == 0:
+                break
+            lams = 0.5 ** (tried + exponents)  # (B,)
+            q, b = idx.numel(), lams.numel()
+            x_try = xa[idx, None, :] - lams[None, :, None] * step[idx, None, :]  # (Q, B, d)
+            r_try = (model(x_try.reshape(q * b, -1)).reshape(q, b, -1)
+                     - y[active[idx], None, :])  # (Q, B, d_y)
+            s_try = (r_try * r_try).sum(-1)  # (Q, B)
+            good = torch.isfinite(s_try) & (s_try <= (1 - 1e-4 * lams) * sa[idx, None])
+            first = torch.where(good.any(1), good.float().argmax(1), torch.full_like(idx, -1))
+            hit = first >= 0
+            j, k = idx[hit], first[hit]
+            x_new[j], r_new[j], s_new[j] = x_try[hit, k], r_try[hit, k], s_try[hit, k]
+            lam[j] = lams[k]
+            tried += b
+        moved = lam > 0
+        x_new[~moved], r_new[~moved], s_new[~moved] = xa[~moved], ra[~moved], sa[~moved]
+        length = torch.linalg.vector_norm(step, dim=-1)  # (P,)
+        scale = 1 + torch.linalg.vector_norm(xa, dim=-1)
+        # Quadratic convergence: a full step of h that shrank 10x since the last one leaves
+        # an error of about h²; below xtol once h <= sqrt(xtol).
+        settled = (lam == 1) & ((length <= xtol * scale)
+                                | ((length <= xtol ** 0.5 * scale) & (length <= 0.1 * last[active])))
+        x[active], r[active], size[active] = x_new, r_new, s_new
+        last[active] = torch.where(lam == 1, length, torch.full_like(length, float("inf")))
+        done = (~moved) | settled | (s_new == 0)
+        active = active[~done]
     return x
-
-
-def _warn_unconverged(model: nn.Module, x: Tensor, y: Tensor, tol: float) -> None:
-    """Warn when points were not inverted: ŷ(x) is still far from y."""
-    from jacnet_cli.model import predict
-
-    residual = torch.linalg.vector_norm(predict(model, x) - y, dim=-1)  # (N,)
-    scale = 1 + torch.linalg.vector_norm(y, dim=-1)
-    tolerance = getattr(getattr(model, "integrator", None), "tolerance", None) or 0.0
-    bad = residual > max(tol, 1e-6, 100 * tolerance) * scale
-    if bool(bad.any()):
-        warnings.warn(
-            f"inverse: {int(bad.sum())} of {y.shape[0]} points did not converge "
-            f"(max |ŷ(x) - y| = {float(residual.max()):.3g}); the function may not be "
-            "invertible there (check jacobian_min_eig), or try a tighter rtol or another "
-            "method", RuntimeWarning, stacklevel=3)
 
 
 def _implicit_step(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:

@@ -15,9 +15,9 @@ from torch import Tensor, nn
 
 from jacnet_cli.activations import Structure
 from jacnet_cli.anchors import Anchor, FixedAnchor
-from jacnet_cli.solvers import GaussLegendre, Integrator
 from jacnet_cli.network import MLP
 from jacnet_cli.paths import LinearPath, Path
+from jacnet_cli.solvers import Auto, Integrator
 
 
 class JacNet(nn.Module):
@@ -25,11 +25,15 @@ class JacNet(nn.Module):
 
     Args:
         d_x, d_y: input and output dimensions.
-        structure: the output activation giving J its property (activations module).
-        hidden, depth, activation: the Jacobian network's width, hidden layers, nonlinearity.
-        path: the integration path (default: straight line).
+        structure: what gives J its property (activations module). Output activations
+            shape an MLP's raw outputs; potential structures (`Gradient`, `Monotone`) bring
+            their own gradient network, sized by `hidden`.
+        hidden, depth, activation: the Jacobian network's width, hidden layers, nonlinearity
+            (depth and activation are the MLP's; a potential structure sets its own).
+        path: the integration path (default: straight line; unused by `Exact`).
         anchor: where integrals start (default: x0 = 0 with a learned y0).
-        integrator: how integrals are evaluated (default: 32-node Gauss–Legendre).
+        integrator: how integrals are evaluated (default `Auto`: the exact antiderivative for
+            potential structures, 32-node Gauss–Legendre otherwise).
 
     Example:
         >>> model = JacNet(1, 1, PositiveDefinite(1e-4))
@@ -46,10 +50,15 @@ class JacNet(nn.Module):
         structure.validate(d_x, d_y)
         self.d_x, self.d_y = d_x, d_y
         self.structure = structure
-        self.net = MLP(d_x, structure.raw_dim(d_x, d_y), hidden, depth, activation)
+        self.net = structure.make_network(d_x, d_y, hidden, depth, activation)
         self.path = path if path is not None else LinearPath()
         self.anchor = anchor if anchor is not None else FixedAnchor(d_x, d_y)
-        self.integrator = integrator if integrator is not None else GaussLegendre(32)
+        integrator = integrator if integrator is not None else Auto()
+        if isinstance(integrator, Auto):
+            integrator = integrator.resolve(structure.exact)
+        if integrator.exact and not structure.exact:
+            structure.primitive(self.net, torch.zeros(1, d_x))  # raises the one-line error
+        self.integrator = integrator
 
     @property
     def invertible(self) -> bool:
@@ -57,24 +66,53 @@ class JacNet(nn.Module):
 
     def jacobian(self, x: Tensor) -> Tensor:
         """The structured network Jacobian J_θ: x (N, d_x) -> (N, d_y, d_x)."""
-        return self.structure(self.net(x), self.d_x, self.d_y)
+        return self.structure.jacobian(self.net, x, self.d_x, self.d_y)
+
+    def primitive(self, x: Tensor) -> Tensor:
+        """The structure's closed-form antiderivative P(x), dP/dx = J_θ: (N, d_x) -> (N, d_y)."""
+        return self.structure.primitive(self.net, x)
 
     def line_integral(self, start: Tensor, end: Tensor) -> Tensor:
-        """∫₀¹ J(c(t)) c'(t) dt along the path from start to end: (N, d_x) x2 -> (N, d_y)."""
+        """∫₀¹ J(c(t)) c'(t) dt along the path from start to end: (N, d_x) x2 -> (N, d_y).
+
+        With the `Exact` integrator this is P(end) - P(start), whatever the path.
+        """
+        if self.integrator.exact:
+            self.integrator.nfe_forward = self.integrator._calls = 1
+            return self.primitive(end) - self.primitive(start)
+        total, nfe, calls = None, 0, 0
+        for a, b in self.path.legs(start, end):
+            part = self.segment_integral(a, b, self.integrator)
+            nfe, calls = nfe + self.integrator.nfe_forward, calls + self.integrator._calls
+            total = part if total is None else total + part
+        self.integrator.nfe_forward, self.integrator._calls = nfe, calls
+        return total
+
+    def segment_integral(self, start: Tensor, end: Tensor, integrator: Integrator) -> Tensor:
+        """∫₀¹ J(a + t (b - a)) (b - a) dt on a straight segment: (N, d_x) x2 -> (N, d_y)."""
         n = start.shape[0]
+        delta = end - start  # (N, d_x)
+
+        jvp = getattr(self.structure, "jvp", None)  # J v without forming J, where offered
 
         def integrand(t: Tensor) -> Tensor:
-            c, dc = self.path(t, start, end)  # (N, K, d_x) each
-            k = c.shape[1]
+            k = t.shape[0]
+            c = start.unsqueeze(1) + t[None, :, None] * delta.unsqueeze(1)  # (N, K, d_x)
+            if jvp is not None:
+                v = delta.unsqueeze(1).expand(n, k, self.d_x).reshape(n * k, self.d_x)
+                return jvp(self.net, c.reshape(n * k, self.d_x), v).reshape(n, k, self.d_y)
             jac = self.jacobian(c.reshape(n * k, self.d_x)).reshape(n, k, self.d_y, self.d_x)
-            return (jac @ dc.unsqueeze(-1)).squeeze(-1)  # (N, K, d_y)
+            return (jac @ delta[:, None, :, None]).squeeze(-1)  # (N, K, d_y)
 
         params = (*self.parameters(), start, end)
-        return self.integrator(integrand, start, self.d_y, params)
+        return integrator(integrand, start, self.d_y, params)
 
     def forward(self, x: Tensor) -> Tensor:
         """ŷ(x): (N, d_x) -> (N, d_y)."""
         x0, y0 = self.anchor(x)  # (N, d_x), (N, d_y)
+        if self.integrator.exact and isinstance(self.anchor, FixedAnchor):
+            # One anchor for all points: P(x0) once, not once per point.
+            return y0 + self.line_integral(x0[:1], x)
         return y0 + self.line_integral(x0, x)
 
     def inverse(self, y: Tensor, **options: Any) -> Tensor:

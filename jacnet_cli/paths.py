@@ -15,6 +15,11 @@ class Path:
 
     name: str = "path"
 
+    def legs(self, start: Tensor, end: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """The path as straight segments [(a, b), ...], each (N, d): integrals add over them,
+        and a quadrature on each segment sees a smooth integrand."""
+        return [(start, end)]
+
     def __call__(self, t: Tensor, start: Tensor, end: Tensor) -> tuple[Tensor, Tensor]:
         """Points and velocities of the path.
 
@@ -48,10 +53,19 @@ class AxisPath(Path):
 
     For a conservative Jacobian field it gives the same integral as the straight line; for a
     non-conservative one (paper section 4.5) the difference shows the path dependence.
-    The velocity jumps between legs, so smooth quadratures converge slowly on it.
+    The velocity jumps between legs, so the model integrates each leg on its own (`legs`).
     """
 
     name = "axis"
+
+    def legs(self, start: Tensor, end: Tensor) -> list[tuple[Tensor, Tensor]]:
+        out, a = [], start
+        for i in range(start.shape[-1]):
+            b = a.clone()
+            b[..., i] = end[..., i]
+            out.append((a, b))
+            a = b
+        return out
 
     def __call__(self, t: Tensor, start: Tensor, end: Tensor) -> tuple[Tensor, Tensor]:
         d = start.shape[-1]

@@ -37,6 +37,9 @@ class Schedule:
     def state_dict(self) -> dict[str, float]:
         return {"tolerance": self.tolerance}
 
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.tolerance = float(state["tolerance"])
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(tolerance={self.tolerance:g})"
 

@@ -33,6 +33,7 @@ class Integrator:
     """Base class with the NFE counters and a tolerance the schedules can set."""
 
     name = "integrator"
+    exact = False  # True: the model uses its structure's closed-form antiderivative
 
     def __init__(self) -> None:
         self.nfe_forward = 0
@@ -183,7 +184,46 @@ class ODESolver(Integrator):
         return f"ODESolver({kind}, method={self.method!r}, rtol={self.rtol:g}, atol={self.atol:g})"
 
 
-INTEGRATORS: dict[str, type[Integrator]] = {"gauss_legendre": GaussLegendre, "odeint": ODESolver}
+class Exact(Integrator):
+    """No quadrature: ŷ(x) = y0 + P(x) - P(x0) with the structure's antiderivative P.
+
+    For the potential structures (`gradient`, `monotone`), whose Jacobian network is a
+    gradient network: exact to rounding, one network pass per point, and D = dŷ/dx = J.
+    """
+
+    name = "exact"
+    exact = True
+
+    def __call__(self, g: Integrand, like: Tensor, d_y: int,
+                 params: Sequence[Tensor] = ()) -> Tensor:
+        raise ValueError("solver=exact integrates through the structure's antiderivative, "
+                         "not an integrand; the model calls it (JacNet.line_integral)")
+
+    def __repr__(self) -> str:
+        return "Exact()"
+
+
+class Auto(Integrator):
+    """Exact where the structure has a closed-form antiderivative, else Gauss–Legendre.
+
+    A placeholder the model resolves when it is built (`resolve`).
+
+    Args:
+        nodes: Gauss–Legendre nodes for structures without an antiderivative.
+    """
+
+    name = "auto"
+
+    def __init__(self, nodes: int = 32):
+        super().__init__()
+        self.nodes = GaussLegendre(nodes).nodes
+
+    def resolve(self, exact: bool) -> Integrator:
+        return Exact() if exact else GaussLegendre(self.nodes)
+
+
+INTEGRATORS: dict[str, type[Integrator]] = {
+    "auto": Auto, "exact": Exact, "gauss_legendre": GaussLegendre, "odeint": ODESolver}
 
 
 @contextlib.contextmanager

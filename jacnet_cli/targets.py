@@ -35,6 +35,8 @@ __all__ = [
     "MonotoneSinh",
     "ComplexExp",
     "ComplexSquare",
+    "IcgnConvex",
+    "PolyMax",
     "TARGETS",
     "get_target",
 ]
@@ -430,10 +432,116 @@ class ComplexSquare(Target):
         return torch.stack([re, im], dim=-1)  # (N, 2)
 
 
+# --------------------------------------------------------------------------------------------
+# Gradient fields: y = ∇F for a closed-form potential F (Gradient Networks benchmarks).
+# --------------------------------------------------------------------------------------------
+
+
+class Potential(Target):
+    """A target y = ∇F(x) given by its potential F, with ∇F and the Hessian ∇²F in closed form.
+
+    Subclasses implement `potential`, `__call__` (∇F) and `jacobian` (∇²F, symmetric).
+    """
+
+    def potential(self, x: Tensor) -> Tensor:
+        """F(x): (N, d) -> (N, 1)."""
+        raise NotImplementedError
+
+
+class IcgnConvex(Potential):
+    """∇F of F = x₁⁴ + x₁²/2 + x₁x₂/2 + 3x₂²/2 - x₂³/3, convex on [0, 1]² (ICGN's benchmark).
+
+    ∇F = (4x₁³ + x₁ + x₂/2, x₁/2 + 3x₂ - x₂²); ∇²F = [[12x₁² + 1, 1/2], [1/2, 3 - 2x₂]], positive
+    definite for x₂ < 3/2 - 1/(4 (12x₁² + 1)) (so on all of [0, 1]²). No closed-form inverse.
+    """
+
+    name = "icgn_convex"
+    d_x = 2
+    d_y = 2
+
+    def potential(self, x: Tensor) -> Tensor:
+        self._check(x, 2)
+        a, b = x.unbind(-1)
+        return (a**4 + a**2 / 2 + a * b / 2 + 1.5 * b**2 - b**3 / 3)[:, None]  # (N, 1)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        self._check(x, 2)
+        a, b = x.unbind(-1)
+        return torch.stack([4 * a**3 + a + b / 2, a / 2 + 3 * b - b**2], dim=-1)  # (N, 2)
+
+    def jacobian(self, x: Tensor) -> Tensor:
+        self._check(x, 2)
+        a, b = x.unbind(-1)
+        half = torch.full_like(a, 0.5)
+        top = torch.stack([12 * a**2 + 1, half], dim=-1)  # (N, 2)
+        bottom = torch.stack([half, 3 - 2 * b], dim=-1)  # (N, 2)
+        return torch.stack([top, bottom], dim=-2)  # (N, 2, 2)
+
+
+class PolyMax(Potential):
+    """∇F of F(x) = max over A in {S, P, Q} of (x - ½)ᵀ A (x - ½) / c: a convex max of quadratics.
+
+    With i, j = 1..d, α_ij = (i + j - 2)/(2d - 2) and D_ij = log(d)(1 + |i - j|):
+    S = (2 + sin 4πα)/D, P = (1 + 2α)/D, Q = (3 - 2α)/D (elementwise), each positive definite.
+    c normalises the field: the mean ‖∇F_raw‖ over 10,000 uniform points of [0, 1]^d (drawn
+    from a generator seeded with 1). ∇F = 2 A*(x - ½)/c with A* the maximising matrix, and
+    ∇²F = 2 A*/c: piecewise constant, so ∇F jumps where the maximiser changes (the GradNets
+    paper's high-dimensional benchmark, Chaudhari et al. 2024).
+
+    Args:
+        dim: d >= 2.
+    """
+
+    name = "polymax"
+
+    def __init__(self, dim: int = 8) -> None:
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2:
+            raise ValueError(f"target.dim={dim!r} is not allowed; it must be an integer >= 2")
+        self.dim = self.d_x = self.d_y = dim
+        i = torch.arange(1, dim + 1, dtype=torch.float64)
+        alpha = (i[:, None] + i[None, :] - 2) / (2 * dim - 2)  # (d, d)
+        dist = math.log(dim) * (1 + (i[:, None] - i[None, :]).abs())  # (d, d)
+        mats = [(2 + torch.sin(4 * math.pi * alpha)) / dist, (1 + 2 * alpha) / dist,
+                (3 - 2 * alpha) / dist]
+        self._a = torch.stack(mats)  # (3, d, d), float64 on CPU
+        g = torch.Generator().manual_seed(1)
+        u = torch.rand(10_000, dim, generator=g, dtype=torch.float64)
+        self._c = 1.0
+        self._c = float(torch.linalg.vector_norm(self(u), dim=-1).mean())
+
+    def __repr__(self) -> str:
+        return f"PolyMax(dim={self.dim})"
+
+    def _quadratics(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        a = self._a.to(dtype=x.dtype, device=x.device)  # (3, d, d)
+        z = x - 0.5  # (N, d)
+        az = torch.einsum("kij,nj->nki", a, z)  # (N, 3, d)
+        q = (az * z[:, None, :]).sum(-1)  # (N, 3)
+        return z, az, q
+
+    def potential(self, x: Tensor) -> Tensor:
+        self._check(x, self.dim)
+        _, _, q = self._quadratics(x)
+        return q.max(dim=-1, keepdim=True).values / self._c  # (N, 1)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        self._check(x, self.dim)
+        _, az, q = self._quadratics(x)
+        k = q.argmax(dim=-1)  # (N,)
+        return 2 * az[torch.arange(x.shape[0], device=x.device), k] / self._c  # (N, d)
+
+    def jacobian(self, x: Tensor) -> Tensor:
+        self._check(x, self.dim)
+        _, _, q = self._quadratics(x)
+        a = self._a.to(dtype=x.dtype, device=x.device)
+        return 2 * a[q.argmax(dim=-1)] / self._c  # (N, d, d)
+
+
 TARGETS: dict[str, type[Target]] = {
     cls.name: cls
     for cls in (
-        Exp, Abs, Sin, Tanh, Cubic, Softplus, Sigmoid, MonotoneSinh, ComplexExp, ComplexSquare
+        Exp, Abs, Sin, Tanh, Cubic, Softplus, Sigmoid, MonotoneSinh, ComplexExp, ComplexSquare,
+        IcgnConvex, PolyMax,
     )
 }
 

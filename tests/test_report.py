@@ -41,7 +41,7 @@ def sweep(tmp_path) -> Path:
     for num, (h, a, s) in enumerate(points):
         overrides = ["experiment=debug", f"model.hidden={h}", f"activation={a}", f"seed={s}"]
         metrics = {"test_mae": mae(h, a, s), "test_rmse": 2 * mae(h, a, s), "train_loss": 0.1,
-                   "wall_time_s": 1.5, "nfe_per_iter": 4.0, "interrupted": False,
+                   "wall_time_s": 1.5, "nfe_per_iter": 4.0, "status": "completed",
                    "eval_solver": "GaussLegendre(nodes=4)", "iterations": 3}
         metrics["lipschitz_max" if a == "lipschitz" else "jacobian_min_eig"] = 0.5
         log = "[INFO] - iter 0 loss 0.4\n"
@@ -50,7 +50,8 @@ def sweep(tmp_path) -> Path:
             metrics, log = None, log + ("[jacnet][ERROR] - ValueError: boom at iteration 1\n\n"
                                         "[submitit][INFO] - Job completed successfully\n")
         elif (h, a, s) == INTERRUPTED:
-            metrics.update(test_mae=99.0, interrupted=True, iterations=7)
+            metrics.update(test_mae=99.0, status="interrupted", iterations=7,
+                           reason="SIGTERM during training after 7 iterations")
         write_job(root / str(num), overrides, metrics, log)
     (root / "multirun.yaml").write_text("hydra: {}\n")
     return root
@@ -74,14 +75,14 @@ def test_table_csv_failed_jobs_and_plot(sweep, capsys):
     rows = read_csv(sweep / "report.csv")
     assert len(rows) == 13
     assert [r["job"] for r in rows] == [str(i) for i in range(13)]  # 10 after 9, not after 1
-    by_status = {s: [r for r in rows if r["status"] == s] for s in ("ok", "failed", "interrupted")}
+    by_status = {s: [r for r in rows if r["status"] == s] for s in ("completed", "failed", "interrupted")}
     assert [len(v) for v in by_status.values()] == [11, 1, 1]
     (failed,) = by_status["failed"]
     assert [failed[k] for k in ("model.hidden", "activation", "seed")] == ["16", "lipschitz", "2"]
     assert failed["test_mae"] == "" and "no metrics.json" in failed["reason"]
     assert float(by_status["interrupted"][0]["test_mae"]) == 99.0  # kept in the CSV, marked
     assert {"experiment", "eval_solver", "lipschitz_max", "jacobian_min_eig"} <= set(rows[0])
-    ok = by_status["ok"][0]
+    ok = by_status["completed"][0]
     assert float(ok["test_mae"]) == pytest.approx(mae(int(ok["model.hidden"]), ok["activation"],
                                                       int(ok["seed"])))
 
@@ -90,7 +91,7 @@ def test_table_csv_failed_jobs_and_plot(sweep, capsys):
     assert str(sweep / failed["job"]) in failed_lines
     assert "ValueError: boom at iteration 1" in failed_lines
     assert "model.hidden=16 activation=lipschitz seed=2" in failed_lines
-    assert "interrupted after 7 iterations" in failed_lines
+    assert "SIGTERM during training after 7 iterations" in failed_lines
     header = next(line for line in out.splitlines() if "test_mae" in line and "job" in line)
     for column in ("model.hidden", "activation", "seed", "test_rmse", "wall_time_s",
                    "nfe_per_iter", "jacobian_min_eig", "lipschitz_max"):
@@ -184,7 +185,7 @@ def test_single_run_directory_and_all_finished(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "all 1 jobs finished" in out and "no plot: no key varies" in out
     (row,) = read_csv(run / "report.csv")
-    assert row["job"] == "10-00-00-train" and row["status"] == "ok" and row["test_mae"] == "0.25"
+    assert row["job"] == "10-00-00-train" and row["status"] == "completed" and row["test_mae"] == "0.25"
 
 
 def test_markup_like_override_values_print_verbatim(tmp_path, capsys):

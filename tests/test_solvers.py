@@ -26,7 +26,12 @@ def _points(target, n=40):
     return x
 
 
-@pytest.mark.parametrize("name", sorted(TARGETS))
+# PolyMax's ∇F jumps where the maximising quadratic changes: no smooth rule integrates it
+# to these tolerances (its own test checks it against its potential instead).
+SMOOTH = sorted(n for n in TARGETS if n != "polymax")
+
+
+@pytest.mark.parametrize("name", SMOOTH)
 @pytest.mark.parametrize("integ", sorted(INTEGRATORS))
 def test_integral_of_true_jacobian_is_the_target(name, integ):
     target = get_target(name)

@@ -37,7 +37,7 @@ def sweep_jobs(root: Path) -> tuple[Path, list[Path]]:
     assert [p.name for p in jobs] == ["0", "1"]
     for job in jobs:
         metrics = json.loads((job / "metrics.json").read_text())
-        assert metrics["interrupted"] is False and metrics["test_mae"] >= 0
+        assert metrics["status"] == "completed" and metrics["test_mae"] >= 0
         assert (job / "checkpoint.pt").is_file() and (job / "train.log").is_file()
     return sweep, jobs
 
@@ -126,6 +126,6 @@ def test_report_on_a_real_sweep(basic_sweep):
     with (sweep / "report.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert [(r["job"], r["status"], r["model.hidden"]) for r in rows] == \
-        [("0", "ok", "4"), ("1", "ok", "8")]
+        [("0", "completed", "4"), ("1", "completed", "8")]
     assert all(float(r["test_mae"]) >= 0 for r in rows)
     assert (sweep / "report_test_mae_vs_model.hidden.png").read_bytes()[:4] == b"\x89PNG"

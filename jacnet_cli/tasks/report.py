@@ -1,8 +1,10 @@
 """`jacnet report SWEEP_DIR`: one table, one CSV and one plot for a multirun sweep.
 
 A job is any directory holding `.hydra/overrides.yaml`; its results are `metrics.json`.
-A job without `metrics.json` (it crashed, or is still running) or with `"interrupted": true`
-is failed: it is listed on its own with the end of its log, never dropped without a word.
+Each job has the status its metrics.json gives (`completed`, `interrupted`, `failed`, with the
+reason); a job without `metrics.json` (a bad value, a crash, or still running) is failed. Jobs
+that did not complete are listed on their own with the reason or the end of their log, never
+dropped without a word.
 Only the standard library loads on import; PyYAML, rich and matplotlib load when used.
 """
 
@@ -53,12 +55,12 @@ class Job:
     name: str
     overrides: dict[str, str]
     metrics: dict[str, Any] = field(default_factory=dict)
-    status: str = "ok"  # ok | failed | interrupted
+    status: str = "completed"  # completed | interrupted | failed
     reason: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status == "completed"
 
     @cached_property
     def config(self) -> dict[str, str]:
@@ -157,7 +159,11 @@ def read_job(job_dir: Path, root: Path) -> Job:
         job.status, job.reason = "failed", "metrics.json is not a JSON object"
         return job
     job.metrics = metrics
-    if metrics.get("interrupted") is True:
+    status = metrics.get("status")
+    if status in ("interrupted", "failed"):
+        job.status = status
+        job.reason = str(metrics.get("reason") or status)
+    elif status is None and metrics.get("interrupted") is True:  # jacnet 0.1 runs
         job.status = "interrupted"
         job.reason = f"interrupted after {metrics.get('iterations', '?')} iterations"
     return job

@@ -1,0 +1,220 @@
+"""How runs end: completed, interrupted (at any phase) and resumed, failed; nothing that
+failed looks complete, and a resumed run ends where an uninterrupted one does."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from jacnet_cli import checkpoint
+from jacnet_cli.cli import CONF_DIR
+from jacnet_cli.interrupts import Interrupted
+from jacnet_cli.tasks import train as train_task
+
+TIMES = ("wall_time_s", "train_time_s", "eval_time_s")
+MINI = ["experiment=debug", "data.n_train=12", "batch_size=5", "data.n_val=6", "plots=false",
+        "iterations=30"]
+
+
+def _cfg(*overrides: str):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="train", overrides=list(overrides))
+
+
+def _metrics(run: Path) -> dict:
+    return json.loads((run / "metrics.json").read_text())
+
+
+def _same(a: dict, b: dict) -> None:
+    keys = (set(a) | set(b)) - set(TIMES)
+    assert {k: a.get(k) for k in keys} == {k: b.get(k) for k in keys}
+
+
+class _StopAt:
+    """A callback hook that raises a signal's exception after a given iteration."""
+
+    def __init__(self, monkeypatch, iteration: int, signum: int = signal.SIGTERM):
+        original = train_task.Trainer.run
+
+        def run(trainer):
+            inner = trainer.callback
+
+            def callback(step):
+                inner(step)
+                if step.iteration == iteration:
+                    raise Interrupted(signum)
+
+            trainer.callback = callback
+            return original(trainer)
+
+        monkeypatch.setattr(train_task.Trainer, "run", run)
+
+
+def test_resume_mid_epoch_ends_where_an_uninterrupted_run_does(tmp_path, monkeypatch):
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    full.mkdir(), cut.mkdir()
+    train_task.train(_cfg(*MINI), full)
+    with monkeypatch.context() as m:
+        _StopAt(m, iteration=11)  # mid-epoch: 3 batches per epoch
+        with pytest.raises(Interrupted):
+            train_task.train(_cfg(*MINI), cut)
+    stopped = _metrics(cut)
+    assert stopped["status"] == "interrupted" and "SIGTERM during training" in stopped["reason"]
+    assert stopped["iterations"] == 12
+    blob = torch.load(cut / checkpoint.FILENAME, weights_only=True)
+    assert blob["status"] == "interrupted" and blob["training"]["step"] == 12
+    train_task.train(_cfg(f"resume={cut}"), tmp_path / "ignored")
+    _same(_metrics(full), _metrics(cut))
+    rows = (cut / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 31 and rows == (full / "metrics.csv").read_text().splitlines() or \
+        [r.split(",")[:4] for r in rows] == [r.split(",")[:4] for r in
+                                             (full / "metrics.csv").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("phase", ["evaluation", "plotting"])
+def test_a_signal_after_training_keeps_the_trained_model(tmp_path, monkeypatch, phase):
+    target = "jacnet_cli.metrics.evaluate" if phase == "evaluation" else "jacnet_cli.figures.write"
+
+    def boom(*args, **kwargs):
+        raise Interrupted(signal.SIGINT)
+
+    monkeypatch.setattr(target, boom)
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(Interrupted):
+        train_task.train(_cfg("experiment=debug", "iterations=7"), run)
+    m = _metrics(run)
+    assert m["status"] == "interrupted" and f"SIGINT during {phase}" in m["reason"]
+    assert m["iterations"] == 7
+    blob = torch.load(run / checkpoint.FILENAME, weights_only=True)
+    assert blob["training"]["step"] == 7 and blob["status"] == "interrupted"
+    loaded = checkpoint.load(run)
+    assert torch.isfinite(loaded.model(torch.zeros(1, 1, dtype=torch.float64))).all()
+    if phase == "plotting":
+        assert "test_mae" in m  # the evaluation finished before the signal
+    monkeypatch.undo()
+    train_task.train(_cfg(f"resume={run}"), tmp_path / "ignored")
+    assert _metrics(run)["status"] == "completed"
+
+
+def test_divergence_stops_at_once_with_the_last_finite_state(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(train_task.RunFailed, match="non-finite loss at iteration 1"):
+        train_task.train(_cfg("experiment=debug", "optim.lr=1e300", "iterations=20"), run)
+    m = _metrics(run)
+    assert m["status"] == "failed" and m["reason"].startswith("non-finite")
+    assert "test_mae" not in m and not list(run.glob("*.png"))
+    state = torch.load(run / checkpoint.FILENAME, weights_only=True)["state_dict"]
+    assert all(torch.isfinite(v).all() for v in state.values())
+    with pytest.raises(ValueError, match="failed"):
+        train_task.train(_cfg(f"resume={run}"), run)
+
+
+def test_a_non_finite_step_is_undone(tmp_path):
+    """lr = inf turns the weights non-finite in the first step: they are put back."""
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(train_task.RunFailed, match="non-finite parameter at iteration 0"):
+        train_task.train(_cfg("experiment=debug", "optim.lr=inf", "iterations=20"), run)
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    train_task.train(_cfg("experiment=debug", "iterations=0", "plots=false"), fresh)
+    a = torch.load(run / checkpoint.FILENAME, weights_only=True)["state_dict"]
+    b = torch.load(fresh / checkpoint.FILENAME, weights_only=True)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the initial weights, untouched
+
+
+def test_a_completed_run_is_not_overwritten_or_resumed(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    train_task.train(_cfg("experiment=debug", "plots=false"), run)
+    with pytest.raises(ValueError, match="already holds a completed run"):
+        train_task.train(_cfg("experiment=debug", "plots=false"), run)
+    with pytest.raises(ValueError, match="is a completed run"):
+        train_task.train(_cfg(f"resume={run}"), run)
+    train_task.train(_cfg("experiment=debug", "plots=false", "overwrite=true", "seed=1"), run)
+    assert _metrics(run)["status"] == "completed"
+
+
+def test_early_stopping_restores_the_best_validation_weights(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    train_task.train(_cfg(*MINI[:-1], "iterations=600", "patience=3", "optim.lr=0.3"), run)
+    m = _metrics(run)
+    rows = [r.split(",") for r in (run / "metrics.csv").read_text().splitlines()[1:]]
+    vals = [(int(r[0]), float(r[3])) for r in rows if r[3]]
+    best_it, best = min(vals, key=lambda v: v[1])
+    assert m["stopped_early"] is True and m["iterations"] < 600
+    assert m["best_iteration"] == best_it and m["val_loss_best"] == pytest.approx(best)
+    blob = torch.load(run / checkpoint.FILENAME, weights_only=True)
+    assert any(not torch.equal(blob["state_dict"][k], blob["training"]["last"][k])
+               for k in blob["state_dict"])  # best and last both kept
+    # the reported model is the best one: its validation loss is the best seen
+    loaded = checkpoint.load(run)
+    from jacnet_cli.fit import norm_loss
+    val = float(norm_loss(loaded.model(loaded.data.x_val), loaded.data.y_val))
+    assert val == pytest.approx(best, rel=1e-12)
+
+
+def _jacnet(cwd: Path, *args: str, **kw) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "jacnet_cli", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def _wait_rows(csv: Path, rows: int, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if csv.is_file() and len(csv.read_text().splitlines()) > rows:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{csv} did not reach {rows} rows")
+
+
+@pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_real_signal_then_resume_from_the_command_line(tmp_path, signum, code):
+    args = ["experiment=debug", "data.n_train=40", "batch_size=8", "iterations=400",
+            "plots=false", "seed=5", "data.n_test=20"]
+    full = _jacnet(tmp_path, "train", *args, f"hydra.run.dir={tmp_path / 'full'}")
+    run = tmp_path / "cut"
+    proc = _jacnet(tmp_path, "train", *args, f"hydra.run.dir={run}")
+    _wait_rows(run / "metrics.csv", 20, proc)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and signal.Signals(signum).name in lines[0], err
+    m = _metrics(run)
+    assert m["status"] == "interrupted" and 20 <= m["iterations"] < 400
+    refused = subprocess.run([sys.executable, "-m", "jacnet_cli", "train", *args,
+                              f"hydra.run.dir={run}"], cwd=tmp_path, capture_output=True, text=True)
+    assert refused.returncode == 2 and "already holds a run" in refused.stderr
+    resumed = subprocess.run([sys.executable, "-m", "jacnet_cli", "train", f"resume={run}"],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    full.communicate(timeout=300)
+    assert full.returncode == 0
+    _same(_metrics(tmp_path / "full"), _metrics(run))
+    assert (run / ".hydra" / "overrides.yaml").read_text().count("seed=5") == 1
+    log = (run / "train.log").read_text()
+    assert "interrupted" in log and "resuming" in log  # one log, appended
+
+
+def test_diverged_run_exits_1_in_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "jacnet_cli", "train", "experiment=debug",
+                           "optim.lr=1e300", "plots=false"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 1 and len(lines) == 1 and "non-finite" in lines[0], proc.stderr
+    (run,) = (tmp_path / "outputs").glob("*/*-train")
+    assert _metrics(run)["status"] == "failed"
