@@ -118,6 +118,12 @@ class Dataset:
     x_val: Tensor | None = None
     y_val: Tensor | None = None
     sampler: Callable[[int, torch.Generator], tuple[Tensor, Tensor]] | None = None
+    x_names: list[str] | None = None
+    y_names: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        self.x_names = self.x_names or default_names("x", self.x_train.shape[1])
+        self.y_names = self.y_names or default_names("y", self.y_train.shape[1])
 
     def to(self, device: torch.device | str, dtype: torch.dtype) -> "Dataset":
         def cast(t: Tensor | None) -> Tensor | None:
@@ -126,11 +132,17 @@ class Dataset:
         return Dataset(*(cast(t) for t in (self.x_train, self.y_train, self.x_test,
                                             self.y_test, self.x_grid)),
                        train_range=self.train_range, x_val=cast(self.x_val),
-                       y_val=cast(self.y_val), sampler=self.sampler)
+                       y_val=cast(self.y_val), sampler=self.sampler, x_names=self.x_names,
+                       y_names=self.y_names)
 
     @property
     def validation(self) -> tuple[Tensor, Tensor] | None:
         return None if self.x_val is None else (self.x_val, self.y_val)
+
+
+def default_names(prefix: str, d: int) -> list[str]:
+    """Column names of a sampled dataset: x (1-D) or x1..xd."""
+    return [prefix] if d == 1 else [f"{prefix}{i + 1}" for i in range(d)]
 
 
 def make_dataset(spec: DataSpec, target, seed: int) -> Dataset:

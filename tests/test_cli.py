@@ -85,10 +85,24 @@ def test_invert_prints_and_writes_roundtrip(trained, tmp_path):
     (inv,) = run_dirs(tmp_path, "invert")
     data = json.loads((inv / "inverse.json").read_text())
     assert len(data["points"]) == 3 and data["roundtrip_max_err"] < 1e-8
-    assert (inv / "inverse.csv").read_text().startswith("y,x,roundtrip_err,x_true")
+    assert (inv / "inverse.csv").read_text().startswith("y,x,converged,roundtrip_err,x_true")
     yfile = tmp_path / "ys.txt"
     yfile.write_text("# y values\n0.9\n1.1\n")
     jacnet(tmp_path, "invert", f"run_dir={trained}", f"y_file={yfile}")
+
+
+def test_invert_marks_and_refuses_points_that_do_not_converge(trained, tmp_path):
+    proc = jacnet(tmp_path, "invert", f"run_dir={trained}", "y=[1.5,1e300]", check=False)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert "1 of 2 points did not converge" in lines[0] and "allow_unconverged" in lines[0]
+    (inv,) = run_dirs(tmp_path, "invert")
+    rows = (inv / "inverse.csv").read_text().splitlines()
+    assert [r.split(",")[2] for r in rows[1:]] == ["True", "False"]
+    assert "not converged" in (inv / "invert.log").read_text()
+    ok = jacnet(tmp_path, "invert", f"run_dir={trained}", "y=[1.5,1e300]",
+                "allow_unconverged=true")
+    assert ok.returncode == 0 and "NO" in ok.stdout
 
 
 def test_multirun_leaves_one_directory_per_job(tmp_path):

@@ -14,6 +14,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from jacnet_cli import build, checkpoint, figures, metrics
+from jacnet_cli.progress import status
+from jacnet_cli.tasks.train import show_progress
 
 log = logging.getLogger("jacnet")
 
@@ -42,7 +44,9 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"source_run": str(run.path.resolve()), "target": run.target.name,
                            "device": str(dev), "dtype": cfg.dtype,
                            "overrides": ", ".join(sorted(changes)) or "none"}
-    out.update(metrics.evaluate(run.model, data, tolerance))
+    with status("evaluating", show_progress(cfg.get("progress", "auto"))) as shown:
+        out.update(metrics.evaluate(run.model, data, tolerance, shown))
+    out["status"] = "completed"
     metrics.write_json(run_dir / "metrics.json", out)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(run.config)))
     if cfg.plots:

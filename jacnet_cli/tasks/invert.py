@@ -1,4 +1,10 @@
-"""`jacnet invert`: x = f⁻¹(y) for a saved invertible run, with each point's round-trip error."""
+"""`jacnet invert`: x = f⁻¹(y) for a saved invertible run, with each point's status.
+
+Every point gets its round-trip error ‖ŷ(x) - y‖ and a `converged` flag, in the printed
+table, in inverse.csv and in the log. A point that did not converge (a y outside the model's
+range, say) makes the command exit 1 unless `allow_unconverged=true`: a wrong answer must not
+look like a right one.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from jacnet_cli import build, checkpoint
-from jacnet_cli.inverse import check_invertible
+from jacnet_cli.inverse import InversionFailed, check_invertible, solve
 
 log = logging.getLogger("jacnet")
 
@@ -42,17 +48,20 @@ def parse_points(value: Any, d_y: int) -> torch.Tensor:
     return y
 
 
-def read_points(path: str, d_y: int) -> torch.Tensor:
-    """y from a text file: one point per line, numbers separated by spaces or commas."""
+def read_points(path: str, names: list[str]) -> torch.Tensor:
+    """y from a file: a CSV with a header naming the run's y columns, an .npz with an array
+    `y`, or plain text with one point per line (numbers separated by spaces or commas)."""
+    from jacnet_cli.tables import read_columns, read_text_points
+
     file = Path(path).expanduser()
     if not file.is_file():
-        raise ValueError(f"y_file={path!r} does not exist")
-    rows = [line.replace(",", " ").split() for line in file.read_text().splitlines()]
-    try:
-        values = [[float(v) for v in row] for row in rows if row and not row[0].startswith("#")]
-    except ValueError:
-        raise ValueError(f"y_file={path!r} holds something other than numbers") from None
-    return parse_points(values if d_y > 1 else [v for row in values for v in row], d_y)
+        raise ValueError(f"y_file={path!r} does not exist" + (" (it is a directory)"
+                                                              if file.is_dir() else ""))
+    if file.suffix.lower() in (".csv", ".npz", ".parquet"):
+        y = read_columns(file, names, key="y_file", array="y")
+    else:
+        y = read_text_points(file, len(names), key="y_file")
+    return parse_points(y.tolist() if len(names) > 1 else y[:, 0].tolist(), len(names))
 
 
 def invert(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
@@ -62,46 +71,78 @@ def invert(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     dev, dt = build.device(cfg.device), build.dtype(cfg.dtype)
     run = checkpoint.load(cfg.run_dir, dev, dt)
     check_invertible(run.model)
-    d_y = run.target.d_y
-    y = (parse_points(cfg.y, d_y) if cfg.y is not None else read_points(cfg.y_file, d_y))
+    names_y, names_x = run.data.y_names, run.data.x_names
+    y = parse_points(cfg.y, len(names_y)) if cfg.y is not None else read_points(cfg.y_file, names_y)
     y = y.to(device=dev, dtype=dt)
-    x = run.model.inverse(y, method=cfg.method, newton_steps=cfg.newton_steps).detach()
-    with torch.no_grad():
-        err = torch.linalg.vector_norm(run.model(x) - y, dim=-1)  # (N,)
-    rows = []
-    for i in range(y.shape[0]):
-        rows.append({"y": y[i].tolist(), "x": x[i].tolist(), "roundtrip_err": float(err[i])})
+    result = solve(run.model, y, method=cfg.method, newton_steps=cfg.newton_steps)
+    x, ok, err = result.x.detach(), result.converged, result.residual
+    rows = [{"y": y[i].tolist(), "x": x[i].tolist(), "roundtrip_err": float(err[i]),
+             "converged": bool(ok[i])} for i in range(y.shape[0])]
     if run.target.invertible:
-        true = run.target.inverse(y)
-        for row, t in zip(rows, true):
-            row["x_true"] = t.tolist()
-    _print(rows)
-    with open(run_dir / "inverse.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["y", "x", "roundtrip_err"] + (["x_true"] if "x_true" in rows[0] else []))
-        for row in rows:
-            writer.writerow([" ".join(map(repr, row["y"])), " ".join(map(repr, row["x"])),
-                             row["roundtrip_err"]]
-                            + ([" ".join(map(repr, row["x_true"]))] if "x_true" in row else []))
+        for row, t in zip(rows, _true_inverse(run.target, y)):
+            row["x_true"] = t
+    _print(rows, names_y, names_x)
+    _write_csv(run_dir / "inverse.csv", rows, names_y, names_x)
+    failed = int((~ok).sum())
     out = {"source_run": str(run.path.resolve()), "points": rows,
-           "roundtrip_max_err": float(err.max())}
+           "roundtrip_max_err": float(err.max()), "unconverged": failed}
     (run_dir / "inverse.json").write_text(json.dumps(out, indent=2) + "\n")
-    log.info("inverted %d points, max round-trip error %.3g; wrote %s", len(rows),
-             out["roundtrip_max_err"], run_dir / "inverse.csv")
+    log.info("inverted %d points, max round-trip error %.3g, %d not converged; wrote %s",
+             len(rows), out["roundtrip_max_err"], failed, run_dir / "inverse.csv")
+    if failed:
+        where = ", ".join(str(i) for i in (~ok).nonzero().flatten().tolist()[:10])
+        message = (f"{failed} of {len(rows)} points did not converge (rows {where}"
+                   f"{', ...' if failed > 10 else ''}; max |ŷ(x) - y| = {out['roundtrip_max_err']:.3g}): "
+                   "y may lie outside the model's range; see the converged column of "
+                   f"{run_dir / 'inverse.csv'}")
+        log.warning(message)
+        if not cfg.get("allow_unconverged", False):
+            raise InversionFailed(message + " (allow_unconverged=true accepts this)")
     return out
 
 
-def _print(rows: list[dict[str, Any]]) -> None:
+def _true_inverse(target: Any, y: torch.Tensor) -> list[list[float] | None]:
+    """The closed-form inverse where y lies in its domain, else None per point."""
+    lo, hi = target.inverse_domain() or (-float("inf"), float("inf"))
+    inside = ((y > lo) & (y < hi)).all(dim=-1)
+    out: list[list[float] | None] = [None] * y.shape[0]
+    if bool(inside.any()):
+        values = target.inverse(y[inside])
+        for i, v in zip(inside.nonzero().flatten().tolist(), values):
+            out[i] = v.tolist()
+    return out
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]], names_y: list[str],
+               names_x: list[str]) -> None:
+    truth = any(row.get("x_true") is not None for row in rows)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([*names_y, *names_x, "converged", "roundtrip_err"]
+                        + ([f"{n}_true" for n in names_x] if truth else []))
+        for row in rows:
+            true = row.get("x_true")
+            writer.writerow([*map(repr, row["y"]), *map(repr, row["x"]), row["converged"],
+                             repr(row["roundtrip_err"])]
+                            + ([*(map(repr, true) if true else [""] * len(names_x))] if truth else []))
+
+
+def _print(rows: list[dict[str, Any]], names_y: list[str], names_x: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    truth = any(row.get("x_true") is not None for row in rows)
     table = Table(title="x = f⁻¹(y)")
-    for col in ("y", "x", "|f(x) − y|") + (("true f⁻¹(y)",) if "x_true" in rows[0] else ()):
+    for col in (", ".join(names_y), ", ".join(names_x), "|f(x) − y|", "converged") + \
+            (("true f⁻¹(y)",) if truth else ()):
         table.add_column(col, justify="right")
     fmt = lambda v: ", ".join(f"{c:.10g}" for c in v)  # noqa: E731
-    for row in rows:
-        cells = [fmt(row["y"]), fmt(row["x"]), f"{row['roundtrip_err']:.2e}"]
-        if "x_true" in row:
-            cells.append(fmt(row["x_true"]))
+    for row in rows[:50]:
+        cells = [fmt(row["y"]), fmt(row["x"]), f"{row['roundtrip_err']:.2e}",
+                 "yes" if row["converged"] else "[red]NO[/red]"]
+        if truth:
+            cells.append(fmt(row["x_true"]) if row.get("x_true") else "–")
         table.add_row(*cells)
+    if len(rows) > 50:
+        table.caption = f"first 50 of {len(rows)} points; all are in inverse.csv"
     Console().print(table)
