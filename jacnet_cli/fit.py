@@ -154,12 +154,16 @@ class Trainer:
         patience: stop after this many epochs without a better validation loss (None: never).
         restore_best: end with the best validation weights (when validating).
         callback: called with each Step.
+        penalty: an extra term added to the loss, (model, batch x) -> scalar (e.g. a curl
+            penalty); the Step's loss is the data loss alone.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, batches: Batches,
                  iterations: int, schedule: Schedule | None = None, loss: Loss = norm_loss,
                  validation: tuple[Tensor, Tensor] | None = None, patience: int | None = None,
-                 restore_best: bool = True, callback: Callable[[Step], None] | None = None):
+                 restore_best: bool = True, callback: Callable[[Step], None] | None = None,
+                 penalty: Callable[[nn.Module, Tensor], Tensor] | None = None):
+        self.penalty = penalty
         self.model, self.optimizer, self.batches = model, optimizer, batches
         self.iterations, self.schedule, self.loss = iterations, schedule, loss
         self.validation, self.patience, self.restore_best = validation, patience, restore_best
@@ -194,7 +198,8 @@ class Trainer:
             nfe_f = self.integrator.nfe_forward if self.integrator is not None else 0
             if not torch.isfinite(value):
                 raise Diverged(it, "loss")
-            value.backward()
+            total = value if self.penalty is None else value + self.penalty(self.model, xb)
+            total.backward()
             before = [p.detach().clone() for p in params]
             with deferred():
                 self.optimizer.step()

@@ -188,6 +188,21 @@ def curl(model: nn.Module, x: Tensor) -> Tensor:
                        torch.zeros_like(num))
 
 
+def curl_penalty(model: nn.Module, x: Tensor) -> Tensor:
+    """Mean squared curl of J_θ over points x: mean ‖T - Tᵀ‖²_F, T_ijk = ∂_k J_ij.
+
+    Differentiable in the weights, for training a non-conservative structure towards a
+    conservative field (`curl_weight`); zero for the potential structures.
+    """
+    from torch.func import jacfwd, vmap
+
+    def one(p: Tensor) -> Tensor:
+        return model.jacobian(p[None])[0]  # (d_y, d_x)
+
+    t = vmap(jacfwd(one))(x.detach())  # (N, d_y, d_x, d_x)
+    return (t - t.transpose(-1, -2)).pow(2).sum(dim=(-3, -2, -1)).mean()
+
+
 def conservation(model: nn.Module, x_test: Tensor, grid: Tensor, points: int = 256,
                  nodes: int = 32) -> dict[str, float]:
     """The conservation diagnostics of a JacNet with d_x > 1 (see the module docstring).

@@ -79,6 +79,23 @@ def iterations(cfg: Any, batches: Batches) -> int:
     return _integer("iterations", its, 0)
 
 
+def _curl_penalty(cfg: dict[str, Any], model: torch.nn.Module):
+    """`curl_weight` > 0: add weight x mean squared curl of J on (up to 32 of) each batch's
+    points, pushing a non-conservative structure towards a gradient field."""
+    weight = cfg.get("curl_weight", 0.0)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0 \
+            or weight == float("inf"):
+        raise ValueError(f"curl_weight={weight!r} is not allowed; it must be a number >= 0")
+    if weight == 0:
+        return None
+    if getattr(model, "kind", None) != "jacnet" or model.d_x == 1:
+        raise ValueError(f"curl_weight={weight!r} needs a JacNet with d_x > 1 (in 1-D every "
+                         "field is conservative)")
+    from jacnet_cli.guarantees import curl_penalty
+
+    return lambda net, xb: weight * curl_penalty(net, xb[:32])
+
+
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Train the configured model (or resume cfg.resume); return the metrics it wrote."""
     resume = cfg.get("resume")
@@ -179,7 +196,7 @@ class Run:
         self.trainer = trainer = Trainer(
             model, setup.optimizer, batches, total, setup.schedule,
             LOSSES[cfg["loss"]], data.validation, cfg.get("patience"),
-            bool(cfg.get("restore_best", True)))
+            bool(cfg.get("restore_best", True)), penalty=_curl_penalty(cfg, model))
         self.out = {"target": target.name, "device": str(dev), "dtype": cfg["dtype"],
                     "threads": threads, "iterations_planned": total,
                     "parameters": sum(p.numel() for p in model.parameters())}
