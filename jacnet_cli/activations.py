@@ -80,6 +80,15 @@ class Structure:
         """The structure's constants (for logs and metrics)."""
         return {}
 
+    # One scale for all of x and one for all of y (see `units`): structures whose guarantee
+    # a per-coordinate scaling would break (symmetry, the Cauchy–Riemann form).
+    scalar_units: bool = False
+
+    def rescaled(self, x_scale: Tensor, y_scale: Tensor) -> "Structure":
+        """The same structure for a model in standard units, x̃ = x / s_x, ỹ = y / s_y, whose
+        guarantee holds for ŷ in the user's units. Default: no constants to change."""
+        return self
+
     def solve(self, jac: Tensor, rhs: Tensor) -> Tensor:
         """Solve J v = rhs for v, batched: jac (N, d, d), rhs (N, d) -> (N, d)."""
         raise ValueError(
@@ -156,6 +165,12 @@ class PositiveDefinite(Structure):
     def describe_scale(self) -> dict[str, float]:
         return {"eps": self.eps}
 
+    scalar_units = True
+
+    def rescaled(self, x_scale: Tensor, y_scale: Tensor) -> "Structure":
+        # D = (s_y/s_x) J: eigenvalues >= ε in user units need ε s_x/s_y for J.
+        return PositiveDefinite(self.eps * float(x_scale[0] / y_scale[0]))
+
 
 class Lipschitz(Structure):
     """J = k · tanh(σ(A)) / σ(A) · A, so the operator 2-norm of J is < k: f is k-Lipschitz.
@@ -200,6 +215,10 @@ class Lipschitz(Structure):
 
     def describe_scale(self) -> dict[str, float]:
         return {"k": self.k}
+
+    def rescaled(self, x_scale: Tensor, y_scale: Tensor) -> "Structure":
+        # ‖diag(s_y) J diag(1/s_x)‖ <= max(s_y) ‖J‖ / min(s_x).
+        return Lipschitz(self.k * float(x_scale.min() / y_scale.max()), self.norm)
 
 
 def spd_solve(jac: Tensor, rhs: Tensor) -> Tensor:
@@ -280,6 +299,14 @@ class CauchyRiemann(Structure):
             out["net_min_modulus"] = float(torch.sqrt(jac[:, 0, 0] ** 2 + jac[:, 1, 0] ** 2).min())
         return out
 
+    scalar_units = True
+
+    def rescaled(self, x_scale: Tensor, y_scale: Tensor) -> "Structure":
+        return CauchyRiemann(self.min_modulus * float(x_scale[0] / y_scale[0]))
+
+    def describe_scale(self) -> dict[str, float]:
+        return {"min_modulus": self.min_modulus}
+
 
 def cr_residual(jac: Tensor) -> Tensor:
     """Cauchy–Riemann residual max(|J11 - J22|, |J12 + J21|) per point: (N, 2, 2) -> (N,)."""
@@ -301,6 +328,7 @@ class _Potential(Structure):
 
     exact = True
     monotone = False
+    scalar_units = True  # D = (s_y/s_x) J stays symmetric only with scalar scales
 
     def __init__(self, network: str = "cascade", layers: int = 4, nonlinearity: str = "tanh"):
         if network not in NETWORKS:
@@ -424,6 +452,112 @@ class Monotone(_Potential):
     def describe_scale(self) -> dict[str, float]:
         return {"eps": self.eps, **({"max_eig": self.max_eig} if self.max_eig else {})}
 
+    def rescaled(self, x_scale: Tensor, y_scale: Tensor) -> "Structure":
+        r = float(x_scale[0] / y_scale[0])
+        return Monotone(self.eps * r, None if self.max_eig is None else self.max_eig * r,
+                        self.network, self.layers, self.nonlinearity)
+
+
+class MonotoneIn(Structure):
+    """f: R^d -> R monotone in chosen inputs, free in the others (scalar regression).
+
+    ∂ŷ/∂x_i >= ε (inputs) or <= -ε (decreasing) for the chosen i, by construction, for the
+    function as evaluated, in any dimension: the structure owns a partially monotone network
+    (`partial`) whose partials in those inputs are sums of products of non-negative factors,
+    evaluated in closed form (solver=exact). With exactly one monotone input and ε > 0, ŷ is
+    invertible in that input given the others.
+
+    Args:
+        inputs: the non-decreasing inputs, as column names or 0-based indices.
+        decreasing: the non-increasing inputs, likewise.
+        eps: the floor ε >= 0 of each signed partial (ε > 0: strictly monotone).
+    """
+
+    name = "monotone_in"
+    exact = True
+
+    def __init__(self, inputs: list[str | int] | str | int = (),
+                 decreasing: list[str | int] | str | int = (), eps: float = 0.0):
+        as_list = lambda v: [v] if isinstance(v, (str, int)) else list(v)  # noqa: E731
+        self.inputs, self.decreasing = as_list(inputs), as_list(decreasing)
+        if not self.inputs and not self.decreasing:
+            raise ValueError("activation.inputs=[] is not allowed with activation.decreasing=[]; "
+                             "name at least one monotone input, e.g. activation.inputs=[x1]")
+        if not (isinstance(eps, (int, float)) and not isinstance(eps, bool)
+                and math.isfinite(eps) and eps >= 0):
+            raise ValueError(f"activation.eps={eps!r} is not allowed; it must be a number >= 0")
+        self.eps = float(eps)
+        self.indices: list[int] | None = None
+        self.signs: list[float] = []
+        self.guarantee = "monotone in " + ", ".join(
+            [f"{v} (non-decreasing)" for v in self.inputs]
+            + [f"{v} (non-increasing)" for v in self.decreasing]) + \
+            (f"; |∂ŷ/∂x_i| >= {self.eps:g}" if self.eps else "")
+
+    def bind(self, names: list[str]) -> None:
+        """Resolve the chosen inputs against the data's column names."""
+        indices, signs = [], []
+        for sign, chosen in ((1.0, self.inputs), (-1.0, self.decreasing)):
+            for item in chosen:
+                if isinstance(item, int) and not isinstance(item, bool):
+                    if not 0 <= item < len(names):
+                        raise ValueError(f"activation.inputs: index {item} is out of range; the "
+                                         f"inputs are 0..{len(names) - 1} ({', '.join(names)})")
+                    index = item
+                elif item in names:
+                    index = names.index(item)
+                else:
+                    raise ValueError(f"activation.inputs: {item!r} is not an input; the inputs "
+                                     f"are: {', '.join(names)}")
+                if index in indices:
+                    raise ValueError(f"activation.inputs: {names[index]!r} is named twice")
+                indices.append(index)
+                signs.append(sign)
+        self.indices, self.signs = indices, signs
+        self.names = [names[i] for i in indices]
+
+    @property
+    def invertible_input(self) -> int | None:
+        """The input ŷ can be inverted in (exactly one strictly monotone input), or None."""
+        return self.indices[0] if self.indices and len(self.indices) == 1 and self.eps > 0 \
+            else None
+
+    def validate(self, d_x: int, d_y: int) -> None:
+        if d_y != 1:
+            raise ValueError(f"activation=monotone_in needs one output (scalar regression), "
+                             f"got d_y={d_y}")
+        if self.indices is None:
+            self.bind([f"x{i + 1}" for i in range(d_x)] if d_x > 1 else ["x"])
+
+    def by_construction(self, d_x: int, d_y: int) -> bool:
+        return True
+
+    def make_network(self, d_x: int, d_y: int, hidden: int, depth: int,
+                     activation: str) -> nn.Module:
+        from jacnet_cli.partial import PartialMonotone
+
+        return PartialMonotone(d_x, self.indices, self.signs, hidden, depth, self.eps)
+
+    def jacobian(self, net: nn.Module, x: Tensor, d_x: int, d_y: int) -> Tensor:
+        return net.gradient(x)  # (N, 1, d)
+
+    def primitive(self, net: nn.Module, x: Tensor) -> Tensor:
+        return net(x)  # (N, 1)
+
+    def check(self, jac: Tensor) -> dict[str, float]:
+        signs = torch.tensor(self.signs, dtype=jac.dtype, device=jac.device)
+        return {"net_partial_min": float((jac[:, 0, self.indices] * signs).min())}
+
+    def rescaled(self, x_scale: Tensor, y_scale: Tensor) -> "Structure":
+        # s_i ∂ŷ/∂x_i = (s_y / s_x_i) ∂f/∂x̃_i: a floor ε in user units needs max_i ε s_x_i / s_y.
+        new = MonotoneIn(self.inputs, self.decreasing,
+                         self.eps * float(x_scale[self.indices].max() / y_scale[0]))
+        new.indices, new.signs, new.names = self.indices, self.signs, self.names
+        return new
+
+    def describe_scale(self) -> dict[str, float]:
+        return {"eps": self.eps}
+
 
 STRUCTURES: dict[str, type[Structure]] = {
     "none": Unconstrained,
@@ -432,4 +566,5 @@ STRUCTURES: dict[str, type[Structure]] = {
     "cauchy_riemann": CauchyRiemann,
     "gradient": Gradient,
     "monotone": Monotone,
+    "monotone_in": MonotoneIn,
 }

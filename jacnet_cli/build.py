@@ -19,9 +19,9 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from jacnet_cli.data import Dataset, make_dataset
+from jacnet_cli.data import Dataset, FileData, make_dataset
 from jacnet_cli.schedules import Schedule
-from jacnet_cli.targets import Target
+from jacnet_cli.targets import Table, Target
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 HYDRA_KEYS = ("_target_", "_partial_", "_convert_", "_recursive_", "_args_")
@@ -52,7 +52,8 @@ def dtype(name: str) -> torch.dtype:
 @functools.lru_cache(maxsize=1)
 def allowed() -> dict[str, dict[str, type]]:
     """For each config group, the `_target_` names it may use: jacnet's own classes."""
-    from jacnet_cli import activations, anchors, data, model, paths, schedules, solvers, targets
+    from jacnet_cli import (activations, anchors, data, loggers, model, paths, schedules,
+                            solvers, targets)
 
     registries: dict[str, list[type]] = {
         "target": list(targets.TARGETS.values()),
@@ -63,6 +64,7 @@ def allowed() -> dict[str, dict[str, type]]:
         "schedule": list(schedules.SCHEDULES.values()),
         "model": list(model.MODELS.values()),
         "data": list(data.DATA.values()),
+        "logger": list(loggers.LOGGERS.values()),
     }
     out = {group: {f"{c.__module__}.{c.__qualname__}": c for c in classes}
            for group, classes in registries.items()}
@@ -156,17 +158,56 @@ def data(cfg: Mapping[str, Any], tgt: Target, seed: int | None = None) -> Datase
     return make_dataset(make("data", cfg["data"]), tgt, cfg["seed"] if seed is None else seed)
 
 
+def target_and_data(cfg: Mapping[str, Any], seed: int | None = None) -> tuple[Target, Dataset]:
+    """The target and the dataset: sampled from a closed-form target, or read from a file
+    (data=file; the target is then the table itself and `cfg.target` is not used)."""
+    seed = cfg["seed"] if seed is None else seed
+    spec = make("data", cfg["data"])
+    if isinstance(spec, FileData):
+        structure = make("activation", cfg["activation"]) if "activation" in cfg else None
+        dataset = spec.load(seed, scalar_units=bool(getattr(structure, "scalar_units", False)))
+        from pathlib import Path
+
+        name = Path(str(spec.path)).stem
+        if isinstance(cfg["data"], dict):
+            cfg["data"]["meta"] = spec.meta  # kept with the run, so it rebuilds without the file
+        return Table(name, len(dataset.x_names), len(dataset.y_names)), dataset
+    tgt = target(cfg)
+    return tgt, make_dataset(spec, tgt, seed)
+
+
 def model(cfg: Mapping[str, Any], tgt: Target, dataset: Dataset) -> nn.Module:
-    """The model the config names: a JacNet with all its parts, or the plain MLP."""
+    """The model the config names: a JacNet with all its parts, or the plain MLP.
+
+    With data in standard units (`dataset.units`), the model is built in those units with
+    its structure's constants rescaled, and wrapped so it is used in the data's units.
+    """
     build_model = make("model", cfg["model"])
+    units = dataset.units
     if getattr(build_model.func, "kind", None) != "jacnet":
-        return build_model(d_x=tgt.d_x, d_y=tgt.d_y)
-    anchor = make("anchor", cfg["anchor"])(
-        d_x=tgt.d_x, d_y=tgt.d_y, target=tgt, points=(dataset.x_train, dataset.y_train))
-    return build_model(
-        d_x=tgt.d_x, d_y=tgt.d_y, structure=make("activation", cfg["activation"]),
-        path=make("path", cfg["path"]), anchor=anchor, integrator=make("solver", cfg["solver"]),
+        core = build_model(d_x=tgt.d_x, d_y=tgt.d_y)
+        return core if units is None else _standardized(core, units, None)
+    structure = make("activation", cfg["activation"])
+    if hasattr(structure, "bind"):
+        structure.bind(dataset.x_names)
+    anchor_cfg = dict(cfg["anchor"])
+    if anchor_cfg.get("y0") == "target" and not tgt.closed_form:
+        anchor_cfg["y0"] = "learned"  # data from a file: y0 must be learned
+    points = (dataset.x_train, dataset.y_train) if units is None else \
+        (units.x_in(dataset.x_train), units.y_in(dataset.y_train))
+    anchor = make("anchor", anchor_cfg)(d_x=tgt.d_x, d_y=tgt.d_y, target=tgt, points=points)
+    inner = structure if units is None else structure.rescaled(units.x_scale, units.y_scale)
+    core = build_model(
+        d_x=tgt.d_x, d_y=tgt.d_y, structure=inner, path=make("path", cfg["path"]),
+        anchor=anchor, integrator=make("solver", cfg["solver"]),
     )
+    return core if units is None else _standardized(core, units, structure)
+
+
+def _standardized(core: nn.Module, units: Any, structure: Any) -> nn.Module:
+    from jacnet_cli.units import Standardized
+
+    return Standardized(core, units, structure)
 
 
 def optimizer(cfg: Mapping[str, Any], net: nn.Module) -> torch.optim.Optimizer:
@@ -192,7 +233,7 @@ def training(cfg: Mapping[str, Any], dev: torch.device | str, dt: torch.dtype) -
     """Seed, then build target, data, model, optimiser and schedule on dev/dt."""
     check(cfg)
     torch.manual_seed(cfg["seed"])
-    tgt = target(cfg)
-    dataset = data(cfg, tgt).to(dev, dt)
+    tgt, dataset = target_and_data(cfg)
+    dataset = dataset.to(dev, dt)
     net = model(cfg, tgt, dataset).to(device=dev, dtype=dt)
     return Training(tgt, dataset, net, optimizer(cfg, net), schedule(cfg))

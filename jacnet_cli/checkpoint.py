@@ -160,8 +160,7 @@ def rebuild(path: Path, config: dict[str, Any], state: dict[str, torch.Tensor]
     """Target, data and model of a saved config with its weights, or one clear line."""
     try:
         build.check(config)
-        tgt = build.target(config)
-        dataset = build.data(config, tgt)
+        tgt, dataset = build.target_and_data(config)
         model = build.model(config, tgt, dataset)
     except KeyError as exc:
         raise CheckpointError(f"checkpoint {path}: its config lacks the key {exc.args[0]!r}") from None

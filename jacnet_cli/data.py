@@ -1,9 +1,12 @@
-"""Data: training, validation and test inputs sampled in boxes, their targets, dense grids.
+"""Data: sampled from a closed-form target (`DataSpec`) or read from the user's file
+(`FileData`), split into training, validation and test sets, with the points where
+guarantees are measured.
 
 The paper's setup (section 5): 5 training points uniform in [-1, 1], 100 test points uniform
 in [-2, 2]; guarantees are measured on a dense grid over a wider interval, [-3, 3]. In n-D
 the guarantee points are a regular grid up to 3 dimensions and uniform samples of the box
-beyond. Config group: ``conf/data/<name>.yaml``.
+beyond. For a file, the box is the data's bounding box widened by `guarantee_margin`.
+Config group: ``conf/data/<name>.yaml``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -102,6 +106,18 @@ def guarantee_points(spec: DataSpec, d: int, generator: torch.Generator) -> Tens
     return uniform(spec.guarantee_points, d, spec.guarantee_range, generator)
 
 
+def box_points(lo: Tensor, hi: Tensor, per_axis: int, count: int,
+               generator: torch.Generator) -> Tensor:
+    """Guarantee points in the box [lo, hi] (per coordinate): a grid up to 3-D, uniform
+    samples beyond. (d,) x2 -> (M, d), float64."""
+    d = lo.shape[0]
+    if d <= 3:
+        unit = grid(d, (0.0, 1.0), per_axis)
+    else:
+        unit = torch.rand(count, d, generator=generator, dtype=torch.float64)
+    return lo + (hi - lo) * unit
+
+
 @dataclass
 class Dataset:
     """Sampled inputs and targets, float64 on the CPU (cast where used).
@@ -120,6 +136,7 @@ class Dataset:
     sampler: Callable[[int, torch.Generator], tuple[Tensor, Tensor]] | None = None
     x_names: list[str] | None = None
     y_names: list[str] | None = None
+    units: object | None = None  # `units.Units` when the model trains in standard units
 
     def __post_init__(self) -> None:
         self.x_names = self.x_names or default_names("x", self.x_train.shape[1])
@@ -133,7 +150,7 @@ class Dataset:
                                             self.y_test, self.x_grid)),
                        train_range=self.train_range, x_val=cast(self.x_val),
                        y_val=cast(self.y_val), sampler=self.sampler, x_names=self.x_names,
-                       y_names=self.y_names)
+                       y_names=self.y_names, units=self.units)
 
     @property
     def validation(self) -> tuple[Tensor, Tensor] | None:
@@ -174,4 +191,179 @@ def make_dataset(spec: DataSpec, target, seed: int) -> Dataset:
                    x_val, None if x_val is None else target(x_val), sampler)
 
 
-DATA: dict[str, type] = {"sampled": DataSpec}
+@dataclass
+class FileData:
+    """The user's data from a file: columns, splits, units and where guarantees are measured.
+
+    Args:
+        path: a CSV with a header row, an .npz with arrays x and y, or Parquet (pyarrow).
+        x, y: the input and output columns, by name or 0-based index (npz: x1.., y1..).
+        test_path: a second file (same columns) to test on; else `test_fraction` of the rows.
+        test_fraction, val_fraction: shares of the rows held out (seeded by the run's seed).
+        standardize: train on standardised x and y (the model is still used in the data's
+            units; the structure's constants are rescaled so its guarantee holds there).
+        guarantee_margin: the guarantee box is the data's bounding box widened by this share
+            of its width on each side.
+        grid_points: guarantee grid points per axis, up to 3 inputs.
+        guarantee_points: guarantee points sampled in the box beyond 3 inputs.
+        drop_nonfinite: drop rows holding NaN or inf (default: refuse the file).
+        meta: what a trained run keeps of the data (names, box, rows), filled in by training;
+            a saved run rebuilds from it when the file is gone.
+    """
+
+    path: str | None = None
+    x: Sequence[str | int] | str | int | None = None
+    y: Sequence[str | int] | str | int | None = None
+    test_path: str | None = None
+    test_fraction: float = 0.2
+    val_fraction: float = 0.0
+    standardize: bool = True
+    guarantee_margin: float = 0.1
+    grid_points: int = 2001
+    guarantee_points: int = 4000
+    drop_nonfinite: bool = False
+    meta: dict | None = None
+
+    MIN_TRAIN_ROWS = 2
+
+    def __post_init__(self) -> None:
+        if self.path in (None, "", "???"):
+            raise ValueError("data.path is not set; pass data.path=FILE (.csv with a header, "
+                             ".npz with arrays x and y, or .parquet)")
+        for key in ("x", "y"):
+            value = getattr(self, key)
+            if value in (None, "", [], "???"):
+                raise ValueError(f"data.{key} is not set; name the {key} columns, e.g. "
+                                 f"data.{key}=[col1,col2] (names or 0-based indices)")
+        for key in ("test_fraction", "val_fraction"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                    not 0 <= value < 1:
+                raise ValueError(f"data.{key}={value!r} is not allowed; it must be a number "
+                                 "in [0, 1)")
+        if self.test_fraction + self.val_fraction >= 1:
+            raise ValueError(f"data.test_fraction + data.val_fraction = "
+                             f"{self.test_fraction + self.val_fraction:g} leaves no training rows; "
+                             "their sum must be < 1")
+        if isinstance(self.guarantee_margin, bool) or \
+                not isinstance(self.guarantee_margin, (int, float)) or \
+                not 0 <= self.guarantee_margin <= 10:
+            raise ValueError(f"data.guarantee_margin={self.guarantee_margin!r} is not allowed; "
+                             "it must be a number in [0, 10]")
+        for key in ("standardize", "drop_nonfinite"):
+            if not isinstance(getattr(self, key), bool):
+                raise ValueError(f"data.{key}={getattr(self, key)!r} is not allowed; it must "
+                                 "be true or false")
+        _count("data.grid_points", self.grid_points, MIN_GRID_POINTS)
+        _count("data.guarantee_points", self.guarantee_points, 16)
+
+    def _columns(self, path: str, key: str) -> tuple[list[str], Tensor, list[str], Tensor]:
+        from jacnet_cli import tables
+
+        names, values = tables.read_table(path, key)
+        x_names, xv = tables.select(names, values, self.x, "data.x", path)
+        y_names, yv = tables.select(names, values, self.y, "data.y", path)
+        overlap = sorted(set(x_names) & set(y_names))
+        if overlap:
+            raise ValueError(f"data.x and data.y share the column(s) {', '.join(overlap)}; a "
+                             "column is either an input or an output")
+        both = np.concatenate([xv, yv], axis=1)
+        ok = tables.finite_rows(both)
+        if not ok.all():
+            bad = int((~ok).sum())
+            if not self.drop_nonfinite:
+                raise ValueError(f"{key}={path!r}: {bad} row(s) hold NaN or inf in the chosen "
+                                 f"columns (first: data row {int(np.argmax(~ok)) + 1}); remove "
+                                 "them or pass data.drop_nonfinite=true")
+            xv, yv = xv[ok], yv[ok]
+        return x_names, torch.from_numpy(np.ascontiguousarray(xv)), y_names, \
+            torch.from_numpy(np.ascontiguousarray(yv))
+
+    def load(self, seed: int, scalar_units: bool = False) -> Dataset:
+        """Read, split and (optionally) standardise; the guarantee box from the data.
+
+        Without the file (a saved run moved elsewhere) the dataset is rebuilt from `meta`:
+        names, box and units, with empty training and test sets.
+        """
+        from pathlib import Path
+
+        if self.meta is not None and not Path(str(self.path)).expanduser().is_file():
+            return self._from_meta(seed)
+        x_names, x, y_names, y = self._columns(str(self.path), "data.path")
+        g = torch.Generator().manual_seed(int(seed))
+        if self.test_path is not None:
+            tx_names, x_test, ty_names, y_test = self._columns(str(self.test_path),
+                                                               "data.test_path")
+            n_test = 0
+        else:
+            n_test = int(round(self.test_fraction * x.shape[0]))
+        n_val = int(round(self.val_fraction * x.shape[0]))
+        n_train = x.shape[0] - n_test - n_val
+        if n_train < self.MIN_TRAIN_ROWS or (self.test_path is None and self.test_fraction > 0
+                                             and n_test < 1):
+            raise ValueError(f"data.path={self.path!r} has {x.shape[0]} usable rows; with "
+                             f"test_fraction={self.test_fraction:g} and "
+                             f"val_fraction={self.val_fraction:g} that leaves {n_train} for "
+                             f"training and {n_test} for testing: give at least "
+                             f"{self.MIN_TRAIN_ROWS} training rows and 1 test row")
+        order = torch.randperm(x.shape[0], generator=g)
+        test_i, val_i, train_i = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
+        if self.test_path is None:
+            x_test, y_test = x[test_i], y[test_i]
+        x_train, y_train = x[train_i], y[train_i]
+        x_val, y_val = (x[val_i], y[val_i]) if n_val else (None, None)
+        lo, hi = x.min(0).values, x.max(0).values
+        meta = {"x_names": x_names, "y_names": y_names, "rows": int(x.shape[0]),
+                "box_lo": lo.tolist(), "box_hi": hi.tolist()}
+        units = None
+        if self.standardize:
+            from jacnet_cli.units import Units
+
+            units = Units.fit(x_train, y_train, scalar_units)
+            meta["units"] = units.describe()
+        self.meta = meta
+        return Dataset(x_train, y_train, x_test, y_test, self._grid(lo, hi, g),
+                       (float(lo.min()), float(hi.max())), x_val, y_val, None, x_names,
+                       y_names, units)
+
+    def _grid(self, lo: Tensor, hi: Tensor, g: torch.Generator) -> Tensor:
+        width = torch.where(hi > lo, hi - lo, torch.ones_like(hi))
+        margin = self.guarantee_margin * width
+        return box_points(lo - margin, hi + margin, self.grid_points, self.guarantee_points, g)
+
+    def _from_meta(self, seed: int) -> Dataset:
+        m = self.meta
+        d_x, d_y = len(m["x_names"]), len(m["y_names"])
+        lo = torch.tensor(m["box_lo"], dtype=torch.float64)
+        hi = torch.tensor(m["box_hi"], dtype=torch.float64)
+        units = None
+        if "units" in m:
+            from jacnet_cli.units import Units
+
+            units = Units(*(torch.tensor(m["units"][k]) for k in
+                            ("x_mean", "x_scale", "y_mean", "y_scale")))
+        empty_x, empty_y = torch.zeros(0, d_x, dtype=torch.float64), torch.zeros(0, d_y, dtype=torch.float64)
+        g = torch.Generator().manual_seed(int(seed))
+        return Dataset(empty_x, empty_y, empty_x, empty_y, self._grid(lo, hi, g),
+                       (float(lo.min()), float(hi.max())), None, None, None,
+                       list(m["x_names"]), list(m["y_names"]), units)
+
+    def read_inputs(self, path: str) -> tuple[Tensor, Tensor | None]:
+        """A new file's x columns (by the run's names) and its y columns when present."""
+        from jacnet_cli import tables
+
+        names, values = tables.read_table(path, "data.path")
+        x_names, y_names = self.meta["x_names"], self.meta["y_names"]
+        _, xv = tables.select(names, values, x_names, "data.path", path)
+        yv = None
+        if all(n in names for n in y_names):
+            _, yv = tables.select(names, values, y_names, "data.path", path)
+        rows = np.concatenate([xv] + ([yv] if yv is not None else []), axis=1)
+        ok = tables.finite_rows(rows)
+        if not ok.all():
+            raise ValueError(f"data.path={path!r}: {int((~ok).sum())} row(s) hold NaN or inf "
+                             f"(first: data row {int(np.argmax(~ok)) + 1}); remove them")
+        return torch.from_numpy(xv), None if yv is None else torch.from_numpy(yv)
+
+
+DATA: dict[str, type] = {"sampled": DataSpec, "file": FileData}

@@ -3,6 +3,8 @@
 1-D targets: the fit (with the prediction at initialisation), the learned Jacobian against
 the true one, the loss with the tolerance, and the inverse for invertible models.
 2-D targets: the deformed grid, the error field, and the loss.
+Data from a file has no closed form: its plots show the data points instead of a true curve,
+in the data's units and with its column names, plus a predicted-vs-observed plot per output.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ def _bounds(model: nn.Module) -> dict[str, float] | None:
     structure = getattr(model, "structure", None)
     if structure is None:
         return None
-    if structure.name == "pd":
-        return {"ε": structure.eps}
+    if structure.name in ("pd", "monotone"):
+        return {"ε": structure.eps, **({"k": structure.max_eig}
+                                     if getattr(structure, "max_eig", None) else {})}
     if structure.name == "lipschitz":
         return {"k": structure.k, "-k": -structure.k}
     return None
@@ -58,6 +61,13 @@ def write(run_dir: Path, model: nn.Module, target: Target, data: Dataset,
         written += _write_1d(run_dir, model, target, data, initial or {}, name)
     elif target.d_x == 2 and target.d_y == 2:
         written += _write_2d(run_dir, model, target, data, name)
+    if not target.closed_form and data.x_test.shape[0] > 0:
+        pred = _np(predict(model, data.x_test))
+        for i, label in enumerate(data.y_names):
+            suffix = "" if len(data.y_names) == 1 else f"_{label}"
+            written.append(plots.parity(run_dir / f"parity{suffix}.png",
+                                        _np(data.y_test)[:, i], pred[:, i], label,
+                                        title=f"test set: {label} ({name})"))
     return written
 
 
@@ -67,12 +77,18 @@ def _write_1d(run_dir: Path, model: nn.Module, target: Target, data: Dataset,
     xs = _np(x)[:, 0]
     trained = _np(predict(model, x))[:, 0]
     span = data.train_range
-    out = [plots.fit_1d(run_dir / "fit.png", xs, _np(target(x))[:, 0], trained,
-                        _np(data.x_train)[:, 0], _np(data.y_train)[:, 0], span,
-                        init=None if initial.get("init") is None else np.asarray(initial["init"]), title=f"fit ({name})")]
+    truth = target.closed_form
+    init = initial.get("init")
+    out = [plots.fit_1d(run_dir / "fit.png", xs, _np(target(x))[:, 0] if truth else None,
+                        trained, _np(data.x_train)[:, 0], _np(data.y_train)[:, 0], span,
+                        init=None if init is None else np.asarray(init), title=f"fit ({name})",
+                        test_x=None if truth else _np(data.x_test)[:, 0],
+                        test_y=None if truth else _np(data.y_test)[:, 0],
+                        labels=(data.x_names[0], data.y_names[0]))]
     fn_jac = _np(derivative(model, x))[:, 0, 0]
     net_jac = _np(model.jacobian(x).detach())[:, 0, 0] if hasattr(model, "jacobian") else fn_jac
-    out.append(plots.jacobian_1d(run_dir / "jacobian.png", xs, _np(target.jacobian(x))[:, 0, 0],
+    out.append(plots.jacobian_1d(run_dir / "jacobian.png", xs,
+                                 _np(target.jacobian(x))[:, 0, 0] if truth else None,
                                  net_jac, fn_jac=fn_jac, bounds=_bounds(model), train_range=span,
                                  title=f"Jacobian ({name})"))
     if getattr(model, "invertible", False):
@@ -80,7 +96,7 @@ def _write_1d(run_dir: Path, model: nn.Module, target: Target, data: Dataset,
                            dtype=x.dtype, device=x.device)[:, None]
         learned = _np(model.inverse(y))[:, 0]
         true = None
-        if target.invertible:
+        if truth and target.invertible:
             lo, hi = target.inverse_domain() or (-np.inf, np.inf)
             ok = (y[:, 0] > lo) & (y[:, 0] < hi)
             true = np.full(len(learned), np.nan)
@@ -103,10 +119,12 @@ def _write_2d(run_dir: Path, model: nn.Module, target: Target, data: Dataset,
     hi = float(data.x_grid.max())
     like = data.x_grid
     lines = [line.to(like) for line in _lines((lo, hi))]
-    true_lines = [_np(target(line)) for line in lines]
+    true_lines = [_np(target(line)) for line in lines] if target.closed_form else None
     learned_lines = [_np(predict(model, line)) for line in lines]
     out = [plots.grid_2d(run_dir / "grid.png", true_lines, learned_lines,
-                         train_x=_np(target(data.x_train)), title=f"deformed grid ({name})")]
+                         train_x=_np(data.y_train), title=f"deformed grid ({name})")]
+    if not target.closed_form:
+        return out
     axis = torch.linspace(lo, hi, 81, dtype=like.dtype, device=like.device)
     gx, gy = torch.meshgrid(axis, axis, indexing="xy")  # (H, W) each
     pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], -1)  # (H*W, 2)

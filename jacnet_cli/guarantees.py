@@ -15,6 +15,7 @@ Guarantee keys, present only where they apply:
     lipschitz_max      max over points of ‖D‖₂, the largest local slope (lipschitz)
     cr_residual_max    max |D11 - D22|, |D12 + D21| (cauchy_riemann)
     jacobian_asym_max  max ‖D - Dᵀ‖_F / ‖D‖_F (square maps with d > 1; gradient, monotone)
+    partial_min        min over points and chosen inputs of s_i ∂ŷ/∂x_i, s_i = ±1 (monotone_in)
     roundtrip_max_err  max |x - ŷ⁻¹(ŷ(x))| (invertible structures)
 
 Conservation diagnostics (`conservation`, every JacNet with d_x > 1):
@@ -38,7 +39,8 @@ from jacnet_cli.activations import asymmetry, cr_residual
 from jacnet_cli.inverse import check_invertible, derivative
 from jacnet_cli.solvers import GaussLegendre, direct_backprop
 
-SLACK = 1e-6  # relative slack for `guarantee_held`: rounding and integrator error
+SLACK = 1e-6  # relative slack for `guarantee_held` in float64: rounding and integrator error
+SLACK_FLOAT32 = 1e-4  # the same in float32 (machine epsilon 1.2e-7)
 FLOPS = 4e9  # a measurement's budget of floating-point work, to size n-D point counts
 
 
@@ -59,7 +61,8 @@ def applicable(model: nn.Module) -> list[str]:
         return []
     keys = {"pd": ["jacobian_min_eig"], "lipschitz": ["lipschitz_max"],
             "cauchy_riemann": ["cr_residual_max"], "gradient": ["jacobian_asym_max"],
-            "monotone": ["jacobian_min_eig", "jacobian_asym_max"]}.get(structure.name, [])
+            "monotone": ["jacobian_min_eig", "jacobian_asym_max"],
+            "monotone_in": ["partial_min"]}.get(structure.name, [])
     if getattr(structure, "max_eig", None):
         keys = keys + ["jacobian_max_eig"]
     if model.d_x > 1 and model.d_x == model.d_y and "jacobian_asym_max" not in keys:
@@ -100,9 +103,9 @@ def measure(model: nn.Module, x: Tensor, keys: list[str] | None = None,
     out: dict[str, float] = {}
     parts = x.split(chunk)
     jac_keys = ("jacobian_min_eig", "jacobian_max_eig", "lipschitz_max", "cr_residual_max",
-                "jacobian_asym_max")
+                "jacobian_asym_max", "partial_min")
     if any(k in keys for k in jac_keys):
-        low, high, slope, cr, asym = math.inf, -math.inf, 0.0, 0.0, 0.0
+        low, high, slope, cr, asym, partial = math.inf, -math.inf, 0.0, 0.0, 0.0, math.inf
         with direct_backprop(getattr(model, "integrator", None)):
             for p in parts:
                 jac = derivative(model, p).detach()  # (P, d_y, d_x)
@@ -115,9 +118,12 @@ def measure(model: nn.Module, x: Tensor, keys: list[str] | None = None,
                     cr = max(cr, float(cr_residual(jac).max()))
                 if "jacobian_asym_max" in keys and jac.shape[1] == jac.shape[2]:
                     asym = max(asym, float(asymmetry(jac).max()))
+                if "partial_min" in keys:
+                    signs = torch.tensor(structure.signs, dtype=jac.dtype, device=jac.device)
+                    partial = min(partial, float((jac[:, 0, structure.indices] * signs).min()))
         for key, value in (("jacobian_min_eig", low), ("jacobian_max_eig", high),
                            ("lipschitz_max", slope), ("cr_residual_max", cr),
-                           ("jacobian_asym_max", asym)):
+                           ("jacobian_asym_max", asym), ("partial_min", partial)):
             if key in keys:
                 out[key] = value
     if "roundtrip_max_err" in keys:
@@ -127,33 +133,39 @@ def measure(model: nn.Module, x: Tensor, keys: list[str] | None = None,
             checks = [structure.check(model.jacobian(p)) for p in parts]
         for key in checks[0]:
             values = [c[key] for c in checks]
-            out[key] = min(values) if key.endswith("min_eig") or key.endswith("modulus") \
+            out[key] = min(values) if key.endswith(("min_eig", "modulus", "_min")) \
                 else max(values)
     return out
 
 
 def held(model: nn.Module, measured: dict[str, Any]) -> bool | None:
-    """Whether the measured guarantee keys meet the structure's bounds (relative slack SLACK).
+    """Whether the measured guarantee keys meet the structure's bounds, within a relative
+    slack for rounding and integrator error (SLACK in float64, SLACK_FLOAT32 in float32;
+    a round trip within 1e-6, or 1e-3 in float32).
 
     None when the structure states no bound to check (e.g. `none`).
     """
     structure = getattr(model, "structure", None)
     if structure is None:
         return None
+    single = next(model.parameters()).dtype != torch.float64
+    slack = SLACK_FLOAT32 if single else SLACK
     checks: list[bool] = []
     eps = getattr(structure, "eps", None)
+    if "partial_min" in measured:
+        checks.append(measured["partial_min"] >= (eps or 0.0) * (1 - slack))
     if "jacobian_min_eig" in measured and eps is not None:
-        checks.append(measured["jacobian_min_eig"] >= eps * (1 - SLACK))
+        checks.append(measured["jacobian_min_eig"] >= eps * (1 - slack))
     if "jacobian_max_eig" in measured:
-        checks.append(measured["jacobian_max_eig"] <= structure.max_eig * (1 + SLACK))
+        checks.append(measured["jacobian_max_eig"] <= structure.max_eig * (1 + slack))
     if "lipschitz_max" in measured and structure.name == "lipschitz":
-        checks.append(measured["lipschitz_max"] <= structure.k * (1 + SLACK))
+        checks.append(measured["lipschitz_max"] <= structure.k * (1 + slack))
     if "cr_residual_max" in measured:
-        checks.append(measured["cr_residual_max"] <= SLACK)
+        checks.append(measured["cr_residual_max"] <= slack)
     if "jacobian_asym_max" in measured and structure.name in ("gradient", "monotone"):
-        checks.append(measured["jacobian_asym_max"] <= SLACK)
+        checks.append(measured["jacobian_asym_max"] <= slack)
     if "roundtrip_max_err" in measured:
-        checks.append(measured["roundtrip_max_err"] <= 1e-6)
+        checks.append(measured["roundtrip_max_err"] <= (1e-3 if single else 1e-6))
     return all(checks) if checks else None
 
 
@@ -217,6 +229,11 @@ def conservation(model: nn.Module, x_test: Tensor, grid: Tensor, points: int = 2
     """
     if getattr(model, "kind", None) != "jacnet" or model.d_x == 1:
         return {}
+    from jacnet_cli.units import unwrap
+
+    model, units = unwrap(model)
+    if units is not None:  # measure in the model's units; path gaps in the user's
+        x_test, grid = units.x_in(x_test), units.x_in(grid)
     d = model.d_x
     rule = GaussLegendre(nodes)
     out: dict[str, float] = {}
@@ -225,13 +242,14 @@ def conservation(model: nn.Module, x_test: Tensor, grid: Tensor, points: int = 2
     few = x_test[: max(8, min(points, int(points * 32 / d)))]
     with torch.no_grad():
         x0, y0 = model.anchor(few)  # (P, d_x), (P, d_y)
+        scale = 1.0 if units is None else units._cast(few, "y_scale")
         linear = y0 + model.segment_integral(x0, few, rule)
         legs = [model.segment_integral(a, b, rule) for a, b in _axis_legs(x0, few)]
         axis = y0 + torch.stack(legs).sum(0)
-        out["path_gap_max"] = float(torch.linalg.vector_norm(linear - axis, dim=-1).max())
+        out["path_gap_max"] = float(torch.linalg.vector_norm(scale * (linear - axis), dim=-1).max())
         if getattr(model.integrator, "exact", False):
-            exact = model(few)
-            out["exact_gap_max"] = float(torch.linalg.vector_norm(exact - linear, dim=-1).max())
+            gap = scale * (model(few) - linear)
+            out["exact_gap_max"] = float(torch.linalg.vector_norm(gap, dim=-1).max())
     return out
 
 

@@ -127,6 +127,16 @@ def solve(model: nn.Module, y: Tensor, method: str = "auto", rtol: float = 1e-6,
     if y.ndim != 2 or y.shape[1] != model.d_y:
         raise ValueError(f"y has shape {tuple(y.shape)}; it must be (N, {model.d_y})")
     from jacnet_cli.model import cumulative_applies, predict
+    from jacnet_cli.units import unwrap
+
+    core, units = unwrap(model)
+    if units is not None:  # solve in the model's units; report x and residuals in the user's
+        inner = solve(core, units.y_in(y.detach()), method, rtol, atol, step_size,
+                      newton_steps, newton, tol, max_iter)
+        x = units.x_out(inner.x)
+        with torch.no_grad():
+            residual = torch.linalg.vector_norm(predict(model, x) - y.detach(), dim=-1)
+        return Inversion(x, inner.converged, residual)
     from jacnet_cli.solvers import ADAPTIVE_METHODS, FIXED_METHODS
 
     if method not in METHODS + ADAPTIVE_METHODS + FIXED_METHODS:
@@ -157,6 +167,80 @@ def solve(model: nn.Module, y: Tensor, method: str = "auto", rtol: float = 1e-6,
         limit = max(tol, 10 * rtol if rough else 0.0, 1e-6, 100 * tolerance)
         converged = torch.isfinite(x).all(dim=-1) & (residual <= limit * scale)
     return Inversion(x, converged, residual)
+
+
+@torch.no_grad()
+def solve_input(model: nn.Module, y: Tensor, x: Tensor, index: int, sign: float = 1.0,
+                scale: float = 1.0, max_iter: int = 200) -> Inversion:
+    """The input x_i with ŷ(x) = y, the other inputs held at the given values (a scalar ŷ
+    strictly monotone in x_i, e.g. `monotone_in` with one input and ε > 0).
+
+    Brackets grow geometrically from x_i (step `scale`, then doubling) until ŷ - y changes
+    sign, then regula falsi with the Illinois modification refines each bracket, falling back
+    to bisection; no derivative is needed.
+
+    Args:
+        model: a scalar model (d_y = 1).
+        y: (N, 1) targets.
+        x: (N, d_x) inputs; column `index` is the starting guess, the others are kept.
+        index: the monotone input.
+        sign: +1 if ŷ increases in x_i, -1 if it decreases.
+        scale: the first bracket step (e.g. the input's standard deviation).
+        max_iter: bound on expansions and on refinement steps.
+
+    Returns:
+        an Inversion with x (N, d_x) (column `index` solved), converged, residual.
+    """
+    y = y.detach()[:, 0]
+    base = x.detach().clone()
+
+    def residual(t: Tensor) -> Tensor:
+        p = base.clone()
+        p[:, index] = t
+        return sign * (model(p)[:, 0] - y)  # increasing in t
+
+    t0 = base[:, index].clone()
+    r0 = residual(t0)
+    lo, hi = t0.clone(), t0.clone()
+    up = r0 < 0  # the root lies above t0
+    found = r0 == 0
+    width = float(scale)
+    for _ in range(max_iter):  # grow brackets until ŷ - y changes sign
+        pending = ~found
+        if not bool(pending.any()):
+            break
+        edge = torch.where(up, t0 + width, t0 - width)
+        r = residual(edge)
+        hit = pending & torch.where(up, r >= 0, r <= 0)
+        miss = pending & ~hit
+        hi = torch.where((up & hit) | (~up & miss), edge, hi)
+        lo = torch.where((~up & hit) | (up & miss), edge, lo)
+        found = found | hit
+        width *= 2
+    lo_r, hi_r = residual(lo), residual(hi)
+    t = torch.where(lo_r.abs() <= hi_r.abs(), lo, hi)
+    side = torch.zeros_like(t)  # Illinois: -1 if lo moved last, +1 if hi did
+    for _ in range(max_iter):  # regula falsi (Illinois) inside each bracket
+        gap = hi - lo
+        if bool((gap <= 4 * torch.finfo(t.dtype).eps * (1 + t.abs())).all()):
+            break
+        denom = hi_r - lo_r
+        t = torch.where(denom > 0, lo - lo_r * gap / torch.where(denom > 0, denom, torch.ones_like(denom)),
+                        lo + gap / 2)
+        t = torch.where((t <= lo) | (t >= hi), lo + gap / 2, t)
+        r = residual(t)
+        left = r < 0
+        lo, lo_r = torch.where(left, t, lo), torch.where(left, r, lo_r)
+        hi, hi_r = torch.where(left, hi, t), torch.where(left, hi_r, r)
+        hi_r = torch.where(left & (side < 0), hi_r / 2, hi_r)
+        lo_r = torch.where(~left & (side > 0), lo_r / 2, lo_r)
+        side = torch.where(left, -torch.ones_like(side), torch.ones_like(side))
+    open_ = ~found
+    out = base.clone()
+    out[:, index] = t
+    res = (model(out)[:, 0] - y).abs()
+    converged = torch.isfinite(res) & (res <= 1e-6 * (1 + y.abs())) & ~open_
+    return Inversion(out, converged, res)
 
 
 @torch.no_grad()

@@ -58,10 +58,10 @@ def evaluate(model: nn.Module, data: Dataset, eval_tolerance: float | None = Non
     start = time.perf_counter()
     out: dict[str, Any] = {}
     say("test errors")
-    out.update(test_errors(predict(model, data.x_test), data.y_test))
-    out.update(test_errors(predict(model, data.x_train), data.y_train, prefix="train"))
-    if data.x_val is not None:
-        out.update(test_errors(predict(model, data.x_val), data.y_val, prefix="val"))
+    for prefix, x, y in (("test", data.x_test, data.y_test), ("train", data.x_train, data.y_train),
+                         ("val", data.x_val, data.y_val)):
+        if x is not None and x.shape[0] > 0:
+            out.update(test_errors(predict(model, x), y, prefix=prefix))
     if integrator is not None:
         out["eval_nfe"] = integrator.nfe_forward
         out["eval_solver"] = repr(integrator)

@@ -159,6 +159,11 @@ def predict(model: nn.Module, x: Tensor, rows: int = 16384, method: str = "direc
     """
     if method not in ("direct", "cumulative", "auto"):
         raise ValueError(f"method={method!r} is not allowed; choose direct, cumulative or auto")
+    from jacnet_cli.units import unwrap
+
+    core, units = unwrap(model)
+    if units is not None:
+        return units.y_out(predict(core, units.x_in(x), rows, method))
     if method == "cumulative" or (method == "auto" and cumulative_applies(model)):
         return cumulative_predict(model, x, chunk=rows)
     nodes = getattr(getattr(model, "integrator", None), "nodes", 1)

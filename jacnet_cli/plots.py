@@ -233,16 +233,17 @@ def _loss_axes(ax: Any, loss_curves: Mapping[str, np.ndarray], tolerance: ArrayL
 # --------------------------------------------------------------------------- 1-D figures
 
 
-def fit_1d(path: PathLike, x: ArrayLike, target: ArrayLike, trained: ArrayLike,
+def fit_1d(path: PathLike, x: ArrayLike, target: ArrayLike | None, trained: ArrayLike,
            train_x: ArrayLike, train_y: ArrayLike, train_range: Sequence[float],
            init: ArrayLike | None = None, others: Mapping[str, ArrayLike] | None = None,
-           title: str = "") -> Path:
+           title: str = "", test_x: ArrayLike | None = None,
+           test_y: ArrayLike | None = None, labels: tuple[str, str] = ("x", "y")) -> Path:
     """Plot the learned function against the target, with training data and interval.
 
     Args:
         path: PNG file to write.
         x: (M,) evaluation points, sorted.
-        target: (M,) true y(x), drawn solid black.
+        target: (M,) true y(x), drawn solid black; None for data without a closed form.
         trained: (M,) trained JacNet prediction, drawn solid in the first palette colour.
         train_x, train_y: (N,) training points, drawn as markers.
         train_range: (lo, hi) of the training interval, shaded.
@@ -251,19 +252,24 @@ def fit_1d(path: PathLike, x: ArrayLike, target: ArrayLike, trained: ArrayLike,
             colour and dash pattern. The y-range follows target, trained and training data, so
             a curve that diverges far off leaves the frame rather than flattening the rest.
         title: figure title; a default is used when empty.
+        test_x, test_y: (P,) held-out points, drawn as open markers; optional.
+        labels: the axes' names (the data's column names).
 
     Returns:
         The path written.
     """
     x = _arr(x, "x")
-    target, trained = _arr(target, "target"), _arr(trained, "trained")
+    trained = _arr(trained, "trained")
+    target = trained if target is None else _arr(target, "target")
+    has_target = target is not trained
     init = None if init is None else _arr(init, "init")
     others = {k: _arr(v, f"others[{k!r}]") for k, v in (others or {}).items()}
     _same_len(x, target=target, trained=trained, init=init, **others)
     train_x, train_y = _arr(train_x, "train_x"), _arr(train_y, "train_y")
     with _style() as plt:
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
-        ax.plot(x, target, color=TRUE_COLOR, linewidth=2.8, label="target y(x)", zorder=2)
+        if has_target:
+            ax.plot(x, target, color=TRUE_COLOR, linewidth=2.8, label="target y(x)", zorder=2)
         if init is not None:
             ax.plot(x, init, color=INIT_COLOR, linestyle=":", linewidth=2.0,
                     label="initialisation", zorder=3)
@@ -271,17 +277,20 @@ def fit_1d(path: PathLike, x: ArrayLike, target: ArrayLike, trained: ArrayLike,
         for i, (label, y) in enumerate(others.items(), start=1):
             ax.plot(x, y, label=label, zorder=3, **_curve_style(i))
         ax.scatter(train_x, train_y, label="training points", **POINT_STYLE)
+        if test_x is not None and test_y is not None:
+            ax.scatter(_arr(test_x, "test_x"), _arr(test_y, "test_y"), label="test points",
+                       facecolors="none", edgecolors=PALETTE[2], s=22, linewidths=1.0, zorder=5)
         _shade(ax, train_range)  # last, so the legend lists it last (zorder keeps it behind)
         _focus_ylim(ax, [target, trained, train_y])
         ax.set_xlim(x.min(), x.max())
-        ax.set_xlabel("x")
-        ax.set_ylabel("y")
+        ax.set_xlabel(labels[0])
+        ax.set_ylabel(labels[1])
         ax.set_title(_default(title, "Learned function vs target"))
         _legend(ax)
         return _save(fig, path)
 
 
-def jacobian_1d(path: PathLike, x: ArrayLike, true_jac: ArrayLike, net_jac: ArrayLike,
+def jacobian_1d(path: PathLike, x: ArrayLike, true_jac: ArrayLike | None, net_jac: ArrayLike,
                 fn_jac: ArrayLike | None = None, bounds: Mapping[str, float] | None = None,
                 train_range: Sequence[float] | None = None, title: str = "") -> Path:
     """Plot the learned structured Jacobian J_θ(x) against the true derivative.
@@ -289,7 +298,7 @@ def jacobian_1d(path: PathLike, x: ArrayLike, true_jac: ArrayLike, net_jac: Arra
     Args:
         path: PNG file to write.
         x: (M,) evaluation points, sorted.
-        true_jac: (M,) true dy/dx, solid black.
+        true_jac: (M,) true dy/dx, solid black; None for data without a closed form.
         net_jac: (M,) the network's structured Jacobian J_θ(x), solid colour.
         fn_jac: (M,) derivative of the integrated prediction as evaluated (e.g. by autograd
             or finite differences), dashed; optional. It should lie on net_jac.
@@ -302,12 +311,14 @@ def jacobian_1d(path: PathLike, x: ArrayLike, true_jac: ArrayLike, net_jac: Arra
         The path written.
     """
     x = _arr(x, "x")
-    true_jac, net_jac = _arr(true_jac, "true_jac"), _arr(net_jac, "net_jac")
+    net_jac = _arr(net_jac, "net_jac")
+    true_jac = None if true_jac is None else _arr(true_jac, "true_jac")
     fn_jac = None if fn_jac is None else _arr(fn_jac, "fn_jac")
     _same_len(x, true_jac=true_jac, net_jac=net_jac, fn_jac=fn_jac)
     with _style() as plt:
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
-        ax.plot(x, true_jac, color=TRUE_COLOR, linewidth=2.8, label="true dy/dx", zorder=2)
+        if true_jac is not None:
+            ax.plot(x, true_jac, color=TRUE_COLOR, linewidth=2.8, label="true dy/dx", zorder=2)
         ax.plot(x, net_jac, label=r"network $J_\theta(x)$", zorder=3, **_curve_style(0))
         if fn_jac is not None:
             ax.plot(x, fn_jac, color=PALETTE[1], linestyle="--", linewidth=1.6, zorder=4,
@@ -396,7 +407,8 @@ def inverse_1d(path: PathLike, y: ArrayLike, learned_x: ArrayLike,
 # --------------------------------------------------------------------------- 2-D figures
 
 
-def grid_2d(path: PathLike, true_lines: Sequence[ArrayLike], learned_lines: Sequence[ArrayLike],
+def grid_2d(path: PathLike, true_lines: Sequence[ArrayLike] | None,
+            learned_lines: Sequence[ArrayLike],
             train_x: ArrayLike | None = None, title: str = "") -> Path:
     """Plot a deformed grid: images of grid lines under the true and the learned 2-D map.
 
@@ -410,7 +422,7 @@ def grid_2d(path: PathLike, true_lines: Sequence[ArrayLike], learned_lines: Sequ
     Returns:
         The path written.
     """
-    true_lines = [_arr(a, "true_lines[i]", ndim=2) for a in true_lines]
+    true_lines = [_arr(a, "true_lines[i]", ndim=2) for a in (true_lines or [])]
     learned_lines = [_arr(a, "learned_lines[i]", ndim=2) for a in learned_lines]
     for a in true_lines + learned_lines:
         if a.shape[-1] != 2:
@@ -431,6 +443,35 @@ def grid_2d(path: PathLike, true_lines: Sequence[ArrayLike], learned_lines: Sequ
         ax.set_ylabel("y₂")
         ax.set_title(_default(title, "Image of a grid: true vs learned map"))
         _legend(ax, below=True)
+        return _save(fig, path)
+
+
+def parity(path: PathLike, observed: ArrayLike, predicted: ArrayLike, label: str = "y",
+           title: str = "") -> Path:
+    """Predicted against observed values of one output on held-out points, with y = x.
+
+    Args:
+        path: PNG file to write.
+        observed, predicted: (P,) values.
+        label: the output's name.
+        title: figure title; a default is used when empty.
+
+    Returns:
+        The path written.
+    """
+    observed, predicted = _arr(observed, "observed"), _arr(predicted, "predicted")
+    _same_len(observed, predicted=predicted)
+    with _style() as plt:
+        fig, ax = plt.subplots(figsize=(5.2, 5.0))
+        lo = float(min(observed.min(), predicted.min()))
+        hi = float(max(observed.max(), predicted.max()))
+        ax.plot([lo, hi], [lo, hi], color=TRUE_COLOR, linewidth=1.4, label="ŷ = y", zorder=2)
+        ax.scatter(observed, predicted, label="test points", **POINT_STYLE)
+        ax.set_xlabel(f"observed {label}")
+        ax.set_ylabel(f"predicted {label}")
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.set_title(_default(title, "Predicted vs observed"))
+        _legend(ax)
         return _save(fig, path)
 
 

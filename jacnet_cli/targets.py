@@ -53,6 +53,7 @@ class Target:
     d_x: int = 1
     d_y: int = 1
     invertible: bool = False
+    closed_form: bool = True  # False for data from a file: nothing to compare against
 
     def __call__(self, x: Tensor) -> Tensor:
         """Evaluate the target.
@@ -535,6 +536,29 @@ class PolyMax(Potential):
         _, _, q = self._quadratics(x)
         a = self._a.to(dtype=x.dtype, device=x.device)
         return 2 * a[q.argmax(dim=-1)] / self._c  # (N, d, d)
+
+
+class Table(Target):
+    """The user's data: no closed form, so metrics that need one (a true Jacobian or inverse)
+    are skipped, not faked.
+
+    Args:
+        name: what to call it (the file's stem).
+        d_x, d_y: dimensions, from the data's columns.
+    """
+
+    closed_form = False
+
+    def __init__(self, name: str, d_x: int, d_y: int) -> None:
+        self.name, self.d_x, self.d_y = name, d_x, d_y
+
+    def __call__(self, x: Tensor) -> Tensor:
+        raise ValueError(f"target {self.name!r} is data from a file: it has no closed form to "
+                         "evaluate")
+
+    def jacobian(self, x: Tensor) -> Tensor:
+        raise ValueError(f"target {self.name!r} is data from a file: it has no closed-form "
+                         "Jacobian")
 
 
 TARGETS: dict[str, type[Target]] = {

@@ -2,7 +2,9 @@
 
 The saved run's files are never touched. Overrides: another solver (`solver=dopri5`), its
 tolerance (`eval_tolerance=`), other test or guarantee ranges (`data.test_range=[-4,4]`), a
-test-set seed, device and dtype.
+test-set seed, device and dtype. For a run trained on a file, `data.path=new.csv` predicts
+that file instead: predictions.csv holds its inputs, ŷ and, where the file has the output
+columns, the error; the metrics are computed on it when it has them.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ def overrides(cfg: DictConfig) -> dict[str, Any]:
     """The saved config's entries this eval replaces (only those the user set)."""
     out: dict[str, Any] = {}
     data = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items()
-            if v is not None}
+            if v is not None and k != "path"}
     if data:
         out["data"] = data
     if cfg.get("solver") is not None:
@@ -40,6 +42,9 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     changes = overrides(cfg)
     run = checkpoint.load(cfg.run_dir, dev, build.dtype(cfg.dtype), changes)
     tolerance = cfg.eval_tolerance if cfg.eval_tolerance is not None else run.config.get("eval_tolerance")
+    new_file = cfg.data.get("path")
+    if new_file is not None:
+        return _predict_file(cfg, run, str(new_file), run_dir, tolerance)
     data = run.data.to(dev, build.dtype(cfg.dtype))
     out: dict[str, Any] = {"source_run": str(run.path.resolve()), "target": run.target.name,
                            "device": str(dev), "dtype": cfg.dtype,
@@ -53,4 +58,55 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         figures.write(run_dir, run.model, run.target, data)
     log.info("test_mae %.4g (source %s)", out["test_mae"], run.path)
     log.info("run directory: %s", run_dir)
+    return out
+
+
+def _predict_file(cfg: DictConfig, run: checkpoint.Run, path: str, run_dir: Path,
+                  tolerance: float | None) -> dict[str, Any]:
+    """Predict a new file with a run trained on a file; write predictions.csv."""
+    import csv
+    import dataclasses
+
+    import torch
+
+    from jacnet_cli.data import FileData
+    from jacnet_cli.model import predict
+
+    spec = build.make("data", run.config["data"])
+    if not isinstance(spec, FileData):
+        raise ValueError(f"data.path={path!r} is only for runs trained on a file (data=file); "
+                         "this run sampled its data from a target")
+    dev, dt = build.device(cfg.device), build.dtype(cfg.dtype)
+    x, y = spec.read_inputs(path)
+    x = x.to(device=dev, dtype=dt)
+    integrator = getattr(run.model, "integrator", None)
+    if integrator is not None and tolerance is not None:
+        integrator.set_tolerance(tolerance)
+    pred = predict(run.model, x)
+    out: dict[str, Any] = {"source_run": str(run.path.resolve()), "file": path,
+                           "rows": x.shape[0], "device": str(dev), "dtype": cfg.dtype}
+    names_x, names_y = spec.meta["x_names"], spec.meta["y_names"]
+    with open(run_dir / "predictions.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        header = [*names_x, *(f"{n}_pred" for n in names_y)]
+        if y is not None:
+            header += [*names_y, "error"]
+        writer.writerow(header)
+        err = None
+        if y is not None:
+            y = y.to(device=dev, dtype=dt)
+            err = torch.linalg.vector_norm(pred - y, dim=-1)
+        for i in range(x.shape[0]):
+            row = [*map(repr, x[i].tolist()), *map(repr, pred[i].tolist())]
+            if y is not None:
+                row += [*map(repr, y[i].tolist()), repr(float(err[i]))]
+            writer.writerow(row)
+    if y is not None:
+        data = dataclasses.replace(run.data.to(dev, dt), x_test=x, y_test=y)
+        with status("evaluating", show_progress(cfg.get("progress", "auto"))) as shown:
+            out.update(metrics.evaluate(run.model, data, tolerance, shown))
+        log.info("test_mae %.4g on %d rows of %s", out["test_mae"], x.shape[0], path)
+    out["status"] = "completed"
+    metrics.write_json(run_dir / "metrics.json", out)
+    log.info("wrote %s (%d rows, in the data's units)", run_dir / "predictions.csv", x.shape[0])
     return out

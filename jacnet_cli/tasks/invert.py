@@ -70,11 +70,16 @@ def invert(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         raise ValueError("pass exactly one of y=[...] or y_file=PATH")
     dev, dt = build.device(cfg.device), build.dtype(cfg.dtype)
     run = checkpoint.load(cfg.run_dir, dev, dt)
-    check_invertible(run.model)
     names_y, names_x = run.data.y_names, run.data.x_names
-    y = parse_points(cfg.y, len(names_y)) if cfg.y is not None else read_points(cfg.y_file, names_y)
-    y = y.to(device=dev, dtype=dt)
-    result = solve(run.model, y, method=cfg.method, newton_steps=cfg.newton_steps)
+    if getattr(run.model.structure, "name", None) == "monotone_in":
+        y, result = _in_input(cfg, run, dev, dt)
+        names_y = run.data.y_names
+    else:
+        check_invertible(run.model)
+        y = parse_points(cfg.y, len(names_y)) if cfg.y is not None else \
+            read_points(cfg.y_file, names_y)
+        y = y.to(device=dev, dtype=dt)
+        result = solve(run.model, y, method=cfg.method, newton_steps=cfg.newton_steps)
     x, ok, err = result.x.detach(), result.converged, result.residual
     rows = [{"y": y[i].tolist(), "x": x[i].tolist(), "roundtrip_err": float(err[i]),
              "converged": bool(ok[i])} for i in range(y.shape[0])]
@@ -99,6 +104,40 @@ def invert(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         if not cfg.get("allow_unconverged", False):
             raise InversionFailed(message + " (allow_unconverged=true accepts this)")
     return out
+
+
+def _in_input(cfg: DictConfig, run: checkpoint.Run, dev: Any, dt: torch.dtype) -> tuple[Any, Any]:
+    """Invert a `monotone_in` run in its one monotone input, the other inputs given."""
+    from jacnet_cli.inverse import solve_input
+    from jacnet_cli.tables import read_columns
+    from jacnet_cli.units import unwrap
+
+    structure = run.model.structure
+    index = structure.invertible_input
+    if index is None:
+        raise ValueError("activation=monotone_in inverts in exactly one strictly monotone input "
+                         f"(one of inputs/decreasing, and activation.eps > 0); this run has "
+                         f"{len(structure.indices)} monotone input(s) and eps={structure.eps:g}")
+    names_x, names_y = run.data.x_names, run.data.y_names
+    others = [n for i, n in enumerate(names_x) if i != index]
+    if cfg.y_file is None:
+        if others:
+            raise ValueError(f"y=[...] gives no values for the other inputs ({', '.join(others)}); "
+                             f"pass y_file=FILE with the columns {', '.join(names_y + others)}")
+        y = parse_points(cfg.y, 1)
+        given = torch.zeros(y.shape[0], 0, dtype=torch.float64)
+    else:
+        table = torch.from_numpy(read_columns(cfg.y_file, names_y + others, "y_file", "y"))
+        y, given = table[:, :1], table[:, 1:]
+    _, units = unwrap(run.model)
+    start = float(units.x_mean[index]) if units is not None else 0.0
+    scale = float(units.x_scale[index]) if units is not None else 1.0
+    x = torch.full((y.shape[0], len(names_x)), start, dtype=torch.float64)
+    x[:, [i for i in range(len(names_x)) if i != index]] = given
+    y, x = y.to(device=dev, dtype=dt), x.to(device=dev, dtype=dt)
+    sign = structure.signs[0]
+    log.info("inverting in %s (the other inputs as given)", names_x[index])
+    return y, solve_input(run.model, y, x, index, sign, scale)
 
 
 def _true_inverse(target: Any, y: torch.Tensor) -> list[list[float] | None]:

@@ -24,6 +24,7 @@ from jacnet_cli import build, checkpoint, figures, metrics, runtime
 from jacnet_cli.fit import LOSSES, Batches, Diverged, Step, Trainer
 from jacnet_cli.interrupts import Interrupted
 from jacnet_cli.progress import bar, status
+from jacnet_cli.units import unwrap
 
 log = logging.getLogger("jacnet")
 
@@ -157,6 +158,7 @@ class Run:
         self.out: dict[str, Any] = {}
         self.steps: list[Step] = []
         self.trainer: Trainer | None = None
+        self.model: torch.nn.Module | None = None  # what the run reports (in the data's units)
         self.extras: dict[str, torch.Tensor] = {}
         self.started = time.perf_counter()
         self.wall = 0.0  # seconds spent before a resume
@@ -167,10 +169,9 @@ class Run:
         self.out["status"], self.out["reason"] = status_, reason
         self.out["wall_time_s"] = self.wall + time.perf_counter() - self.started
         training = self.trainer.state_dict() if self.trainer is not None else None
-        model = self.trainer.model if self.trainer is not None else None
-        if model is not None:
-            checkpoint.save(self.run_dir / checkpoint.FILENAME, model, self.config, status_,
-                            self.out, training, self.extras)
+        if self.model is not None:
+            checkpoint.save(self.run_dir / checkpoint.FILENAME, self.model, self.config,
+                            status_, self.out, training, self.extras)
         metrics.write_json(self.run_dir / "metrics.json", self.out)
 
     # -- the run -------------------------------------------------------------------------
@@ -184,19 +185,26 @@ class Run:
         dev, dt = build.device(cfg["device"]), build.dtype(cfg["dtype"])
         setup = build.training(cfg, dev, dt)
         target, data, model = setup.target, setup.data, setup.model
+        self.model = model
+        core, units = unwrap(model)  # the model trains in standard units when there are units
+        x, y, validation = data.x_train, data.y_train, data.validation
+        if units is not None:
+            x, y = units.x_in(x), units.y_in(y)
+            if validation is not None:
+                validation = (units.x_in(validation[0]), units.y_in(validation[1]))
         batch_size = _integer("batch_size", cfg.get("batch_size"), 1, allow_none=True)
         if data.sampler is not None and batch_size is None:
             raise ValueError("batch_size=null is not allowed with data.fresh=true; set "
                              "batch_size (rows drawn per step)")
-        batches = Batches(data.x_train, data.y_train, batch_size, cfg["seed"], data.sampler)
+        batches = Batches(x, y, batch_size, cfg["seed"], data.sampler)
         total = iterations(cfg, batches)
         rows = batches.batch_size
         threads = runtime.threads(cfg.get("runtime", {}).get("threads", "auto"),
-                                  runtime.step_work(model, rows))
+                                  runtime.step_work(core, rows))
         self.trainer = trainer = Trainer(
-            model, setup.optimizer, batches, total, setup.schedule,
-            LOSSES[cfg["loss"]], data.validation, cfg.get("patience"),
-            bool(cfg.get("restore_best", True)), penalty=_curl_penalty(cfg, model))
+            core, setup.optimizer, batches, total, setup.schedule,
+            LOSSES[cfg["loss"]], validation, cfg.get("patience"),
+            bool(cfg.get("restore_best", True)), penalty=_curl_penalty(cfg, core))
         self.out = {"target": target.name, "device": str(dev), "dtype": cfg["dtype"],
                     "threads": threads, "iterations_planned": total,
                     "parameters": sum(p.numel() for p in model.parameters())}
@@ -212,6 +220,8 @@ class Run:
         else:
             self.extras = figures.snapshot(model, data)
         self._describe(target, model, dev, cfg)
+        if units is not None:
+            self._describe_units(model, units)
         csv_log = metrics.CSVLog(self.run_dir / "metrics.csv", append=append)
         every = max(1, total // 10)
 
@@ -291,11 +301,30 @@ class Run:
                 "activation=monotone or gradient for a guarantee by construction)",
                 structure.name, model.d_x, model.d_y)
 
+    def _describe_units(self, model: torch.nn.Module, units: Any) -> None:
+        """Say how the model's units relate to the data's, and what that does to constants."""
+        self.out["units"] = "standardized"
+        self.out.update({f"units_{k}": v for k, v in units.describe().items()})
+        structure = getattr(model, "structure", None)
+        core_structure = getattr(model.core, "structure", None)
+        if structure is None or core_structure is None:
+            log.info("training in standard units: x scale %s, y scale %s",
+                     self.out["units_x_scale"], self.out["units_y_scale"])
+            return
+        user, inner = structure.describe_scale(), core_structure.describe_scale()
+        for key in user:
+            self.out[f"constant_{key}"] = user[key]
+            self.out[f"constant_{key}_standard_units"] = inner[key]
+        log.info("training in standard units (x scale %s, y scale %s); the guarantee holds in "
+                 "the data's units: %s", self.out["units_x_scale"], self.out["units_y_scale"],
+                 ", ".join(f"activation.{k} {user[k]:g} -> {inner[k]:.4g} for the standardised "
+                           "model" for k in user) or "no constants to rescale")
+
     def _summary(self, written: list[Path]) -> None:
         out = self.out
         shown = [k for k in ("jacobian_min_eig", "jacobian_max_eig", "lipschitz_max",
-                             "cr_residual_max", "jacobian_asym_max", "roundtrip_max_err",
-                             "curl_max", "path_gap_max") if k in out]
+                             "cr_residual_max", "jacobian_asym_max", "partial_min",
+                             "roundtrip_max_err", "curl_max", "path_gap_max") if k in out]
         log.info("test_mae %.4g (test_mse_db %.2f); %s; guarantee held: %s", out["test_mae"],
                  out["test_mse_db"], ", ".join(f"{k} {out[k]:.3g}" for k in shown),
                  out.get("guarantee_held"))
