@@ -155,9 +155,13 @@ def read(path: str | Path) -> dict[str, Any]:
     return blob
 
 
-def rebuild(path: Path, config: dict[str, Any], state: dict[str, torch.Tensor]
-            ) -> tuple[Target, Dataset, nn.Module]:
-    """Target, data and model of a saved config with its weights, or one clear line."""
+def rebuild(path: Path, config: dict[str, Any], state: dict[str, torch.Tensor],
+            dtype: torch.dtype | None = None) -> tuple[Target, Dataset, nn.Module]:
+    """Target, data and model of a saved config with its weights, or one clear line.
+
+    The model takes `dtype` (default: the run's) before the weights are copied in, so they
+    are not rounded through torch's default dtype on the way.
+    """
     try:
         build.check(config)
         tgt, dataset = build.target_and_data(config)
@@ -167,6 +171,10 @@ def rebuild(path: Path, config: dict[str, Any], state: dict[str, torch.Tensor]
     except (ValueError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise CheckpointError(f"checkpoint {path}: {first}") from None
+    try:
+        model.to(dtype=dtype or build.dtype(config.get("dtype", "float64")))
+    except ValueError as exc:
+        raise CheckpointError(f"checkpoint {path}: {exc}") from None
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
@@ -203,11 +211,7 @@ def load(run_dir: str | Path, device: torch.device | str = "cpu",
     state = blob["state_dict"]
     if weights_key == "last":
         state = blob.get("training", {}).get("last") or state
-    tgt, dataset, model = rebuild(path, config, state)
-    try:
-        dtype = dtype or build.dtype(config.get("dtype", "float64"))
-    except ValueError as exc:
-        raise CheckpointError(f"checkpoint {path}: {exc}") from None
-    model.to(device=device, dtype=dtype).eval()
+    tgt, dataset, model = rebuild(path, config, state, dtype)
+    model.to(device=device).eval()
     extra = {k: v for k, v in blob.items() if k not in ("state_dict", "config")}
     return Run(path.parent, config, tgt, dataset, model, extra)

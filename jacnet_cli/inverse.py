@@ -236,6 +236,9 @@ def solve_input(model: nn.Module, y: Tensor, x: Tensor, index: int, sign: float 
         lo_r = torch.where(~left & (side > 0), lo_r / 2, lo_r)
         side = torch.where(left, -torch.ones_like(side), torch.ones_like(side))
     open_ = ~found
+    ends = torch.stack([lo, hi, t])  # (3, N): keep the end with the smallest residual
+    size = torch.stack([residual(lo).abs(), residual(hi).abs(), residual(t).abs()])
+    t = ends.gather(0, size.argmin(0)[None])[0]
     out = base.clone()
     out[:, index] = t
     res = (model(out)[:, 0] - y).abs()

@@ -70,7 +70,7 @@ class Units(nn.Module):
         return self._cast(y, "y_mean") + self._cast(y, "y_scale") * y
 
     def describe(self) -> dict[str, Any]:
-        return {k: [round(float(v), 12) for v in getattr(self, k)]
+        return {k: [float(v) for v in getattr(self, k)]
                 for k in ("x_mean", "x_scale", "y_mean", "y_scale")}
 
 

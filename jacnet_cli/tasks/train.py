@@ -162,6 +162,7 @@ class Run:
         self.extras: dict[str, torch.Tensor] = {}
         self.started = time.perf_counter()
         self.wall = 0.0  # seconds spent before a resume
+        self.tracker: Any = None  # the `logger` group's tracker
 
     # -- files ---------------------------------------------------------------------------
 
@@ -223,11 +224,17 @@ class Run:
         if units is not None:
             self._describe_units(model, units)
         csv_log = metrics.CSVLog(self.run_dir / "metrics.csv", append=append)
+        tracker = build.make("logger", cfg["logger"]) if cfg.get("logger") else None
+        if tracker is not None:
+            tracker.start(self.run_dir, cfg, resumed=append)
+        self.tracker = tracker
         every = max(1, total // 10)
 
         def record(step: Step) -> None:
             self.steps.append(step)
             csv_log(step)
+            if tracker is not None:
+                tracker.step(step)
             advance(step)
             if step.iteration % every == 0 or step.iteration == total - 1:
                 val = f" val {step.val_loss:.6g}" if step.val_loss is not None else ""
@@ -258,15 +265,23 @@ class Run:
                                     steps=self.steps) if cfg.get("plots", True) else []
         except Interrupted as exc:
             self._stopped(exc)
+            self._finish_tracker()
             raise
         except Diverged as exc:
             self.out.update(metrics.summarise(self.steps))
             self.save("failed", str(exc))
+            self._finish_tracker()
             log.error("failed: %s; the checkpoint holds the last finite weights", exc)
             raise RunFailed(f"{exc}; the checkpoint in {self.run_dir} holds the last finite "
                             "weights (try a smaller optim.lr)") from None
+        self._finish_tracker()
         self._summary(written)
         return self.out
+
+    def _finish_tracker(self) -> None:
+        if self.tracker is not None:
+            self.tracker.finish(self.out)
+            self.tracker = None
 
     def _stopped(self, exc: Interrupted) -> None:
         done = self.trainer.step if self.trainer is not None else 0

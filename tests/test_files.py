@@ -1,0 +1,272 @@
+"""Users' own data: files, splits, units, guarantees in the data's units, predicting and
+inverting files, monotone_in, loggers; and one clear line for each bad file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from jacnet_cli import checkpoint
+from jacnet_cli.cli import CONF_DIR
+from jacnet_cli.inverse import derivative
+from jacnet_cli.tasks import train as train_task
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cfg(*overrides: str):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="train", overrides=list(overrides))
+
+
+def _write_csv(path: Path, header: list[str], rows: np.ndarray | list) -> Path:
+    lines = [",".join(header)] + [",".join(repr(float(v)) for v in row) for row in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _curve(tmp_path: Path, n: int = 120, seed: int = 0) -> Path:
+    """A monotone calibration curve in awkward units: x ~ 1e6, y ~ 1e-3."""
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(1e6, 5e6, n))
+    y = 1e-3 * (1 + np.tanh((x - 3e6) / 1e6)) + rng.normal(0, 2e-6, n)
+    return _write_csv(tmp_path / "curve.csv", ["pressure", "signal"], np.column_stack([x, y]))
+
+
+def _train(tmp_path: Path, *overrides: str, name: str = "run") -> Path:
+    run = tmp_path / name
+    run.mkdir()
+    train_task.train(_cfg(*overrides), run)
+    return run
+
+
+def test_a_file_trains_and_reports_in_its_units(tmp_path):
+    data = _curve(tmp_path)
+    run = _train(tmp_path, "data=file", f"data.path={data}", "data.x=[pressure]",
+                 "data.y=[signal]", "activation=pd", "iterations=150", "plots=true")
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["status"] == "completed" and m["target"] == "curve"
+    assert 1e6 < m["units_x_scale"][0] < 2e6 and 1e-4 < m["units_y_scale"][0] < 1e-3
+    # ε = 1e-4 in the data's units is far larger than the data's slope: the model's ε is
+    # scaled by s_x/s_y (~1e9), and the guarantee is measured in the data's units.
+    assert m["constant_eps_standard_units"] == pytest.approx(
+        1e-4 * m["units_x_scale"][0] / m["units_y_scale"][0])
+    assert m["jacobian_min_eig"] >= 1e-4 * (1 - 1e-6) and m["guarantee_held"] is True
+    assert {"fit.png", "jacobian.png", "parity.png"} <= {p.name for p in run.iterdir()}
+    assert "test_mae" in m and "true" not in json.dumps(m).lower().replace("true,", "")
+
+
+def test_guarantees_hold_in_the_data_units(tmp_path):
+    """k-Lipschitz and ε-monotone for the map in the user's units, with scales far from 1."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform([0, 1e3], [1e-2, 5e3], (200, 2))
+    y = np.column_stack([3e5 * x[:, 0] + 2e-3 * x[:, 1], 1e4 * x[:, 0] + 0.5 * x[:, 1]])
+    data = _write_csv(tmp_path / "xy.csv", ["a", "b", "u", "v"], np.column_stack([x, y]))
+    common = ["data=file", f"data.path={data}", "iterations=60", "plots=false"]
+    # lipschitz holds by construction in 1-D (in n-D it is only measured: paper section 4.5)
+    lip = _train(tmp_path, *common, "data.x=[a]", "data.y=[u]", "activation=lipschitz",
+                 "activation.k=2.5", name="lip")
+    mono = _train(tmp_path, *common, "data.x=[a,b]", "data.y=[u,v]", "activation=monotone",
+                  "activation.eps=0.3", name="mono")
+    for run, check in ((lip, lambda d: torch.linalg.matrix_norm(d, ord=2).max() <= 2.5 * (1 + 1e-9)),
+                       (mono, lambda d: torch.linalg.eigvalsh(0.5 * (d + d.mT))[:, 0].min()
+                        >= 0.3 * (1 - 1e-9))):
+        loaded = checkpoint.load(run)
+        box = loaded.data.x_grid[:2000]
+        assert bool(check(derivative(loaded.model, box)))  # autograd in the user's units
+        assert json.loads((run / "metrics.json").read_text())["guarantee_held"] is True
+
+
+def test_eval_predicts_a_new_file_and_invert_reads_named_columns(tmp_path):
+    data = _curve(tmp_path)
+    run = _train(tmp_path, "data=file", f"data.path={data}", "data.x=[pressure]",
+                 "data.y=[signal]", "activation=pd", "iterations=100", "plots=false")
+    new = _write_csv(tmp_path / "new.csv", ["signal", "pressure"], [[1e-3, 2e6], [1.5e-3, 4e6]])
+    ys = _write_csv(tmp_path / "ys.csv", ["note", "signal"], [[0, 5e-4], [1, 1e-3], [2, 1.5e-3]])
+    env = [sys.executable, "-m", "jacnet_cli"]
+    ev = subprocess.run([*env, "eval", f"run_dir={run}", f"data.path={new}",
+                         f"hydra.run.dir={tmp_path / 'ev'}"], capture_output=True, text=True)
+    assert ev.returncode == 0, ev.stderr
+    rows = (tmp_path / "ev" / "predictions.csv").read_text().splitlines()
+    assert rows[0] == "pressure,signal_pred,signal,error" and len(rows) == 3
+    inv = subprocess.run([*env, "invert", f"run_dir={run}", f"y_file={ys}",
+                          f"hydra.run.dir={tmp_path / 'inv'}"], capture_output=True, text=True)
+    assert inv.returncode == 0, inv.stderr
+    out = (tmp_path / "inv" / "inverse.csv").read_text().splitlines()
+    assert out[0] == "signal,pressure,converged,roundtrip_err"
+    loaded = checkpoint.load(run)
+    for line in out[1:]:
+        y, x, ok, err = line.split(",")
+        assert ok == "True"
+        again = float(loaded.model(torch.tensor([[float(x)]], dtype=torch.float64)))
+        assert abs(again - float(y)) <= 1e-8 * abs(float(y))  # round trip, relative
+
+
+def test_a_run_rebuilds_without_its_file(tmp_path):
+    data = _curve(tmp_path)
+    run = _train(tmp_path, "data=file", f"data.path={data}", "data.x=[pressure]",
+                 "data.y=[signal]", "activation=pd", "iterations=20", "plots=false")
+    before = checkpoint.load(run).model(torch.tensor([[2.5e6]], dtype=torch.float64))
+    data.unlink()
+    loaded = checkpoint.load(run)
+    assert loaded.data.x_names == ["pressure"] and loaded.data.x_train.shape[0] == 0
+    assert torch.equal(loaded.model(torch.tensor([[2.5e6]], dtype=torch.float64)), before)
+
+
+def test_splits_are_seeded_and_validation_is_used(tmp_path):
+    data = _curve(tmp_path, n=100)
+    cfg = ["data=file", f"data.path={data}", "data.x=[pressure]", "data.y=[signal]",
+           "data.val_fraction=0.2", "data.test_fraction=0.1", "batch_size=16", "epochs=3",
+           "iterations=null", "plots=false"]
+    a = _train(tmp_path, *cfg, name="a")
+    b = _train(tmp_path, *cfg, name="b")
+    c = _train(tmp_path, *cfg, "seed=3", name="c")
+    ma, mb, mc = (json.loads((r / "metrics.json").read_text()) for r in (a, b, c))
+    assert ma["test_mae"] == mb["test_mae"] and ma["test_mae"] != mc["test_mae"]
+    assert ma["iterations"] == 3 * 5  # 70 training rows in batches of 16
+    csv_rows = (a / "metrics.csv").read_text().splitlines()[1:]
+    assert sum(1 for r in csv_rows if r.split(",")[3]) == 3  # one validation loss per epoch
+
+
+def test_monotone_in_chosen_inputs_by_construction(tmp_path):
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-2, 2, (300, 3))
+    y = np.tanh(x[:, 0]) - 0.5 * x[:, 1] + np.sin(3 * x[:, 2])
+    data = _write_csv(tmp_path / "m.csv", ["a", "b", "c", "y"], np.column_stack([x, y]))
+    run = _train(tmp_path, "data=file", f"data.path={data}", "data.x=[a,b,c]", "data.y=[y]",
+                 "activation=monotone_in", "activation.inputs=[a]", "activation.decreasing=[b]",
+                 "iterations=200", "plots=false")
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["partial_min"] >= 0 and m["guarantee_held"] is True
+    loaded = checkpoint.load(run)
+    pts = loaded.data.x_grid[:3000]
+    jac = derivative(loaded.model, pts)[:, 0, :]
+    assert float(jac[:, 0].min()) >= 0 and float(jac[:, 1].max()) <= 0
+    assert float(jac[:, 2].abs().max()) > 1e-3  # the free input stays free
+
+
+def test_monotone_in_inverts_in_its_input(tmp_path):
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 1, (200, 2))
+    y = np.exp(x[:, 0]) * (1 + x[:, 1])
+    data = _write_csv(tmp_path / "e.csv", ["t", "z", "y"], np.column_stack([x, y]))
+    run = _train(tmp_path, "data=file", f"data.path={data}", "data.x=[t,z]", "data.y=[y]",
+                 "activation=monotone_in", "activation.inputs=[t]", "activation.eps=0.01",
+                 "iterations=100", "plots=false")
+    ys = _write_csv(tmp_path / "q.csv", ["y", "z"], [[1.5, 0.2], [2.5, 0.7]])
+    proc = subprocess.run([sys.executable, "-m", "jacnet_cli", "invert", f"run_dir={run}",
+                           f"y_file={ys}", f"hydra.run.dir={tmp_path / 'inv'}"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    lines = (tmp_path / "inv" / "inverse.csv").read_text().splitlines()
+    assert lines[0] == "y,t,z,converged,roundtrip_err"
+    loaded = checkpoint.load(run)
+    for line in lines[1:]:
+        y, t, z, ok, _ = line.split(",")
+        assert ok == "True" and float(z) in (0.2, 0.7)
+        pred = float(loaded.model(torch.tensor([[float(t), float(z)]], dtype=torch.float64)))
+        assert pred == pytest.approx(float(y), rel=1e-9)
+
+
+BAD_FILES = {
+    "missing": (None, "does not exist"),
+    "empty": ("", "is empty"),
+    "no_header": ("1,2\n3,4\n", "has no header row"),
+    "non_numeric": ("x,y\n1,2\n3,abc\n", "line 3, column 'y': 'abc' is not a number"),
+    "nan_rows": ("x,y\n1,2\nnan,3\n4,inf\n5,6\n7,8\n9,10\n", "2 row(s) hold NaN or inf"),
+    "unknown_column": ("a,b\n1,2\n3,4\n", "no column 'x'"),
+    "too_few_rows": ("x,y\n1,2\n3,4\n", "usable rows"),
+    "ragged": ("x,y\n1,2\n3\n", "line 3 has 1 cells"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_FILES))
+def test_each_bad_file_is_one_line_and_leaves_nothing_complete(tmp_path, kind):
+    text, message = BAD_FILES[kind]
+    path = tmp_path / "bad.csv"
+    if text is not None:
+        path.write_text(text)
+    run = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "jacnet_cli", "train", "data=file",
+                           f"data.path={path}", "data.x=[x]", "data.y=[y]",
+                           f"hydra.run.dir={run}"], capture_output=True, text=True, timeout=120)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert message in lines[0] and "Traceback" not in proc.stderr
+    assert not (run / "metrics.json").exists() and not (run / "checkpoint.pt").exists()
+
+
+def test_square_structure_on_mismatched_columns_is_one_line(tmp_path):
+    data = _write_csv(tmp_path / "d.csv", ["a", "b", "y"], np.random.rand(20, 3))
+    with pytest.raises(ValueError, match="needs d_x == d_y, got d_x=2, d_y=1"):
+        _train(tmp_path, "data=file", f"data.path={data}", "data.x=[a,b]", "data.y=[y]",
+               "activation=pd")
+
+
+def test_nonfinite_rows_can_be_dropped(tmp_path):
+    rows = [[i, 2.0 * i] for i in range(20)] + [[float("nan"), 1.0]]
+    data = _write_csv(tmp_path / "d.csv", ["x", "y"], rows)
+    run = _train(tmp_path, "data=file", f"data.path={data}", "data.x=[x]", "data.y=[y]",
+                 "data.drop_nonfinite=true", "iterations=5", "plots=false")
+    assert json.loads((run / "metrics.json").read_text())["status"] == "completed"
+
+
+def test_npz_files_and_column_indices(tmp_path):
+    x = np.random.rand(40, 2)
+    np.savez(tmp_path / "d.npz", x=x, y=x.sum(1))
+    run = _train(tmp_path, "data=file", f"data.path={tmp_path / 'd.npz'}", "data.x=[0,1]",
+                 "data.y=[y]", "activation=lipschitz", "iterations=5", "plots=false")
+    loaded = checkpoint.load(run)
+    assert loaded.data.x_names == ["x1", "x2"] and loaded.data.y_names == ["y"]
+
+
+class _Recorder:
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        return lambda *a, **k: self.calls.append((name, a, k))
+
+
+def test_loggers_receive_steps_validation_and_final_metrics(tmp_path, monkeypatch):
+    mlflow = _Recorder()
+    monkeypatch.setitem(sys.modules, "mlflow", mlflow)
+    writer = _Recorder()
+    board = types.ModuleType("torch.utils.tensorboard")
+    board.SummaryWriter = lambda log_dir: writer
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", board)
+    common = ["experiment=debug", "iterations=4", "data.n_val=3", "plots=false"]
+    _train(tmp_path, *common, "logger=mlflow", name="ml")
+    names = [c[0] for c in mlflow.calls]
+    assert names[:3] == ["set_tracking_uri", "set_experiment", "start_run"]
+    steps = [c for c in mlflow.calls if c[0] == "log_metrics" and "step" in c[2]]
+    assert len(steps) == 4 and all("val_loss" in c[1][0] for c in steps)  # full batch: 1 step/epoch
+    assert ("end_run", (), {"status": "FINISHED"}) in mlflow.calls
+    _train(tmp_path, *common, "logger=tensorboard", name="tb")
+    tags = {c[1][0] for c in writer.calls if c[0] == "add_scalar"}
+    assert {"train/loss", "train/nfe_forward", "val/loss", "final/test_mae"} <= tags
+    assert writer.calls[-1][0] == "close"
+
+
+def test_a_missing_tracker_package_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    with pytest.raises(ValueError, match=r"pip install 'jacnet\[mlflow\]'"):
+        _train(tmp_path, "experiment=debug", "iterations=1", "logger=mlflow", "plots=false")
+
+
+def test_the_readme_example_runs_from_the_shipped_file(tmp_path):
+    """The worked example: Engel's food expenditure, trained, checked and inverted."""
+    data = ROOT / "examples" / "engel.csv"
+    run = _train(tmp_path, "data=file", f"data.path={data}", "data.x=[income]",
+                 "data.y=[foodexp]", "activation=pd", "iterations=300", "plots=false")
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["guarantee_held"] is True and m["jacobian_min_eig"] > 0
+    assert m["roundtrip_max_err"] <= 1e-8 * 5000
