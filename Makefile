@@ -29,8 +29,9 @@ run: $(STAMP)  ## train exp with the pd structure (the paper's Figure 1 setup); 
 test: $(STAMP)  ## run the test suite
 	$(BIN)/python -m pytest -q -n 2
 
-reproduce: $(STAMP)  ## regenerate the paper's figures and results table into reproduce/
+reproduce: $(STAMP)  ## regenerate the paper's figures and tables and the GradNets table into reproduce/
 	$(BIN)/python -m jacnet_cli.reproduce
+	$(BIN)/python -m jacnet_cli.reproduce_gradnets
 
 bench: $(STAMP)  ## run the integrator benchmarks into benchmarks/RESULTS.md
 	$(BIN)/python -m benchmarks.run

@@ -251,7 +251,7 @@ def trained_exp_model() -> JacNet:
     its default Gauss–Legendre rule in float64, Adam lr 0.01, 50 full-batch iterations.
     Trained once per process."""
     if "exp" not in _TRAINED:
-        from jacnet_cli.fit import fit, norm_loss
+        from jacnet_cli.training import fit, norm_loss
         from jacnet_cli.schedules import Anneal
         from jacnet_cli.solvers import GaussLegendre
 

@@ -19,7 +19,7 @@ import torch
 from benchmarks.common import Counter, OverBudget, evaluate, median, timed, uniform_points
 from jacnet_cli.activations import PositiveDefinite
 from jacnet_cli.anchors import FixedAnchor
-from jacnet_cli.fit import fit, norm_loss
+from jacnet_cli.training import fit, norm_loss
 from jacnet_cli.inverse import invert
 from jacnet_cli.model import JacNet
 from jacnet_cli.solvers import GaussLegendre

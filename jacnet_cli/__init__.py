@@ -26,7 +26,8 @@ _EXPORTS = {
     "GaussLegendre": "solvers", "ODESolver": "solvers", "Exact": "solvers", "Auto": "solvers",
     "Anneal": "schedules", "Constant": "schedules", "Geometric": "schedules",
     # training, inverse, guarantees
-    "fit": "fit", "norm_loss": "fit", "mse_loss": "fit", "Trainer": "fit", "Diverged": "fit",
+    "fit": "training", "norm_loss": "training", "mse_loss": "training", "Trainer": "training",
+    "Diverged": "training",
     "invert": "inverse", "solve": "inverse", "newton_refine": "inverse", "derivative": "inverse",
     "measure": "guarantees", "roundtrip_error": "guarantees", "conservation": "guarantees",
     # targets and errors

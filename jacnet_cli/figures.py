@@ -18,7 +18,7 @@ from torch import nn
 
 from jacnet_cli import plots
 from jacnet_cli.data import Dataset
-from jacnet_cli.fit import Step
+from jacnet_cli.training import Step
 from jacnet_cli.inverse import derivative
 from jacnet_cli.model import predict
 from jacnet_cli.targets import Target

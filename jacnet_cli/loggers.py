@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from jacnet_cli.fit import Step
+from jacnet_cli.training import Step
 
 
 def _require(module: str, extra: str) -> Any:

@@ -21,7 +21,7 @@ from torch import nn
 
 from jacnet_cli import guarantees
 from jacnet_cli.data import Dataset
-from jacnet_cli.fit import Step
+from jacnet_cli.training import Step
 from jacnet_cli.model import predict
 
 STATUSES = ("completed", "interrupted", "failed")

@@ -6,7 +6,7 @@ import logging
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
-from jacnet_cli.fit import Step
+from jacnet_cli.training import Step
 
 
 @contextmanager

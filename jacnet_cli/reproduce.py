@@ -25,7 +25,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from jacnet_cli import build, guarantees, plots
-from jacnet_cli.fit import LOSSES, Step, fit
+from jacnet_cli.training import LOSSES, Step, fit
 from jacnet_cli.metrics import test_errors
 from jacnet_cli.model import predict
 from jacnet_cli.cli import CONF_DIR

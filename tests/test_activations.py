@@ -115,5 +115,6 @@ def test_shape_requirements_are_explained():
 
 
 def test_every_structure_states_its_guarantee():
-    for cls in STRUCTURES.values():
-        assert cls().guarantee
+    for name, cls in STRUCTURES.items():
+        structure = cls(inputs=[0]) if name == "monotone_in" else cls()
+        assert structure.guarantee

@@ -25,13 +25,18 @@ def test_groups_mirror_the_modules():
                            "model", "optim", "data", "experiment"}
 
 
+# Options that need more than their group's defaults to build.
+NEEDS = {("activation", "monotone_in"): ["activation.inputs=[0]"],
+         ("data", "file"): [f"data.path={Path(CONF_DIR).parents[1] / 'examples' / 'engel.csv'}",
+                            "data.x=[income]", "data.y=[foodexp]"]}
+
+
 @pytest.mark.parametrize("group,option", OPTIONS)
 def test_every_option_composes_and_builds(group, option):
-    cfg = _compose([f"{group}={option}"])
+    cfg = _compose([f"{group}={option}", *NEEDS.get((group, option), [])])
     if group == "experiment":
         cfg.iterations = 1
-    target = build.target(cfg)
-    data = build.data(cfg, target)
+    target, data = build.target_and_data(cfg)
     model = build.model(cfg, target, data) if _compatible(cfg, target) else None
     if group == "optim":
         build.optimizer(cfg, model)
@@ -67,5 +72,5 @@ def test_defaults_are_the_papers_setup():
 def test_unknown_group_option_is_one_line():
     msg = check_choices(["activation=pd,foo"])
     assert msg == ("activation='foo' is not an option; choose one of: cauchy_riemann, gradient, "
-                   "lipschitz, monotone, none, pd")
+                   "lipschitz, monotone, monotone_in, none, pd")
     assert check_choices(["activation=pd", "seed=3", "model.hidden=4"]) is None

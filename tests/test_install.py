@@ -46,3 +46,33 @@ def test_wheel_ships_configs_and_runs_from_elsewhere(tmp_path):
         [sys.executable, "-c", "import jacnet_cli; print(jacnet_cli.__file__)"], env=env,
         cwd=work, capture_output=True, text=True).stdout
     assert list(work.glob("outputs/*/*-train/metrics.json"))
+
+
+def test_readme_worked_example_on_own_data_runs_as_written(tmp_path):
+    """The README's `Your own data` commands, run from a fresh folder holding examples/."""
+    import shutil
+
+    import torch
+
+    from jacnet_cli import checkpoint
+
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Your own data", 1)[1]
+    block = re.findall(r"```bash\n(.*?)```", section, flags=re.S)[0]
+    commands = [c.strip() for c in block.replace("\\\n", " ").splitlines() if c.strip()]
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    for command in commands:
+        args = command.split("#", 1)[0].split()
+        assert args[0] == "jacnet"
+        proc = subprocess.run([sys.executable, "-m", "jacnet_cli", *args[1:]], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, f"{command}\n{proc.stderr}"
+    run = checkpoint.load(tmp_path / "outputs" / "engel")
+    assert run.extra["metrics"]["guarantee_held"] is True
+    (inverse,) = (tmp_path / "outputs").glob("*/*-invert/inverse.csv")
+    rows = [line.split(",") for line in inverse.read_text().splitlines()[1:]]
+    assert len(rows) == 5
+    for y, x, ok, _ in rows:
+        again = float(run.model(torch.tensor([[float(x)]], dtype=torch.float64)).detach())
+        assert ok == "True" and abs(again - float(y)) <= 1e-8 * abs(float(y))
+    assert list((tmp_path / "outputs").glob("*/*-eval/predictions.csv"))

@@ -161,7 +161,7 @@ def test_early_stopping_restores_the_best_validation_weights(tmp_path):
                for k in blob["state_dict"])  # best and last both kept
     # the reported model is the best one: its validation loss is the best seen
     loaded = checkpoint.load(run)
-    from jacnet_cli.fit import norm_loss
+    from jacnet_cli.training import norm_loss
     val = float(norm_loss(loaded.model(loaded.data.x_val), loaded.data.y_val))
     assert val == pytest.approx(best, rel=1e-12)
 

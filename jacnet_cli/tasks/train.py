@@ -21,7 +21,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from jacnet_cli import build, checkpoint, figures, metrics, runtime
-from jacnet_cli.fit import LOSSES, Batches, Diverged, Step, Trainer
+from jacnet_cli.training import LOSSES, Batches, Diverged, Step, Trainer
 from jacnet_cli.interrupts import Interrupted
 from jacnet_cli.progress import bar, status
 from jacnet_cli.units import unwrap

@@ -1,4 +1,4 @@
-"""The training loop: full-batch or mini-batch steps, validation, early stopping, and state to
+"""Training: full-batch or mini-batch steps, validation, early stopping, and state to
 resume from, with the integrator's tolerance scheduled (paper section 4.4).
 
 `fit` is what users' own code calls; `Trainer` is the loop itself, which the `train` task
