@@ -52,6 +52,9 @@ def run(task: str) -> None:
                 from jacnet_cli.tasks.evaluate import evaluate as fn
             else:
                 from jacnet_cli.tasks.invert import invert as fn
+            from jacnet_cli.validate import validate
+
+            validate(task, cfg)
             return fn(cfg, run_dir)
         except KeyboardInterrupt:
             print(f"jacnet {task}: interrupted; partial results are in {run_dir}", file=sys.stderr)
