@@ -272,7 +272,7 @@ def _parse_args(args: list[str]) -> Any:
     return parser.parse_args(args)
 
 
-def _parse_overrides(lines: list[str], task: str) -> list[Any]:
+def _parse_overrides(lines: list[str]) -> list[Any]:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
@@ -317,7 +317,7 @@ def _preflight(task: str, args: list[str]) -> None:
     if ns.config_dir or ns.config_path or ns.config_name or ns.experimental_rerun \
             or any(a.lstrip("+").startswith("hydra.searchpath") for a in ns.overrides):
         return  # another config source: leave it all to Hydra
-    overrides = _parse_overrides(list(ns.overrides), task)
+    overrides = _parse_overrides(list(ns.overrides))
     running = not (ns.help or ns.hydra_help or ns.cfg or ns.info is not None
                    or ns.shell_completion)
     if not overrides and not running:
@@ -384,37 +384,31 @@ class _Composer:
         return [f"{o.get_key_element()}={v}" for v in values]
 
     def run(self) -> None:
-        from hydra.core.override_parser.overrides_parser import OverridesParser
-
-        parser = OverridesParser.create()
-        groups, values = [], []
+        groups: list[list[str]] = []  # per group override: the line each job sees
+        values: list[list[Any]] = []  # per value override: the parsed override each job sees
         for o in self.overrides:
             lines = self.elements(o)
             if self.is_group(o.key_or_group):
                 for line in lines:
-                    self.check_group(parser.parse_override(line))
+                    self.check_group(_parse_overrides([line])[0])
                 groups.append(lines)
             else:
-                values.append([parser.parse_override(line) for line in lines])
-        # One composition per group choice a job can see (each sweep varied alone).
+                values.append(_parse_overrides(lines))
+        # Jobs vary one sweep at a time from the first job: each group choice is composed
+        # once, and each swept value is checked against the first values of the others.
         group_sets = [[g[0] for g in groups]]
         for i, g in enumerate(groups):
             group_sets += [[*(h[0] for h in groups[:i]), line, *(h[0] for h in groups[i + 1:])]
                            for line in g[1:]]
+        first = [v[0] for v in values]
+        jobs = [first] + [[*first[:i], o, *first[i + 1:]]
+                          for i, v in enumerate(values) for o in v[1:]]
         for group_lines in group_sets:
             cfg = self.compose(group_lines)
             self.choices = dict(cfg.hydra.runtime.choices)
-            base = [v[0] for v in values]
-            for o in base:
-                self.check_key(o, cfg, group_lines)
-            for i, v in enumerate(values):
-                for o in v[1:]:
-                    self.check_key(o, cfg, group_lines)
-            if not self.running:
-                continue
-            jobs = [base] + [[*base[:i], o, *base[i + 1:]]
-                             for i, v in enumerate(values) for o in v[1:]]
-            for job in jobs:
+            for v in values:
+                self.check_key(v[0], cfg)
+            for job in jobs if self.running else []:
                 self.check_values(cfg, job)
 
     def check_group(self, o: Any) -> None:
@@ -440,7 +434,7 @@ class _Composer:
             raise BadInput(f"{key}={choice!r} is not an option; choose one of: "
                            f"{', '.join(options)}")
 
-    def check_key(self, o: Any, cfg: Any, group_lines: list[str]) -> None:
+    def check_key(self, o: Any, cfg: Any) -> None:
         """An override of a value must name a key the composed config has."""
         from omegaconf import OmegaConf
 

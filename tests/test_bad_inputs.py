@@ -240,7 +240,6 @@ REAL = [
     (["train", "model.hiden=16"], "model.hiden is not a key of model=jacnet", False),
     (["train", "target"], "'target' is not an override", False),
     (["train", "-m", "seed=0,1.5"], "seed=1.5 is not allowed", False),
-    (["eval", "run_dir=" + FILE], "is a file", False),
     (["train", "-m", "hydra/launcher=joblib", "seed=0,1"], "pip install 'jacnet[launchers]'", True),
 ]
 
@@ -323,3 +322,43 @@ def _flatten(cfg) -> set[str]:
 def test_the_debug_preset_sets_no_solver_keys():
     """Solvers differ in their keys (nodes, rtol, step_size): a preset for all sets none."""
     assert "solver" not in yaml.safe_load((CONF_DIR / "experiment" / "debug.yaml").read_text())
+
+
+RUN = "{run}"  # a directory with a checkpoint file
+GOOD_LINES = [
+    ["train", "target=exp", "activation=pd"],
+    ["train", "target=abs", "activation=lipschitz", "activation.k=2"],
+    ["train", "experiment=paper_faithful"],
+    ["train", "experiment=complex_exp", "activation.min_modulus=0.1", "data.grid_points=21"],
+    ["train", "experiment=debug", "solver=dopri5", "solver.rtol=1e-8", "eval_tolerance=1e-9"],
+    ["train", "-m", "model.hidden=16,64,256", "activation.eps=1e-4,1e-2", "seed=0,1,2"],
+    ["train", "-m", "activation=pd,lipschitz", "seed=range(0,3)", "optim=adam,sgd"],
+    ["train", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=0,1"],
+    ["train", "-m", "hydra/launcher=slurm", "hydra.launcher.partition=gpu",
+     "hydra.launcher.gpus_per_node=1", "model.hidden=16,64"],
+    ["train", "-m", "hydra/launcher=submitit_slurm",
+     "+hydra.launcher.additional_parameters.mail_type=END", "seed=0,1"],
+    ["train", "optim=sgd", "~optim.momentum", "plots=false", "progress=true", "seed=7"],
+    ["train", "data.test_range=[-4,4]", "iterations=0", "loss=mse", "device=cpu"],
+    ["train", "hydra.run.dir={tmp}/runs/one"],
+    ["train", "--cfg", "job", "activation=lipschitz"],
+    ["train", "hydra/launcher=slurm", "--cfg", "hydra", "-p", "hydra.launcher"],
+    ["eval", f"run_dir={RUN}"],
+    ["eval", f"run_dir={RUN}", "solver=dopri5", "solver.rtol=1e-9", "data.test_range=[-3,3]",
+     "eval_tolerance=1e-9", "seed=3", "plots=false"],
+    ["invert", f"run_dir={RUN}", "y=[1.5,2.0]", "method=ode", "newton_steps=0"],
+    ["invert", f"run_dir={RUN}", "y_file=ys.txt", "method=rk4", "dtype=float32"],
+]
+
+
+def test_good_command_lines_pass_the_checks(tmp_path):
+    """No false alarms: the README's command lines and their kin get through."""
+    from jacnet_cli import checkpoint
+    from jacnet_cli.validate import preflight
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / checkpoint.FILENAME).write_bytes(b"")
+    for args in GOOD_LINES:
+        args = [a.replace(RUN, str(run)).replace("{tmp}", str(tmp_path)) for a in args]
+        assert preflight(args[0], args[1:]) is None, args
