@@ -13,8 +13,9 @@ a run:
   reaches a task another way is checked the same.
 
 A check is a function of the value that returns None when it is fine, else the phrase that
-follows `key=value` in the message ("is not allowed; it must be a number > 0"), or that raises
-ValueError with the whole line. Adding a key is adding a row: `CHECKS["train"]["epochs"] = integer(1)`.
+follows `key=value` in the message ("is not allowed; it must be a number > 0"), or that
+raises ValueError with the whole line. Adding a key is adding a row to `CHECKS`, e.g.
+`"epochs": integer(1)` under "train".
 
 Only the standard library loads on import; Hydra, OmegaConf (and torch, for the checks that
 ask the library) load when a check runs.
@@ -211,9 +212,17 @@ def _lookup(cfg: Any, key: str) -> Any:
     return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
 
-def validate(task: str, cfg: Any) -> None:
-    """Check every key of CHECKS[task] that cfg has; raise ValueError with one line if bad."""
+def validate(task: str, cfg: Any, skip: Iterable[str] = ()) -> None:
+    """Check every key of CHECKS[task] that cfg has; raise ValueError with one line if bad.
+
+    Args:
+        task: train, eval or invert.
+        cfg: the task's composed config (with or without Hydra's node).
+        skip: keys not to check here (values that only resolve inside a job).
+    """
     for key, check in CHECKS.get(task, {}).items():
+        if key in skip:
+            continue
         value = _lookup(cfg, key)
         if value is _MISSING:
             continue
@@ -445,7 +454,7 @@ class _Composer:
         for depth, part in enumerate(parts):
             here, there = ".".join(parts[:depth]), ".".join(parts[:depth + 1])
             if isinstance(node, dict):
-                if part in node and not (depth == 0 and part == "hydra" and len(parts) == 1):
+                if part in node:
                     pass
                 elif not node and depth == len(parts) - 1 and depth > 0:
                     if adding:  # an empty mapping (e.g. a launcher's additional_parameters)
@@ -502,10 +511,14 @@ class _Composer:
                                      force_add=o.is_add() or o.is_force_add())
             except Exception as exc:  # noqa: BLE001
                 raise BadInput(f"{o.input_line}: {_one_line(exc)}") from None
+        # An interpolation (seed=${hydra:job.num}) resolves only inside its job, where the
+        # task-start check sees it.
+        later = {o.key_or_group for o in job if isinstance(o.value(), str) and "${" in o.value()}
         try:
-            validate(self.task, cfg)
+            validate(self.task, cfg, skip=later)
             key = "hydra.sweep.dir" if self.multirun else "hydra.run.dir"
-            output_dir(key, OmegaConf.select(cfg, key))
+            if key not in later:
+                output_dir(key, OmegaConf.select(cfg, key))
         except ValueError as exc:
             raise BadInput(str(exc)) from None
         except Exception as exc:  # noqa: BLE001 - e.g. an interpolation that does not resolve
