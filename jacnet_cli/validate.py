@@ -156,40 +156,41 @@ def _torchdiffeq_methods() -> list[str]:
     return [name for name in SOLVERS if name != "scipy_solver"]
 
 
-COMMON: dict[str, Check] = {
-    "device": device,
-    "dtype": one_of(_dtypes),
-    "progress": auto_or_boolean,
-}
+COMMON: dict[str, Check] = {"device": device, "progress": auto_or_boolean}
 
-#: task -> {dotted key: check}. A key a config does not have is skipped (e.g. `hydra.*`
-#: inside a task, where Hydra keeps its own node apart).
+#: task -> {dotted key: check}, checked in this order. A key a config does not have is
+#: skipped (e.g. `hydra.*` inside a task, where Hydra keeps its own node apart). The checks
+#: that ask the library (and so load torch) or read the disk come last, so that most bad
+#: values are refused at once.
 CHECKS: dict[str, dict[str, Check]] = {
     "train": {
-        **COMMON,
         "seed": integer(0),
         "iterations": integer(0),
-        "loss": one_of(_losses),
         "optim.lr": positive_number,
         "eval_tolerance": positive_number,
         "plots": boolean,
+        **COMMON,
         "data.n_train": integer(1),
         "data.n_test": integer(1),
         "data.grid_points": grid_points,
+        "loss": one_of(_losses),
+        "dtype": one_of(_dtypes),
     },
     "eval": {
-        **COMMON,
         "seed": optional(integer(0)),
         "eval_tolerance": optional(positive_number),
         "plots": boolean,
+        **COMMON,
         "data.n_test": optional(integer(1)),
         "data.grid_points": optional(grid_points),
-        "run_dir": run_dir,  # last: it reads the disk
+        "dtype": one_of(_dtypes),
+        "run_dir": run_dir,
     },
     "invert": {
-        **COMMON,
-        "method": inverse_method,
         "newton_steps": integer(0),
+        **COMMON,
+        "dtype": one_of(_dtypes),
+        "method": inverse_method,
         "run_dir": run_dir,
     },
 }
