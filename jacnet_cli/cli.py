@@ -2,7 +2,10 @@
 
 Kept free of heavy imports so `jacnet --help` answers at once: torch and Hydra load only
 once a task runs. Group options (`activation=foo`) are checked here against the YAML files
-so that a typo gets one line naming the allowed options.
+so that a typo gets one line naming the allowed options; `validate.preflight` then checks
+the rest of the command line (keys, values, sweeps, launchers) before Hydra makes a run
+directory. Exit codes: 0 done, 2 bad input (one line on stderr), 1 a run or a sweep's job
+failed.
 """
 
 from __future__ import annotations
@@ -111,6 +114,10 @@ def main(argv: list[str] | None = None) -> None:
     if flags & {"-m", "--multirun"} and flags & {"-c", "--cfg", "-i", "--info"}:
         error = ("--cfg/--info show one composed config and cannot be combined with "
                  f"-m/--multirun; drop -m, e.g. `jacnet {command} hydra/launcher=slurm --cfg hydra`")
+    if error is None:
+        from jacnet_cli.validate import preflight
+
+        error = preflight(command, rest)
     if not error and command == "train" and not flags & {"-m", "--multirun"}:
         rest, error = train_run_dir(rest)
     if error:

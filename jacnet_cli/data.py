@@ -36,7 +36,7 @@ def _count(key: str, value: int, minimum: int = 1) -> int:
     return value
 
 
-MIN_GRID_POINTS = 3  # per axis: a guarantee measured on fewer points says little
+MIN_GRID_POINTS = 11  # per axis (as validate.py): a guarantee measured on fewer points says little
 
 
 @dataclass

@@ -20,6 +20,8 @@ from torch import Tensor, nn
 from jacnet_cli.errors import NotInvertibleError
 
 NEWTON_MODES = ("auto", "learned", "exact", "none")
+#: invert()'s own methods; any torchdiffeq method name is accepted too (see invert).
+METHODS = ("auto", "table", "bracket", "ode")
 
 
 class InversionFailed(RuntimeError):

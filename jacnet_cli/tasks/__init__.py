@@ -77,6 +77,9 @@ def run(task: str) -> None:
                     from jacnet_cli.tasks.evaluate import evaluate as fn
                 else:
                     from jacnet_cli.tasks.invert import invert as fn
+                from jacnet_cli.validate import validate
+
+                validate(task, cfg)
                 return fn(cfg, run_dir)
         except Interrupted as exc:
             print(f"jacnet {task}: interrupted by {exc.name}; what it had is in {run_dir}",

@@ -1,0 +1,364 @@
+"""Every bad input is one line on stderr naming the key, exit code 2, no traceback, no run.
+
+The many bad inputs go through `jacnet_cli.cli.main` (the `jacnet` entry point) in one
+Python process, so the check stays fast; a handful then go through the real `jacnet`
+command in their own processes to show it behaves the same. That batch process, and some
+of the single runs, see a `hydra_plugins` package that hides the installed launcher
+plugins, as on an install without the `launchers` extra.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from jacnet_cli.cli import CONF_DIR, group_options
+from jacnet_cli.validate import CHECKS, MIN_GRID_POINTS, validate
+
+GROUPS = sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name != "hydra")
+FILE, EMPTY, READ_ONLY = "{file}", "{empty}", "{read_only}"  # filled in per test run
+
+# (arguments, text the one line must contain: the key)
+BAD = [
+    # malformed overrides
+    (["train", "target"], "'target' is not an override"),
+    (["train", "=exp"], "'=exp' has no key"),
+    (["train", "a=[1,2"], "'a=[1,2' is not a valid override"),
+    (["train", "--cfg", "foo"], "--cfg"),
+    (["train", "activation=pd,none"], "activation=pd,none has several values; add -m"),
+    (["train", "-m", "seed=interval(0,1)"], "seed=interval(0,1) cannot be swept"),
+    (["frobnicate"], "'frobnicate' is not a command"),
+    # unknown keys at any level, with or without +
+    (["train", "foo=1"], "foo is not a key of jacnet train; valid keys: activation, anchor"),
+    (["train", "+foo=1"], "foo is not a key of jacnet train"),
+    (["train", "model.hiden=16"],
+     "model.hiden is not a key of model=jacnet; valid keys: activation, depth, hidden"),
+    (["train", "+model.hiden=16"], "model.hiden is not a key of model=jacnet"),
+    (["train", "~model.hiden"], "model.hiden is not a key of model=jacnet"),
+    (["train", "data.foo.bar=1"], "data.foo is not a key of data=paper"),
+    (["train", "model.hidden.x=3"], "model.hidden is a value (64)"),
+    (["train", "+activation=pd"], "activation is already in the config; drop the +"),
+    (["train", "+experiment=debug"], "experiment is already in the config"),
+    (["train", "hydra.foo=1"], "hydra.foo is not a key of hydra"),
+    (["train", "hydra.launcher.n_jobs=2"], "hydra.launcher.n_jobs is not a key of hydra/launcher=basic"),
+    (["train", "-m", "activation=pd,lipschitz", "activation.k=2"],
+     "activation.k is not a key of activation=pd; valid keys: eps"),
+    (["train", "activation=foo"], "activation='foo' is not an option; choose one of:"),
+    (["train", "hydra/launcher=nope"], "hydra/launcher='nope' is not an option"),
+    # launchers without the `launchers` extra
+    (["train", "-m", "hydra/launcher=joblib", "seed=0,1"],
+     "hydra/launcher=joblib needs the hydra-joblib-launcher plugin, which is not installed; "
+     "install the launchers extra: pip install 'jacnet[launchers]'"),
+    (["train", "-m", "hydra/launcher=submitit_slurm", "seed=0,1"],
+     "hydra/launcher=submitit_slurm needs the hydra-submitit-launcher plugin"),
+    (["train", "hydra/launcher=slurm", "--cfg", "hydra"], "hydra/launcher=slurm needs the"),
+    # values
+    (["train", "optim.lr=0"], "optim.lr=0 is not allowed; it must be a finite number > 0"),
+    (["train", "optim.lr=-0.1"], "optim.lr=-0.1 is not allowed"),
+    (["train", "optim.lr=nan"], "optim.lr=nan is not allowed"),
+    (["train", "optim.lr=inf"], "optim.lr=inf is not allowed"),
+    (["train", "optim.lr=abc"], "optim.lr='abc' is not allowed"),
+    (["train", "optim=sgd", "optim.lr=-1"], "optim.lr=-1 is not allowed"),
+    (["train", "seed=1.5"], "seed=1.5 is not allowed; it must be an integer >= 0"),
+    (["train", "seed=abc"], "seed='abc' is not allowed"),
+    (["train", "seed=true"], "seed=True is not allowed"),
+    (["train", "plots=yes"], "plots='yes' is not allowed; it must be true or false"),
+    (["train", "plots=1"], "plots=1 is not allowed"),
+    (["train", "progress=maybe"], "progress='maybe' is not allowed; it must be auto, true or false"),
+    (["train", "eval_tolerance=0"], "eval_tolerance=0 is not allowed"),
+    (["train", "eval_tolerance=-1e-7"], "eval_tolerance=-1e-07 is not allowed"),
+    (["train", "eval_tolerance=abc"], "eval_tolerance='abc' is not allowed"),
+    (["train", "iterations=-1"], "iterations=-1 is not allowed"),
+    (["train", "loss=l1"], "loss='l1' is not allowed; choose one of: norm, mse"),
+    (["train", "device=tpu"], "device='tpu' is not allowed"),
+    (["train", "dtype=float16"], "dtype='float16' is not allowed"),
+    (["train", "data.n_train=0"], "data.n_train=0 is not allowed"),
+    (["train", "data.grid_points=3"],
+     f"data.grid_points=3 is too few to measure a guarantee; it must be an integer >= {MIN_GRID_POINTS}"),
+    (["train", "data=plane", "data.grid_points=1"], "data.grid_points=1 is too few"),
+    (["train", "hydra.run.dir=" + FILE], "hydra.run.dir="),
+    (["train", f"hydra.run.dir={FILE}/run"], "hydra.run.dir="),
+    (["train", "hydra.run.dir=" + READ_ONLY], "hydra.run.dir="),
+    # sweeps: every swept value is checked before any job runs
+    (["train", "-m", "seed=0,abc"], "seed='abc' is not allowed"),
+    (["train", "-m", "model.hidden=4,8", "optim.lr=0.1,-1"], "optim.lr=-1 is not allowed"),
+    (["train", "-m", f"hydra.sweep.dir={FILE}/sweep", "seed=0,1"], "hydra.sweep.dir="),
+    # eval: run_dir is checked last, so EMPTY (no checkpoint) serves the other checks
+    (["eval"], "run_dir is required; pass run_dir=PATH"),
+    (["eval", "run_dir=" + FILE], "is a file; pass the directory of a `jacnet train` run"),
+    (["eval", "run_dir=/no/such/run"], "run_dir='/no/such/run' does not exist"),
+    (["eval", "run_dir=" + EMPTY], "holds no checkpoint.pt"),
+    (["eval", "run_dir=" + EMPTY, "eval_tolerance=0"], "eval_tolerance=0 is not allowed; it must be null or"),
+    (["eval", "run_dir=" + EMPTY, "eval_tolerance=abc"], "eval_tolerance='abc' is not allowed"),
+    (["eval", "run_dir=" + EMPTY, "seed=0.5"], "seed=0.5 is not allowed"),
+    (["eval", "run_dir=" + EMPTY, "plots=maybe"], "plots='maybe' is not allowed"),
+    (["eval", "run_dir=" + EMPTY, "data.grid_points=5"], "data.grid_points=5 is too few"),
+    (["eval", "run_dir=" + EMPTY, "+activation=pd"],
+     "activation is not a config group of jacnet eval; its groups: solver"),
+    (["eval", "run_dir=" + EMPTY, "activation=lipschitz"], "activation is not a config group"),
+    (["eval", "run_dir=" + EMPTY, "iterations=3"], "iterations is not a key of jacnet eval"),
+    (["eval", "run_dir=" + EMPTY, "data.hiden=1"], "data.hiden is not a key of data"),
+    (["eval", "run_dir=" + EMPTY, "solver.rtol=1e-9"],
+     "solver is not chosen in jacnet eval; choose one first, e.g. solver=dopri5"),
+    (["eval", "run_dir=" + EMPTY, "solver=dopri5", "solver.nodes=4"],
+     "solver.nodes is not a key of solver=dopri5"),
+    # invert
+    (["invert", "run_dir=" + EMPTY, "newton_steps=-1"], "newton_steps=-1 is not allowed"),
+    (["invert", "run_dir=" + EMPTY, "newton_steps=2.5"], "newton_steps=2.5 is not allowed"),
+    (["invert", "run_dir=" + EMPTY, "method=foo"],
+     "method='foo' is not allowed; choose one of: auto, table, bracket, ode, or a torchdiffeq "
+     "method: dopri8, dopri5"),
+    (["invert", "run_dir=" + EMPTY, "+activation=pd"],
+     "activation is not a config group of jacnet invert; it takes no config groups"),
+    (["invert", "run_dir=" + EMPTY, "solver=dopri5"], "solver is not a config group"),
+    (["invert", "run_dir=" + EMPTY, "foo=1"], "foo is not a key of jacnet invert; valid keys:"),
+    (["invert", "run_dir=" + EMPTY, "progress=2"], "progress=2 is not allowed"),
+    (["invert", "run_dir=" + FILE, "y=[1]"], "is a file"),
+]
+GOOD = [["eval", "--help"], ["invert", "--help"], ["train", "--help"]]
+
+DRIVER = """\
+import contextlib, io, json, sys, traceback
+from jacnet_cli import cli
+
+results = []
+for args in json.load(sys.stdin):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            cli.main(args)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+        except BaseException:
+            traceback.print_exc()
+            code = "raised"
+    results.append({"args": args, "code": code, "stdout": out.getvalue(),
+                    "stderr": err.getvalue()})
+print(json.dumps(results))
+"""
+
+
+def _paths(tmp: Path) -> dict[str, str]:
+    file = tmp / "a_file.txt"
+    file.write_text("not a directory\n")
+    empty = tmp / "empty_run"
+    empty.mkdir()
+    if os.geteuid() == 0 and Path("/proc").is_dir():
+        read_only = "/proc/jacnet-run"  # root writes anywhere else; /proc takes no new dirs
+    else:
+        locked = tmp / "locked"
+        locked.mkdir()
+        locked.chmod(0o555)
+        read_only = str(locked / "run")
+    return {FILE: str(file), EMPTY: str(empty), READ_ONLY: read_only}
+
+
+def _fill(args: list[str], paths: dict[str, str]) -> list[str]:
+    for mark, path in paths.items():
+        args = [a.replace(mark, path) for a in args]
+    return args
+
+
+def _no_launchers(tmp: Path) -> dict[str, str]:
+    """An environment whose `hydra_plugins` hides the installed launcher plugins."""
+    shadow = tmp / "shadow"
+    (shadow / "hydra_plugins").mkdir(parents=True)
+    (shadow / "hydra_plugins" / "__init__.py").write_text("")
+    return {**os.environ, "PYTHONPATH": str(shadow), "HYDRA_FULL_ERROR": "0"}
+
+
+def _run_batch(tmp: Path, cases: list[list[str]]) -> tuple[list[dict], Path, dict[str, str]]:
+    """Cases through the entry point in one process, whose cwd must stay empty."""
+    paths = _paths(tmp)
+    cwd = tmp / "cwd"
+    cwd.mkdir()
+    proc = subprocess.run([sys.executable, "-c", DRIVER],
+                          input=json.dumps([_fill(args, paths) for args in cases]), cwd=cwd,
+                          env=_no_launchers(tmp), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.splitlines()[-1]), cwd, paths
+
+
+def _assert_one_line(result: dict, expected: str, paths: dict[str, str]) -> None:
+    args = " ".join(result["args"])
+    lines = [line for line in result["stderr"].splitlines() if line.strip()]
+    assert result["code"] == 2, f"{args}: exit {result['code']}\n{result['stderr']}"
+    assert "Traceback" not in result["stderr"] + result["stdout"], args
+    assert len(lines) == 1, f"{args}: {len(lines)} lines:\n{result['stderr']}"
+    assert _fill([expected], paths)[0] in lines[0], f"{args}: {lines[0]}"
+    command = result["args"][0]
+    if command in ("train", "eval", "invert"):
+        assert lines[0].startswith(f"jacnet {command}: error: "), lines[0]
+
+
+def test_at_least_40_bad_inputs():
+    assert len(BAD) >= 40
+
+
+# Two halves, one process each, so that `pytest -n 2` runs them side by side.
+HALVES = {"train": [c for c in BAD if c[0][0] == "train"],
+          "others": [c for c in BAD if c[0][0] != "train"]}
+
+
+@pytest.mark.parametrize("half", sorted(HALVES))
+def test_each_bad_input_is_one_line_exit_2_and_leaves_no_run(tmp_path, half):
+    cases = HALVES[half]
+    extra = GOOD if half == "others" else []
+    results, cwd, paths = _run_batch(tmp_path, [args for args, _ in cases] + extra)
+    for result, (_, expected) in zip(results, cases):
+        _assert_one_line(result, expected, paths)
+    assert list(cwd.iterdir()) == []  # no run directory was made for any of them
+    assert not list(Path(paths[EMPTY]).iterdir())
+    if extra:
+        _assert_help_lists_only_what_each_command_takes(results[len(cases):])
+
+
+def _assert_help_lists_only_what_each_command_takes(results: list[dict]) -> None:
+    helps = {r["args"][0]: r for r in results}
+    assert all(r["code"] == 0 for r in helps.values()), helps
+    lines = {cmd: r["stdout"].splitlines() for cmd, r in helps.items()}
+    line = {g: f"{g}: {', '.join(group_options(g))}" for g in GROUPS}
+    assert all(line[g] in lines["train"] for g in GROUPS)
+    assert line["solver"] in lines["eval"]  # eval's help template names conf/solver/ exactly
+    assert [g for g in GROUPS if line[g] in lines["eval"]] == ["solver"]
+    assert [g for g in GROUPS if line[g] in lines["invert"]] == []
+    assert "run_dir: ???" in lines["eval"] and "newton_steps: 8" in lines["invert"]
+    assert "iterations" not in helps["eval"]["stdout"] + helps["invert"]["stdout"]
+
+
+# A few through the real `jacnet` command, one process each: the same line and exit code.
+REAL = [
+    (["train", "model.hiden=16"], "model.hiden is not a key of model=jacnet", False),
+    (["train", "target"], "'target' is not an override", False),
+    (["train", "-m", "seed=0,1.5"], "seed=1.5 is not allowed", False),
+    (["train", "-m", "hydra/launcher=joblib", "seed=0,1"], "pip install 'jacnet[launchers]'", True),
+]
+
+
+@pytest.mark.parametrize("args,expected,hide_launchers", REAL,
+                         ids=[" ".join(a) for a, _, _ in REAL])
+def test_real_command_line(tmp_path, args, expected, hide_launchers):
+    paths = _paths(tmp_path)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    env = _no_launchers(tmp_path) if hide_launchers else {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    proc = subprocess.run([sys.executable, "-m", "jacnet_cli", *_fill(args, paths)], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=300)
+    result = {"args": args, "code": proc.returncode, "stdout": proc.stdout,
+              "stderr": proc.stderr}
+    _assert_one_line(result, expected, paths)
+    assert list(cwd.iterdir()) == []
+
+
+def test_sweep_with_a_failing_job_runs_the_others_and_exits_1(tmp_path, capsys):
+    """cauchy_riemann needs a 2-D target: job 0 fails where it runs, job 1 still runs."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "jacnet_cli", "train", "-m", "experiment=debug", "plots=false",
+         "activation=cauchy_riemann,pd"], cwd=tmp_path, capture_output=True, text=True,
+        timeout=300, env={**os.environ, "HYDRA_FULL_ERROR": "0"})
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    (sweep,) = (tmp_path / "outputs" / "multirun").glob("*/*-train")
+    assert not (sweep / "0" / "metrics.json").exists() and (sweep / "1" / "metrics.json").is_file()
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("jacnet train:")]
+    assert errors == [
+        "jacnet train: error: activation=cauchy_riemann needs a map R² -> R², got d_x=1, d_y=1",
+        f"jacnet train: 1 of 2 jobs failed (job 0); the others finished; `jacnet report "
+        f"{sweep.relative_to(tmp_path)}` lists them all"]
+    from jacnet_cli.tasks import report
+
+    assert report.main([str(sweep), "--no-plot"]) == 0
+    out = capsys.readouterr().out
+    assert "1 of 2 jobs failed" in out and "activation=cauchy_riemann" in out
+
+
+def _compose(task: str, overrides: list[str]):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name=task, overrides=overrides)
+
+
+@pytest.mark.parametrize("solver", group_options("solver"))
+def test_debug_preset_trains_with_every_solver(tmp_path, solver):
+    from jacnet_cli.tasks.train import train
+
+    cfg = _compose("train", ["experiment=debug", f"solver={solver}", "plots=false"])
+    assert cfg.iterations == 3 and cfg.model.hidden == 8
+    validate("train", cfg)
+    metrics = train(cfg, tmp_path)
+    assert metrics["iterations"] == 3 and metrics["test_mae"] >= 0
+
+
+@pytest.mark.parametrize("task", sorted(CHECKS))
+def test_every_checked_key_is_in_the_task_config(task):
+    """A renamed key would be skipped without a word; the table must name real keys."""
+    cfg = _compose(task, [])
+    flat = _flatten(cfg)
+    assert set(CHECKS[task]) <= flat, set(CHECKS[task]) - flat
+    if task == "train":
+        validate(task, cfg)  # the defaults pass
+
+
+def _flatten(cfg) -> set[str]:
+    def walk(node: dict, prefix: str) -> set[str]:
+        keys = set()
+        for key, value in node.items():
+            keys.add(f"{prefix}{key}")
+            if isinstance(value, dict):
+                keys |= walk(value, f"{prefix}{key}.")
+        return keys
+
+    return walk(OmegaConf.to_container(cfg, resolve=False), "")
+
+
+def test_the_debug_preset_sets_no_solver_keys():
+    """Solvers differ in their keys (nodes, rtol, step_size): a preset for all sets none."""
+    assert "solver" not in yaml.safe_load((CONF_DIR / "experiment" / "debug.yaml").read_text())
+
+
+RUN = "{run}"  # a directory with a checkpoint file
+GOOD_LINES = [
+    ["train", "target=exp", "activation=pd"],
+    ["train", "target=abs", "activation=lipschitz", "activation.k=2"],
+    ["train", "experiment=paper_faithful"],
+    ["train", "experiment=complex_exp", "activation.min_modulus=0.1", "data.grid_points=21"],
+    ["train", "experiment=debug", "solver=dopri5", "solver.rtol=1e-8", "eval_tolerance=1e-9"],
+    ["train", "-m", "model.hidden=16,64,256", "activation.eps=1e-4,1e-2", "seed=0,1,2"],
+    ["train", "-m", "activation=pd,lipschitz", "seed=range(0,3)", "optim=adam,sgd"],
+    ["train", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=0,1"],
+    ["train", "-m", "hydra/launcher=slurm", "hydra.launcher.partition=gpu",
+     "hydra.launcher.gpus_per_node=1", "model.hidden=16,64"],
+    ["train", "-m", "hydra/launcher=submitit_slurm",
+     "+hydra.launcher.additional_parameters.mail_type=END", "seed=0,1"],
+    ["train", "optim=sgd", "~optim.momentum", "plots=false", "progress=true", "seed=7"],
+    ["train", "data.test_range=[-4,4]", "iterations=0", "loss=mse", "device=cpu"],
+    ["train", "hydra.run.dir={tmp}/runs/one"],
+    ["train", "--cfg", "job", "activation=lipschitz"],
+    ["train", "hydra/launcher=slurm", "--cfg", "hydra", "-p", "hydra.launcher"],
+    ["eval", f"run_dir={RUN}"],
+    ["eval", f"run_dir={RUN}", "solver=dopri5", "solver.rtol=1e-9", "data.test_range=[-3,3]",
+     "eval_tolerance=1e-9", "seed=3", "plots=false"],
+    ["invert", f"run_dir={RUN}", "y=[1.5,2.0]", "method=ode", "newton_steps=0"],
+    ["invert", f"run_dir={RUN}", "y_file=ys.txt", "method=rk4", "dtype=float32"],
+]
+
+
+def test_good_command_lines_pass_the_checks(tmp_path):
+    """No false alarms: the README's command lines and their kin get through."""
+    from jacnet_cli import checkpoint
+    from jacnet_cli.validate import preflight
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / checkpoint.FILENAME).write_bytes(b"")
+    for args in GOOD_LINES:
+        args = [a.replace(RUN, str(run)).replace("{tmp}", str(tmp_path)) for a in args]
+        assert preflight(args[0], args[1:]) is None, args
