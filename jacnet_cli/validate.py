@@ -499,7 +499,8 @@ class _Composer:
                                    f"it with +: +{o.input_line}")
                 elif depth == 0 and self.choices.get(part, "") is None:
                     raise BadInput(f"{o.input_line}: {part} is not chosen in jacnet {self.task}; "
-                                   f"choose one first, e.g. {part}={self.example(part)} "
+                                   f"choose one first, e.g. "
+                                   f"{part}={self.example(part, parts[1] if len(parts) > 1 else None)} "
                                    f"{o.input_line.lstrip('+~')}")
                 else:
                     raise BadInput(f"{o.input_line}: {there} is not a key of "
@@ -527,8 +528,20 @@ class _Composer:
         choice = self.choices.get(group)
         return f"{group}={choice}" if choice is not None else path
 
-    def example(self, group: str) -> str:
+    def example(self, group: str, key: str | None = None) -> str:
+        """An option of the group, one that has `key` where one does."""
+        import yaml
+
+        from jacnet_cli.cli import CONF_DIR
+
         options = self.loader.get_group_options(group)
+        for option in options if key else ():
+            try:
+                node = yaml.safe_load((CONF_DIR / group / f"{option}.yaml").read_text()) or {}
+            except (OSError, yaml.YAMLError):
+                continue
+            if key in node:
+                return option
         return options[0] if options else "OPTION"
 
     def check_values(self, cfg: Any, job: list[Any]) -> None:
