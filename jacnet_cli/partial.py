@@ -77,7 +77,8 @@ class PartialMonotone(nn.Module):
         return beta + (a * g).sum(-1, keepdim=True) + self.eps * xs.sum(-1, keepdim=True)
 
     def gradient(self, x: Tensor) -> Tensor:
-        """∇f(x) by autograd, composable with torch.func: (N, d) -> (N, 1, d)."""
-        from torch.func import grad, vmap
-
-        return vmap(grad(lambda p: self(p[None])[0, 0]))(x)[:, None, :]
+        """∇f(x) by autograd, itself differentiable in x and the weights: (N, d) -> (N, 1, d)."""
+        with torch.enable_grad():
+            xg = x if x.requires_grad else x.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(self(xg).sum(), xg, create_graph=True)
+        return grad[:, None, :]
