@@ -137,6 +137,8 @@ class Dataset:
     x_names: list[str] | None = None
     y_names: list[str] | None = None
     units: object | None = None  # `units.Units` when the model trains in standard units
+    stream: object | None = None  # `stream.Stream` when the data is streamed from a cache;
+    #                               the tensors then hold only samples of each split
 
     def __post_init__(self) -> None:
         self.x_names = self.x_names or default_names("x", self.x_train.shape[1])
@@ -150,7 +152,7 @@ class Dataset:
                                             self.y_test, self.x_grid)),
                        train_range=self.train_range, x_val=cast(self.x_val),
                        y_val=cast(self.y_val), sampler=self.sampler, x_names=self.x_names,
-                       y_names=self.y_names, units=self.units)
+                       y_names=self.y_names, units=self.units, stream=self.stream)
 
     @property
     def validation(self) -> tuple[Tensor, Tensor] | None:
@@ -207,6 +209,10 @@ class FileData:
         grid_points: guarantee grid points per axis, up to 3 inputs.
         guarantee_points: guarantee points sampled in the box beyond 3 inputs.
         drop_nonfinite: drop rows holding NaN or inf (default: refuse the file).
+        stream: read the file once into a binary cache and stream it in blocks (memory of a
+            few batches; needs batch_size): true, false, or auto (when the table would take
+            more than `memory_mb` in memory).
+        memory_mb: the size above which `stream=auto` streams.
         meta: what a trained run keeps of the data (names, box, rows), filled in by training;
             a saved run rebuilds from it when the file is gone.
     """
@@ -222,6 +228,8 @@ class FileData:
     grid_points: int = 2001
     guarantee_points: int = 4000
     drop_nonfinite: bool = False
+    stream: bool | str = "auto"
+    memory_mb: float = 512.0
     meta: dict | None = None
 
     MIN_TRAIN_ROWS = 2
@@ -256,6 +264,23 @@ class FileData:
                                  "be true or false")
         _count("data.grid_points", self.grid_points, MIN_GRID_POINTS)
         _count("data.guarantee_points", self.guarantee_points, 16)
+        if self.stream not in (True, False, "auto"):
+            raise ValueError(f"data.stream={self.stream!r} is not allowed; choose true, false "
+                             "or auto")
+        if isinstance(self.memory_mb, bool) or not isinstance(self.memory_mb, (int, float)) \
+                or not self.memory_mb > 0:
+            raise ValueError(f"data.memory_mb={self.memory_mb!r} is not allowed; it must be a "
+                             "number > 0")
+
+    def streams(self) -> bool:
+        """Whether this file is streamed (see `stream`)."""
+        if self.stream != "auto":
+            return bool(self.stream)
+        from pathlib import Path
+
+        from jacnet_cli.stream import table_bytes
+
+        return table_bytes(Path(str(self.path)).expanduser()) > self.memory_mb * 2**20
 
     def _columns(self, path: str, key: str) -> tuple[list[str], Tensor, list[str], Tensor]:
         from jacnet_cli import tables
@@ -289,6 +314,11 @@ class FileData:
 
         if self.meta is not None and not Path(str(self.path)).expanduser().is_file():
             return self._from_meta(seed)
+        from jacnet_cli import tables
+
+        tables._existing(self.path, "data.path")
+        if self.streams():
+            return self._streamed(seed, scalar_units)
         x_names, x, y_names, y = self._columns(str(self.path), "data.path")
         g = torch.Generator().manual_seed(int(seed))
         if self.test_path is not None:
@@ -325,6 +355,56 @@ class FileData:
         return Dataset(x_train, y_train, x_test, y_test, self._grid(lo, hi, g),
                        (float(lo.min()), float(hi.max())), x_val, y_val, None, x_names,
                        y_names, units)
+
+    SAMPLE_ROWS = 5000  # rows of each split kept in memory when streaming (plots, anchors)
+
+    def _streamed(self, seed: int, scalar_units: bool) -> Dataset:
+        """Convert the file once into a cache and stream it (memory of a few blocks)."""
+        from pathlib import Path
+
+        from jacnet_cli import stream as streams
+
+        if self.test_path is not None:
+            raise ValueError("data.test_path is not supported with streamed data; use "
+                             "data.test_fraction (or data.stream=false)")
+        path = Path(str(self.path)).expanduser()
+        names = streams.column_names(path, "data.path")
+        x_idx = streams.select_indices(names, self.x, "data.x", path)
+        y_idx = streams.select_indices(names, self.y, "data.y", path)
+        overlap = sorted(set(x_idx) & set(y_idx))
+        if overlap:
+            raise ValueError(f"data.x and data.y share the column(s) "
+                             f"{', '.join(names[i] for i in overlap)}; a column is either an "
+                             "input or an output")
+        source = streams.convert(path, names, x_idx, y_idx, seed, self.test_fraction,
+                                 self.val_fraction, self.drop_nonfinite)
+        if source.counts["train"] < self.MIN_TRAIN_ROWS:
+            raise ValueError(f"data.path={self.path!r} leaves {source.counts['train']} training "
+                             f"rows; at least {self.MIN_TRAIN_ROWS} are needed")
+        x_names, y_names = [names[i] for i in x_idx], [names[i] for i in y_idx]
+        lo, hi = torch.from_numpy(source.lo), torch.from_numpy(source.hi)
+        meta = {"x_names": x_names, "y_names": y_names, "rows": int(source.labels.shape[0]),
+                "box_lo": lo.tolist(), "box_hi": hi.tolist(), "streamed": True}
+        units = None
+        if self.standardize:
+            from jacnet_cli.units import Units
+
+            def scale(var: np.ndarray) -> Tensor:
+                s = torch.from_numpy(np.sqrt(var.mean()) * np.ones_like(var) if scalar_units
+                                     else np.sqrt(var))
+                return torch.where(s > 0, s, torch.ones_like(s))
+
+            units = Units(torch.from_numpy(source.x_mean), scale(source.x_var),
+                          torch.from_numpy(source.y_mean), scale(source.y_var))
+            meta["units"] = units.describe()
+        self.meta = meta
+        g = torch.Generator().manual_seed(int(seed))
+        x_train, y_train = source.sample("train", self.SAMPLE_ROWS)
+        x_test, y_test = source.sample("test", self.SAMPLE_ROWS)
+        x_val, y_val = source.sample("val", self.SAMPLE_ROWS) if source.counts["val"] else (None, None)
+        return Dataset(x_train, y_train, x_test, y_test, self._grid(lo, hi, g),
+                       (float(lo.min()), float(hi.max())), x_val, y_val, None, x_names,
+                       y_names, units, source)
 
     def _grid(self, lo: Tensor, hi: Tensor, g: torch.Generator) -> Tensor:
         width = torch.where(hi > lo, hi - lo, torch.ones_like(hi))

@@ -58,10 +58,18 @@ def evaluate(model: nn.Module, data: Dataset, eval_tolerance: float | None = Non
     start = time.perf_counter()
     out: dict[str, Any] = {}
     say("test errors")
-    for prefix, x, y in (("test", data.x_test, data.y_test), ("train", data.x_train, data.y_train),
-                         ("val", data.x_val, data.y_val)):
-        if x is not None and x.shape[0] > 0:
-            out.update(test_errors(predict(model, x), y, prefix=prefix))
+    if data.stream is not None:  # every row of each split, read in chunks
+        from jacnet_cli.stream import errors
+
+        dtype = next(model.parameters()).dtype
+        for name in ("test", "train", "val"):
+            out.update(errors(lambda x: predict(model, x), data.stream, name, name, dtype,
+                              data.x_grid.device))
+    else:
+        for prefix, x, y in (("test", data.x_test, data.y_test),
+                             ("train", data.x_train, data.y_train), ("val", data.x_val, data.y_val)):
+            if x is not None and x.shape[0] > 0:
+                out.update(test_errors(predict(model, x), y, prefix=prefix))
     if integrator is not None:
         out["eval_nfe"] = integrator.nfe_forward
         out["eval_solver"] = repr(integrator)

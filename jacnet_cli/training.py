@@ -150,7 +150,8 @@ class Trainer:
         iterations: total steps (an epoch is `batches.per_epoch` steps).
         schedule: integrator tolerance schedule; None leaves the integrator as it is.
         loss: (pred, target) -> scalar.
-        validation: (x_val, y_val), evaluated with `loss` at the end of every epoch.
+        validation: (x_val, y_val), evaluated with `loss` at the end of every epoch, or a
+            callable model -> validation loss (e.g. over a streamed split).
         patience: stop after this many epochs without a better validation loss (None: never).
         restore_best: end with the best validation weights (when validating).
         callback: called with each Step.
@@ -160,8 +161,9 @@ class Trainer:
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, batches: Batches,
                  iterations: int, schedule: Schedule | None = None, loss: Loss = norm_loss,
-                 validation: tuple[Tensor, Tensor] | None = None, patience: int | None = None,
-                 restore_best: bool = True, callback: Callable[[Step], None] | None = None,
+                 validation: tuple[Tensor, Tensor] | Callable[[nn.Module], float] | None = None,
+                 patience: int | None = None, restore_best: bool = True,
+                 callback: Callable[[Step], None] | None = None,
                  penalty: Callable[[nn.Module, Tensor], Tensor] | None = None):
         self.penalty = penalty
         self.model, self.optimizer, self.batches = model, optimizer, batches
@@ -233,8 +235,11 @@ class Trainer:
     @torch.no_grad()
     def _validate(self) -> float:
         self.model.eval()
-        x, y = self.validation
-        value = float(self.loss(self.model(x), y))
+        if callable(self.validation):
+            value = float(self.validation(self.model))
+        else:
+            x, y = self.validation
+            value = float(self.loss(self.model(x), y))
         self.model.train()
         if value < self.best_val:
             self.best_val, self.best_step, self.waited = value, self.step - 1, 0

@@ -197,7 +197,10 @@ class Run:
         if data.sampler is not None and batch_size is None:
             raise ValueError("batch_size=null is not allowed with data.fresh=true; set "
                              "batch_size (rows drawn per step)")
-        batches = Batches(x, y, batch_size, cfg["seed"], data.sampler)
+        if data.stream is not None:
+            batches, validation = self._streamed(data, units, batch_size, cfg, dt, dev)
+        else:
+            batches = Batches(x, y, batch_size, cfg["seed"], data.sampler)
         total = iterations(cfg, batches)
         rows = batches.batch_size
         threads = runtime.threads(cfg.get("runtime", {}).get("threads", "auto"),
@@ -315,6 +318,28 @@ class Run:
                 "(paper section 4.5); the guarantee keys report what ŷ measures (use "
                 "activation=monotone or gradient for a guarantee by construction)",
                 structure.name, model.d_x, model.d_y)
+
+    def _streamed(self, data: Any, units: Any, batch_size: int | None, cfg: dict,
+                  dt: torch.dtype, dev: Any) -> tuple[Any, Any]:
+        """Batches and validation read from a streamed file (memory of a few blocks)."""
+        from jacnet_cli import stream
+
+        if batch_size is None:
+            raise ValueError(f"batch_size=null is not allowed with streamed data "
+                             f"({data.stream.labels.shape[0]} rows read in blocks); set batch_size")
+        transform = None if units is None else (lambda x, y: (units.x_in(x), units.y_in(y)))
+        batches = stream.StreamBatches(data.stream, batch_size, cfg["seed"], transform,
+                                       dtype=dt, device=dev)
+        validation = None
+        if data.stream.counts["val"]:
+            loss = LOSSES[cfg["loss"]]
+            validation = (lambda net: stream.chunked_loss(net, data.stream, "val", loss,
+                                                          transform, dt))
+        log.info("streaming %d rows from %s in blocks of %d (train %d, validation %d, test %d)",
+                 data.stream.labels.shape[0], data.stream.path, batches.block,
+                 data.stream.counts["train"], data.stream.counts["val"],
+                 data.stream.counts["test"])
+        return batches, validation
 
     def _describe_units(self, model: torch.nn.Module, units: Any) -> None:
         """Say how the model's units relate to the data's, and what that does to constants."""
