@@ -212,7 +212,8 @@ def _jacobian_derivative(model: nn.Module, x: Tensor, create_graph: bool = False
     cost); larger ones by torch.func (vmap of jacfwd), whose first call costs seconds.
     """
     d_y, d_x = model.d_y, model.d_x
-    if d_y * d_x <= 64:
+    # monotone_in's J is itself an autograd gradient, which torch.func cannot transform.
+    if d_y * d_x <= 64 or getattr(getattr(model, "structure", None), "name", "") == "monotone_in":
         xg = x.requires_grad_(True) if not x.requires_grad else x
         jac = model.jacobian(xg)  # (N, d_y, d_x)
         rows = [torch.autograd.grad(jac[:, i, j].sum(), xg, create_graph=create_graph,

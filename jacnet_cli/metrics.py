@@ -58,6 +58,7 @@ def evaluate(model: nn.Module, data: Dataset, eval_tolerance: float | None = Non
     start = time.perf_counter()
     out: dict[str, Any] = {}
     say("test errors")
+    errors_start = time.perf_counter()
     if data.stream is not None:  # every row of each split, read in chunks
         from jacnet_cli.stream import errors
 
@@ -70,6 +71,7 @@ def evaluate(model: nn.Module, data: Dataset, eval_tolerance: float | None = Non
                              ("train", data.x_train, data.y_train), ("val", data.x_val, data.y_val)):
             if x is not None and x.shape[0] > 0:
                 out.update(test_errors(predict(model, x), y, prefix=prefix))
+    out["errors_time_s"] = time.perf_counter() - errors_start
     if integrator is not None:
         out["eval_nfe"] = integrator.nfe_forward
         out["eval_solver"] = repr(integrator)

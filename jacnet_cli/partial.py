@@ -4,7 +4,7 @@ The network of the `monotone_in` structure. With S the monotone inputs (each wit
 non-decreasing, -1 non-increasing) and R the others,
 
     h = σ(W₁ (s ⊙ x_S) + b(x_R)),   g = σ(W₂ h + c(x_R)),
-    f(x) = β(x_R) + a(x_R)ᵀ g + ε sᵀ x_S,
+    f(x) = β(x_R) + a(x_R)ᵀ g / H + ε sᵀ x_S,
 
 with W₁, W₂, a >= 0 (softplus of free weights), σ = tanh and b, c, a, β from a conditioner MLP
 of x_R (the role the other inputs play in UMNN). Then s_i ∂f/∂x_i = aᵀ diag(σ') W₂ diag(σ')
@@ -66,7 +66,7 @@ class PartialMonotone(nn.Module):
             out = self.free.expand(x.shape[0], -1)
         h = self.hidden
         beta, b, c, a = out[:, :1], out[:, 1:1 + h], out[:, 1 + h:1 + 2 * h], out[:, 1 + 2 * h:]
-        return beta, b, c, F.softplus(a)
+        return beta, b, c, F.softplus(a) / h  # / H: the sum of H units starts O(1)
 
     def forward(self, x: Tensor) -> Tensor:
         """f(x): (N, d) -> (N, 1)."""
