@@ -92,8 +92,9 @@ def uniform(n: int, d: int, bounds: tuple[float, float], generator: torch.Genera
 
 
 def grid(d: int, bounds: tuple[float, float], points: int) -> Tensor:
-    """A regular grid over bounds^d with about `points` per axis (at most 2**16 in all)."""
-    per_axis = max(2, min(points, int(round(2 ** (16 / d)))))
+    """A regular grid over bounds^d with about `points` per axis (at most 2**16 points in
+    1-D and 2**12 beyond: 64 x 64 in 2-D, 16³ in 3-D)."""
+    per_axis = max(2, min(points, int(round(2 ** ((16 if d == 1 else 12) / d)))))
     axis = torch.linspace(bounds[0], bounds[1], per_axis, dtype=torch.float64)
     mesh = torch.meshgrid(*([axis] * d), indexing="ij")
     return torch.stack([m.reshape(-1) for m in mesh], dim=-1)  # (per_axis^d, d)

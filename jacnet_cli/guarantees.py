@@ -262,7 +262,7 @@ def conservation(model: nn.Module, x_test: Tensor, grid: Tensor, points: int = 1
     out: dict[str, float] = {}
     budget = max(8, min(points, int(FLOPS / 20 / (d * d * max(d, 8) * 16))))
     out["curl_max"] = float(curl(model, grid[:budget]).detach().max())
-    few = x_test[: max(8, min(points, int(points * 32 / d)))]
+    few = x_test[: max(8, min(points, int(points * 8 / d)))]  # the axis path has d legs
     with torch.no_grad():
         x0, y0 = model.anchor(few)  # (P, d_x), (P, d_y)
         scale = 1.0 if units is None else units._cast(few, "y_scale")

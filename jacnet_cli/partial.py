@@ -78,7 +78,8 @@ class PartialMonotone(nn.Module):
 
     def gradient(self, x: Tensor) -> Tensor:
         """∇f(x) by autograd, itself differentiable in x and the weights: (N, d) -> (N, 1, d)."""
+        keep = torch.is_grad_enabled() or x.requires_grad  # a graph only when someone needs it
         with torch.enable_grad():
             xg = x if x.requires_grad else x.detach().requires_grad_(True)
-            (grad,) = torch.autograd.grad(self(xg).sum(), xg, create_graph=True)
-        return grad[:, None, :]
+            (grad,) = torch.autograd.grad(self(xg).sum(), xg, create_graph=keep)
+        return grad[:, None, :] if keep else grad.detach()[:, None, :]
