@@ -64,6 +64,10 @@ class GradientNetwork(nn.Module):
         """J(x) v without forming J: (N, d), (N, d) -> (N, d)."""
         return (self.jacobian(x) @ v.unsqueeze(-1)).squeeze(-1)
 
+    def value_and_jacobian(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """g(x) and J(x) from one pass through the network: (N, d) -> (N, d), (N, d, d)."""
+        return self(x), self.jacobian(x)
+
     def bound(self) -> Tensor:
         """An upper bound on ‖J(x)‖₂ over all x, from the weights alone (a scalar)."""
         raise NotImplementedError
@@ -133,6 +137,11 @@ class Cascade(GradientNetwork):
         _, dh = self.profile(x @ self.weight.T)  # (N, H)
         return (dh * (v @ self.weight.T)) @ self.weight  # (N, d)
 
+    def value_and_jacobian(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        h, dh = self.profile(x @ self.weight.T)  # (N, H) each
+        w = self.weight
+        return h @ w + self.out_bias, torch.einsum("hi,nh,hj->nij", w, dh, w)
+
     def bound(self) -> Tensor:
         # sup h' <= α_L sup σ' D_L with D_1 = β_1, D_{i+1} = β_{i+1} + α_i sup σ' D_i.
         _, _, top = NONLINEARITIES[self.nonlinearity]
@@ -190,6 +199,15 @@ class Modular(GradientNetwork):
         mean = torch.einsum("nmh,mhd->nmd", s, self.weight)  # (N, M, d): W_mᵀ s_m
         second = torch.einsum("m,nmh,mhi,mhj->nij", ab, s, self.weight, self.weight)
         return second - torch.einsum("m,nmi,nmj->nij", ab, mean, mean)  # (N, d, d)
+
+    def value_and_jacobian(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        a, b = self._coefficients()
+        s = self._softmax(x)  # (N, M, H)
+        value = torch.einsum("m,nmh,mhd->nd", a, s, self.weight) + self.out_bias
+        mean = torch.einsum("nmh,mhd->nmd", s, self.weight)  # (N, M, d)
+        ab = a * b
+        second = torch.einsum("m,nmh,mhi,mhj->nij", ab, s, self.weight, self.weight)
+        return value, second - torch.einsum("m,nmi,nmj->nij", ab, mean, mean)
 
     def jvp(self, x: Tensor, v: Tensor) -> Tensor:
         a, b = self._coefficients()
