@@ -22,8 +22,6 @@ eval and invert, but cannot be resumed.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from jacnet_cli import build
+from jacnet_cli import atomic, build
 from jacnet_cli.data import Dataset
 from jacnet_cli.targets import Target
 
@@ -46,20 +44,8 @@ class CheckpointError(ValueError):
 
 
 def atomic_save(obj: Any, path: Path) -> Path:
-    """torch.save to a temporary file in the same folder, then rename: no reader ever sees
-    half a file, and an interrupted write leaves the previous checkpoint intact."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """torch.save, atomically: an interrupted write leaves the previous checkpoint intact."""
+    return atomic.replace(path, lambda f: torch.save(obj, f), binary=True)
 
 
 def weights(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterable
@@ -19,7 +17,7 @@ from typing import Any, Iterable
 import torch
 from torch import nn
 
-from jacnet_cli import guarantees
+from jacnet_cli import atomic, guarantees
 from jacnet_cli.data import Dataset
 from jacnet_cli.training import Step
 from jacnet_cli.model import predict
@@ -154,17 +152,7 @@ def clean(value: Any) -> Any:
 def write_json(path: Path, metrics: dict[str, Any]) -> Path:
     """Write metrics.json atomically (a temporary file, then rename)."""
     text = json.dumps({k: clean(v) for k, v in metrics.items()}, indent=2) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic.replace(path, lambda f: f.write(text))
 
 
 def summarise(steps: Iterable[Step]) -> dict[str, Any]:
