@@ -304,7 +304,7 @@ def test_streamed_data_matches_its_rows_and_resumes_exactly(tmp_path, monkeypatc
     assert float(err.mean()) == pytest.approx(m["test_mae"], rel=1e-12)
     # interrupted mid-epoch, then resumed: the same run
     from jacnet_cli.interrupts import Interrupted
-    from test_lifecycle import TIMES, _StopAt
+    from test_lifecycle import _same, _StopAt
 
     cut = tmp_path / "cut"
     cut.mkdir()
@@ -313,9 +313,7 @@ def test_streamed_data_matches_its_rows_and_resumes_exactly(tmp_path, monkeypatc
         with pytest.raises(Interrupted):
             train_task.train(_cfg(*common), cut)
     train_task.train(_cfg(f"resume={cut}"), tmp_path / "unused")
-    a, b = (json.loads((r / "metrics.json").read_text()) for r in (full, cut))
-    assert {k: v for k, v in a.items() if k not in TIMES} == \
-        {k: v for k, v in b.items() if k not in TIMES}
+    _same(*(json.loads((r / "metrics.json").read_text()) for r in (full, cut)))
 
 
 def test_streamed_bad_rows_are_refused_in_one_line(tmp_path, monkeypatch):
