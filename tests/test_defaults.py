@@ -23,8 +23,8 @@ def _compose(overrides):
 
 def test_default_j_network_and_anchor():
     cfg = _compose([])
-    assert (cfg.model.activation, cfg.model.bias_scale, cfg.model.output_init) == \
-        ("gelu", 0.3, "data")
+    assert (cfg.model.hidden, cfg.model.depth, cfg.model.activation) == (128, 1, "gelu")
+    assert (cfg.model.bias_scale, cfg.model.output_init) == (0.3, "data")
     assert (cfg.anchor.y0, cfg.anchor.trainable, cfg.anchor.rate) == ("target", True, 0.1)
     # A fixed Gauss–Legendre rule is exact only on a smooth J network.
     assert cfg.model.activation in SMOOTH_ACTIVATIONS
