@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test reproduce bench clean
+.PHONY: help install run test reproduce bench accuracy clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,10 @@ reproduce: $(STAMP)  ## regenerate the paper's figures and tables and the GradNe
 
 bench: $(STAMP)  ## run the integrator benchmarks into benchmarks/RESULTS.md
 	$(BIN)/python -m benchmarks.run
+
+accuracy: $(STAMP)  ## accuracy study, jacnet vs UMNN and MLPs on 11 targets x 20 seeds, into benchmarks/accuracy/RESULTS.md
+	$(BIN)/python -m pip install -q -e ".[bench]"
+	$(BIN)/python -m benchmarks.accuracy.run
 
 clean:  ## remove run outputs and caches (keeps .venv)
 	rm -rf outputs multirun .pytest_cache .hypothesis

@@ -63,9 +63,9 @@ class Structure:
         raise NotImplementedError
 
     def make_network(self, d_x: int, d_y: int, hidden: int, depth: int,
-                     activation: str) -> nn.Module:
-        """The Jacobian network: by default an MLP with raw_dim outputs."""
-        return MLP(d_x, self.raw_dim(d_x, d_y), hidden, depth, activation)
+                     activation: str, **options) -> nn.Module:
+        """The Jacobian network: by default an MLP with raw_dim outputs (`options`: MLP's)."""
+        return MLP(d_x, self.raw_dim(d_x, d_y), hidden, depth, activation, **options)
 
     def jacobian(self, net: nn.Module, x: Tensor, d_x: int, d_y: int) -> Tensor:
         """J_θ(x) = structure(net(x)): x (N, d_x) -> (N, d_y, d_x)."""
@@ -351,7 +351,7 @@ class _Potential(Structure):
         return True
 
     def make_network(self, d_x: int, d_y: int, hidden: int, depth: int,
-                     activation: str) -> nn.Module:
+                     activation: str, **options) -> nn.Module:
         if self.network == "cascade":
             return NETWORKS["cascade"](d_x, hidden, self.layers, self.monotone, self.nonlinearity)
         return NETWORKS["modular"](d_x, hidden, self.layers, self.monotone)
@@ -543,7 +543,7 @@ class MonotoneIn(Structure):
         return True
 
     def make_network(self, d_x: int, d_y: int, hidden: int, depth: int,
-                     activation: str) -> nn.Module:
+                     activation: str, **options) -> nn.Module:
         from jacnet_cli.partial import PartialMonotone
 
         return PartialMonotone(d_x, self.indices, self.signs, hidden, depth, self.eps)

@@ -45,9 +45,22 @@ class FixedAnchor(Anchor):
         d_x, d_y: dimensions.
         x0: the start, a number (broadcast) or d_x numbers.
         y0: "target" (y0 = target(x0), given), "learned" (a parameter, starts at 0),
-            or a number / d_y numbers (given).
+            "nearest" (starts at the y of the training point nearest x0: no knowledge of the
+            target needed), or a number / d_y numbers (given).
         target: the closed-form function, needed for y0="target".
-        points: unused (training pairs, for the anchors that need them).
+        points: training pairs (x (M, d_x), y (M, d_y)), needed for y0="nearest".
+        trainable: train y0 with the network, starting from the value y0 gives ("learned"
+            and "nearest" are always trained). A trained y0 lets the fit move the whole curve,
+            which a J network that must also bend sharply near x0 (|x| at 0) cannot.
+        rate: a trained y0 is y0_start + rate · y0_offset with y0_offset the parameter
+            (starting at 0), so an optimiser whose steps do not depend on the gradient's
+            scale (Adam) moves y0 `rate` times as fast as it would move y0 itself: below 1
+            the anchor value stays near its start and absorbs only small offsets.
+
+    Attributes:
+        data_slope: in 1-D with training points, the slope s of the least-squares line
+            y = y0 + s (x - x0) through the anchor (None otherwise); the J network can start
+            there (model.output_init=data).
     """
 
     name = "fixed"
@@ -55,36 +68,69 @@ class FixedAnchor(Anchor):
     def __init__(self, d_x: int, d_y: int, x0: float | Sequence[float] = 0.0,
                  y0: str | float | Sequence[float] = "learned",
                  target: Callable[[Tensor], Tensor] | None = None,
-                 points: Points | None = None):
+                 points: Points | None = None, trainable: bool = False, rate: float = 1.0):
         super().__init__()
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
+            raise ValueError(f"anchor.rate={rate!r} is not allowed; it must be a number > 0")
         self.register_buffer("x0", _vector("anchor.x0", x0, d_x))
-        self.learned = y0 == "learned"
+        self.learned = y0 in ("learned", "nearest") or bool(trainable)
         if y0 == "target":
             if target is None:
                 raise ValueError("anchor.y0='target' needs a target function; pass y0 or 'learned'")
             with torch.no_grad():
                 y0 = target(self.x0[None].double())[0]
-        elif isinstance(y0, str) and not self.learned:
-            raise ValueError(
-                f"anchor.y0={y0!r} is not allowed; use 'target', 'learned' or {d_y} number(s)"
-            )
-        if self.learned:
-            self.y0 = nn.Parameter(torch.zeros(d_y))
+        elif y0 == "nearest":
+            if points is None or points[0].shape[0] < 1:
+                raise ValueError("anchor.y0='nearest' needs training points; pass y0 or 'learned'")
+            xs = points[0].detach().reshape(-1, d_x).double()  # (M, d_x)
+            i = int(torch.linalg.vector_norm(xs - self.x0, dim=-1).argmin())
+            y0 = points[1].detach().reshape(-1, d_y)[i].double()
+        elif y0 == "learned":
+            y0 = 0.0
+        elif isinstance(y0, str):
+            raise ValueError(f"anchor.y0={y0!r} is not allowed; use 'target', 'learned', "
+                             f"'nearest' or {d_y} number(s)")
+        self.rate = float(rate)
+        start = _vector("anchor.y0", y0, d_y)  # (d_y,)
+        if self.learned and self.rate != 1.0:
+            self.register_buffer("y0_start", start)
+            self.y0_offset = nn.Parameter(torch.zeros(d_y, dtype=torch.float64))
+        elif self.learned:
+            self.y0 = nn.Parameter(start)
         else:
-            self.register_buffer("y0", _vector("anchor.y0", y0, d_y))
+            self.register_buffer("y0", start)
+        self.data_slope = _data_slope(self.x0, start, points) if d_x == d_y == 1 else None
+
+    def value(self) -> Tensor:
+        """The current y0, (d_y,)."""
+        if hasattr(self, "y0_offset"):
+            return self.y0_start + self.rate * self.y0_offset
+        return self.y0
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         n = x.shape[0]
-        x0, y0 = self.x0.to(x.dtype), self.y0.to(x.dtype)
+        x0, y0 = self.x0.to(x.dtype), self.value().to(x.dtype)
         return x0.expand(n, -1), y0.expand(n, -1)  # (N, d_x), (N, d_y)
 
     def inverse(self, y: Tensor) -> tuple[Tensor, Tensor]:
         n = y.shape[0]
-        x0, y0 = self.x0.to(y.dtype), self.y0.to(y.dtype)
+        x0, y0 = self.x0.to(y.dtype), self.value().to(y.dtype)
         return y0.expand(n, -1), x0.expand(n, -1)  # (N, d_y), (N, d_x)
 
     def extra_repr(self) -> str:
-        return f"x0={self.x0.tolist()}, y0={'learned' if self.learned else self.y0.tolist()}"
+        y0 = [round(v, 6) for v in self.value().tolist()]
+        rate = f", rate={self.rate:g}" if self.rate != 1.0 else ""
+        return f"x0={self.x0.tolist()}, y0={y0}{' (trained' + rate + ')' if self.learned else ''}"
+
+
+def _data_slope(x0: Tensor, y0: Tensor, points: Points | None) -> float | None:
+    """Least-squares slope of 1-D training points about (x0, y0): Σ dx dy / Σ dx²."""
+    if points is None or points[0].numel() == 0:
+        return None
+    dx = points[0].detach().reshape(-1).double() - x0.reshape(-1)  # (M,)
+    dy = points[1].detach().reshape(-1).double() - y0.reshape(-1)  # (M,)
+    den = float((dx * dx).sum())
+    return float((dx * dy).sum()) / den if den > 0 else None
 
 
 class NearestAnchor(Anchor):

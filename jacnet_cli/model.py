@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from jacnet_cli.activations import Structure
 from jacnet_cli.anchors import Anchor, FixedAnchor
-from jacnet_cli.network import MLP
+from jacnet_cli.network import MLP, raw_for_slope
 from jacnet_cli.paths import LinearPath, Path
 from jacnet_cli.solvers import Auto, Integrator
 
@@ -34,6 +34,10 @@ class JacNet(nn.Module):
         anchor: where integrals start (default: x0 = 0 with a learned y0).
         integrator: how integrals are evaluated (default `Auto`: the exact antiderivative for
             potential structures, 32-node Gauss–Legendre otherwise).
+        **network: further options of an MLP Jacobian network (`network.MLP`): bias_scale,
+            output_init, output_bias. With output_init="data" a 1-D model starts with J
+            constant at the anchor's `data_slope` (the training data's least-squares slope).
+            The gradient-network structures build their own networks and ignore them.
 
     Example:
         >>> model = JacNet(1, 1, PositiveDefinite(1e-4))
@@ -45,12 +49,13 @@ class JacNet(nn.Module):
 
     def __init__(self, d_x: int, d_y: int, structure: Structure, hidden: int = 64,
                  depth: int = 1, activation: str = "tanh", path: Path | None = None,
-                 anchor: Anchor | None = None, integrator: Integrator | None = None):
+                 anchor: Anchor | None = None, integrator: Integrator | None = None,
+                 **network: Any):
         super().__init__()
         structure.validate(d_x, d_y)
         self.d_x, self.d_y = d_x, d_y
         self.structure = structure
-        self.net = structure.make_network(d_x, d_y, hidden, depth, activation)
+        self.net = structure.make_network(d_x, d_y, hidden, depth, activation, **network)
         self.path = path if path is not None else LinearPath()
         self.anchor = anchor if anchor is not None else FixedAnchor(d_x, d_y)
         integrator = integrator if integrator is not None else Auto()
@@ -59,6 +64,11 @@ class JacNet(nn.Module):
         if integrator.exact and not structure.exact:
             structure.primitive(self.net, torch.zeros(1, d_x))  # raises the one-line error
         self.integrator = integrator
+        slope = getattr(self.anchor, "data_slope", None)
+        if (network.get("output_init") == "data" and d_x == d_y == 1 and slope is not None
+                and hasattr(self.net, "start_constant")):
+            # Start with J constant at the slope of the data's least-squares line.
+            self.net.start_constant(raw_for_slope(lambda r: structure(r, 1, 1), slope))
 
     @property
     def invertible(self) -> bool:
@@ -143,10 +153,10 @@ class MLPRegressor(nn.Module):
     invertible = False
 
     def __init__(self, d_x: int, d_y: int, hidden: int = 64, depth: int = 1,
-                 activation: str = "tanh"):
+                 activation: str = "tanh", **network: Any):
         super().__init__()
         self.d_x, self.d_y = d_x, d_y
-        self.net = MLP(d_x, d_y, hidden, depth, activation)
+        self.net = MLP(d_x, d_y, hidden, depth, activation, **network)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)

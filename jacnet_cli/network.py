@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+from typing import Callable
+
+import torch
 from torch import Tensor, nn
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -11,7 +15,13 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "elu": nn.ELU,
     "silu": nn.SiLU,
     "gelu": nn.GELU,
+    "mish": nn.Mish,
+    "leaky_relu": nn.LeakyReLU,
 }
+# Hidden activations that are analytic (no kinks): a fixed Gauss–Legendre rule converges
+# exponentially on the integrals of a network built from them.
+SMOOTH_ACTIVATIONS = ("tanh", "softplus", "silu", "gelu", "mish")
+OUTPUT_INITS = ("default", "constant", "data")
 
 
 def _size(key: str, value: int, minimum: int) -> int:
@@ -20,8 +30,19 @@ def _size(key: str, value: int, minimum: int) -> int:
     return value
 
 
+def _scale(key: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            math.isfinite(value) and value >= 0):
+        raise ValueError(f"{key}={value!r} is not allowed; it must be a finite number >= 0")
+    return float(value)
+
+
 class MLP(nn.Module):
     """x (N, d_in) -> (N, d_out) through `depth` hidden layers of `hidden` units.
+
+    Initialisation starts from torch's default (weights and biases uniform in ±1/sqrt(fan_in))
+    and changes only what the options ask for, without drawing more random numbers, so a
+    seed gives the same weights whatever the options.
 
     Args:
         d_in: input dimension.
@@ -29,10 +50,21 @@ class MLP(nn.Module):
         hidden: units per hidden layer (paper: 64).
         depth: number of hidden layers (paper: 1).
         activation: hidden activation, one of ACTIVATIONS.
+        bias_scale: multiplies the hidden layers' initial biases. A hidden unit of the first
+            layer is centred at x = -b/w; below 1 the centres gather around the origin (where
+            jacnet's anchor sits) instead of spreading with a heavy tail far outside the data.
+        output_init: "default" (torch's), or "constant": output weights 0 and every output
+            bias `output_bias`, so the network starts as the constant `output_bias` (a JacNet
+            then starts with the same J everywhere: 1 + ε for `pd`, k·tanh(1) for `lipschitz`).
+            "data" starts like "constant"; a 1-D JacNet then moves the constant to where J
+            equals the slope of the training data (`raw_for_slope`).
+        output_bias: the constant for output_init="constant" (and "data" where it cannot
+            apply: n-D, or no training points).
     """
 
     def __init__(self, d_in: int, d_out: int, hidden: int = 64, depth: int = 1,
-                 activation: str = "tanh"):
+                 activation: str = "tanh", bias_scale: float = 1.0,
+                 output_init: str = "default", output_bias: float = 1.0):
         super().__init__()
         _size("model.hidden", hidden, 1)
         _size("model.depth", depth, 1)
@@ -41,6 +73,14 @@ class MLP(nn.Module):
                 f"model.activation={activation!r} is not allowed; choose one of: "
                 + ", ".join(ACTIVATIONS)
             )
+        if output_init not in OUTPUT_INITS:
+            raise ValueError(f"model.output_init={output_init!r} is not allowed; choose one of: "
+                             + ", ".join(OUTPUT_INITS))
+        bias_scale = _scale("model.bias_scale", bias_scale)
+        if isinstance(output_bias, bool) or not isinstance(output_bias, (int, float)) \
+                or not math.isfinite(output_bias):
+            raise ValueError(f"model.output_bias={output_bias!r} is not allowed; it must be a "
+                             "finite number")
         layers: list[nn.Module] = []
         width = d_in
         for _ in range(depth):
@@ -48,6 +88,50 @@ class MLP(nn.Module):
             width = hidden
         layers.append(nn.Linear(width, d_out))
         self.layers = nn.Sequential(*layers)
+        with torch.no_grad():
+            for layer in layers[:-1]:
+                if isinstance(layer, nn.Linear):
+                    layer.bias.mul_(bias_scale)
+            if output_init in ("constant", "data"):
+                self.start_constant(float(output_bias))
+
+    def start_constant(self, value: float) -> None:
+        """Make the network the constant `value`: output weights 0, output biases `value`."""
+        with torch.no_grad():
+            self.layers[-1].weight.zero_()
+            self.layers[-1].bias.fill_(float(value))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.layers(x)
+
+
+def raw_for_slope(structure: Callable[[Tensor], Tensor], slope: float, floor: float = 0.1,
+                  cap: float = 1.5) -> float:
+    """The raw network output c whose 1-D Jacobian structure(c) is closest to `slope`.
+
+    Every 1-D structure here is increasing in c >= 0 (pd: c² + ε, lipschitz: k·tanh c, none: c)
+    and odd or even, so bisection on [0, cap] (or [-cap, 0]) finds c. The result is kept in
+    floor <= |c| <= cap: at c = 0 a pd J network has no gradient (dJ/dc = 2c), and past
+    |c| ~ 1.5 k·tanh saturates; training takes J the rest of the way.
+
+    Args:
+        structure: raw (1, 1) -> J (1, 1, 1), e.g. `lambda r: PositiveDefinite()(r, 1, 1)`.
+        slope: the wanted J.
+
+    Returns:
+        c, a float.
+    """
+    def jac(c: float) -> float:
+        return float(structure(torch.tensor([[c]], dtype=torch.float64)).reshape(()))
+
+    sign = 1.0 if slope >= jac(0.0) or jac(-cap) >= jac(0.0) else -1.0
+    lo, hi = 0.0, cap
+    if (jac(sign * hi) - slope) * sign <= 0:  # not reachable within the cap: take the cap
+        return sign * cap
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if (jac(sign * mid) - slope) * sign < 0:
+            lo = mid
+        else:
+            hi = mid
+    return sign * max(0.5 * (lo + hi), floor)

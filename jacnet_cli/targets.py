@@ -32,6 +32,10 @@ __all__ = [
     "Cubic",
     "Softplus",
     "Sigmoid",
+    "Atan",
+    "Sinh",
+    "LeakyReLU",
+    "Gaussian",
     "MonotoneSinh",
     "ComplexExp",
     "ComplexSquare",
@@ -282,6 +286,82 @@ class Sigmoid(_Scalar):
 
     def inverse_domain(self) -> tuple[float, float] | None:
         return (0.0, 1.0)
+
+
+class Atan(_Scalar):
+    """y = arctan(x): bounded, increasing, 1-Lipschitz; y' = 1 / (1 + x^2); inverse tan on
+    (-pi/2, pi/2). Its derivative decays like 1/x^2 rather than exponentially (cf. tanh)."""
+
+    name = "atan"
+    invertible = True
+
+    def _f(self, x: Tensor) -> Tensor:
+        return torch.atan(x)
+
+    def _df(self, x: Tensor) -> Tensor:
+        return (1 + x.square()).reciprocal()
+
+    def _finv(self, y: Tensor) -> Tensor:
+        return torch.tan(y)
+
+    def inverse_domain(self) -> tuple[float, float] | None:
+        return (-math.pi / 2, math.pi / 2)
+
+
+class Sinh(_Scalar):
+    """y = sinh(x): increasing, y' = cosh(x) >= 1 grows exponentially on both sides (exp on one);
+    inverse asinh everywhere."""
+
+    name = "sinh"
+    invertible = True
+
+    def _f(self, x: Tensor) -> Tensor:
+        return torch.sinh(x)
+
+    def _df(self, x: Tensor) -> Tensor:
+        return torch.cosh(x)
+
+    def _finv(self, y: Tensor) -> Tensor:
+        return torch.asinh(y)
+
+
+class LeakyReLU(_Scalar):
+    """y = x for x >= 0, `slope` x for x < 0: increasing, 1-Lipschitz, a kink at 0 (cf. |x|);
+    y' = 1 or `slope` (the right derivative, 1, at 0); inverse y or y / slope.
+
+    Args:
+        slope: the slope left of 0, in (0, 1] for an invertible 1-Lipschitz map (default 0.2).
+    """
+
+    name = "leaky_relu"
+    invertible = True
+
+    def __init__(self, slope: float = 0.2) -> None:
+        if not (isinstance(slope, (int, float)) and 0 < slope <= 1):
+            raise ValueError(f"target.slope={slope!r} is not allowed; it must be in (0, 1]")
+        self.slope = float(slope)
+
+    def _f(self, x: Tensor) -> Tensor:
+        return torch.where(x >= 0, x, self.slope * x)
+
+    def _df(self, x: Tensor) -> Tensor:
+        return torch.where(x >= 0, torch.ones_like(x), torch.full_like(x, self.slope))
+
+    def _finv(self, y: Tensor) -> Tensor:
+        return torch.where(y >= 0, y, y / self.slope)
+
+
+class Gaussian(_Scalar):
+    """y = exp(-x^2): a bump, not monotone; y' = -2x exp(-x^2), |y'| <= sqrt(2/e) < 1, so
+    1-Lipschitz; even, like |x|, and flat far out; not invertible."""
+
+    name = "gaussian"
+
+    def _f(self, x: Tensor) -> Tensor:
+        return torch.exp(-x.square())
+
+    def _df(self, x: Tensor) -> Tensor:
+        return -2 * x * torch.exp(-x.square())
 
 
 # --------------------------------------------------------------------------------------------
@@ -564,8 +644,8 @@ class Table(Target):
 TARGETS: dict[str, type[Target]] = {
     cls.name: cls
     for cls in (
-        Exp, Abs, Sin, Tanh, Cubic, Softplus, Sigmoid, MonotoneSinh, ComplexExp, ComplexSquare,
-        IcgnConvex, PolyMax,
+        Exp, Abs, Sin, Tanh, Cubic, Softplus, Sigmoid, Atan, Sinh, LeakyReLU, Gaussian,
+        MonotoneSinh, ComplexExp, ComplexSquare, IcgnConvex, PolyMax,
     )
 }
 

@@ -36,9 +36,10 @@ SMOOTH = sorted(n for n in TARGETS if n != "polymax")
 def test_integral_of_true_jacobian_is_the_target(name, integ):
     target = get_target(name)
     make, tol = INTEGRATORS[integ]
-    if name == "abs" and integ == "rk4_fixed":
+    if name in ("abs", "leaky_relu") and integ == "rk4_fixed":
         # |x|' jumps at the anchor x0 = 0, where RK4's first stage (weight 1/6) samples
         # J(0) = 0: the error is h |x| / 6 for step h = 0.02, not the smooth-case O(h^4).
+        # leaky_relu's J(0) = 1 is off by 0.8 for x < 0: 0.8 h |x| / 6.
         tol = 0.02 / 6 + 1e-12
     model = ExactJacNet(target, Unconstrained(), make())
     x = _points(target)

@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from jacnet_cli.targets import (
     TARGETS,
     Cubic,
+    Gaussian,
+    LeakyReLU,
     MonotoneSinh,
     NotInvertibleError,
     Target,
@@ -76,6 +78,12 @@ def _y_edges(name: str) -> Tensor | None:
         # The negative real axis (the branch cut) from both sides, and a point near 0.
         cut = torch.tensor([[-3.0, 1e-9], [-3.0, -1e-9], [-3.0, 0.0], [1e-8, -2e-8]], dtype=F64)
         return torch.cat([y, cut])  # (68, 2)
+    if name == "atan":
+        return torch.linspace(-math.pi / 2 + 1e-6, math.pi / 2 - 1e-6, 41, dtype=F64).unsqueeze(-1)
+    if name == "sinh":
+        return _logspace_both_signs(1e-12, 1e12, 25)
+    if name == "leaky_relu":
+        return _logspace_both_signs(1e-300, 1e300, 25)
     if name == "monotone_sinh":
         return 1e3 * (2 * torch.rand(64, 2, generator=g, dtype=F64) - 1)  # (64, 2)
     return None
@@ -268,3 +276,41 @@ def test_complex_square_inverse_is_principal_sqrt(a: float, b: float) -> None:
     target = get_target("complex_square")
     x = torch.tensor([[a, b]], dtype=F64)
     _close(target.inverse(target(x)), x)
+
+
+def test_leaky_relu_is_piecewise_linear_with_its_slope():
+    target = LeakyReLU(slope=0.25)
+    x = torch.tensor([[-2.0], [-0.5], [0.0], [0.5], [2.0]], dtype=F64)
+    _close(target(x), torch.tensor([[-0.5], [-0.125], [0.0], [0.5], [2.0]], dtype=F64))
+    _close(target.jacobian(x)[:, 0, 0], torch.tensor([0.25, 0.25, 1.0, 1.0, 1.0], dtype=F64))
+    with pytest.raises(ValueError, match="target.slope"):
+        LeakyReLU(slope=0.0)
+
+
+def test_gaussian_is_one_lipschitz_and_even():
+    target = Gaussian()
+    x = torch.linspace(-4, 4, 4001, dtype=F64).unsqueeze(-1)
+    slope = target.jacobian(x).abs().max()
+    assert float(slope) <= math.sqrt(2 / math.e) + 1e-12
+    _close(target(x), target(-x))
+
+
+@pytest.mark.parametrize("name", ["atan", "sinh", "leaky_relu", "gaussian"])
+def test_new_family_targets_integrate_their_jacobians(name):
+    """f(x) - f(0) equals the integral of the closed-form Jacobian (composite Gauss–Legendre)."""
+    target = get_target(name)
+    x = torch.linspace(-2, 2, 9, dtype=F64).unsqueeze(-1)  # (9, 1)
+    u, w = torch.tensor(_np_leggauss(32), dtype=F64)  # (2, 32): nodes, weights on [-1, 1]
+    # Split at 0 so the kink of leaky_relu is a panel edge.
+    t = (u + 1) / 2  # (32,)
+    pts = x * t  # (9, 32): the segment from 0 to x
+    jac = target.jacobian(pts.reshape(-1, 1))[:, 0, 0].reshape(9, 32)
+    integral = (jac * w / 2).sum(-1, keepdim=True) * x  # (9, 1)
+    _close(integral, target(x) - target(torch.zeros(1, 1, dtype=F64)))
+
+
+def _np_leggauss(n: int):
+    import numpy as np
+
+    u, w = np.polynomial.legendre.leggauss(n)
+    return np.stack([u, w])
