@@ -11,7 +11,9 @@ random). Per configuration (d, batch, dtype) and network (cascade, modular) thre
 
 One thread. Each model runs blocks of k steps (k sized to ~`block_s`), the models
 interleaved block by block, `repeats` times; the fastest block per model, per step, is kept.
-Ratios are jacnet / GradNet and jacnet / MLP. Also the two GradNets presets' sizes.
+Ratios are jacnet / GradNet and jacnet / MLP. Also the two GradNets presets' sizes, and a
+fourth model, the proposal of `benchmarks/proposals.py` (jacnet with P(x0) and P(x) in one
+network pass), as proposal / GradNet.
 
 Targets (issue 8): jacnet <= 2x GradNet and <= 5x MLP at d = 2, 32 and 256.
 """
@@ -24,7 +26,7 @@ import time
 import torch
 from torch import Tensor, nn
 
-from benchmarks import potentials
+from benchmarks import potentials, proposals
 from benchmarks.common import threads
 from benchmarks.reference import CascadeReference, ModularReference, count, mlp_width
 from jacnet_cli.model import MLPRegressor
@@ -54,7 +56,9 @@ def _models(d: int, network: str, hidden: int, dtype: torch.dtype) -> dict[str, 
     ref = (CascadeReference(d, hidden, 4) if network == "cascade"
            else ModularReference(d, hidden, 4)).to(dtype)
     mlp = MLPRegressor(d, d, hidden=mlp_width(d, count(jac))).to(dtype)
-    return {"jacnet": jac, "gradnet": ref, "mlp": mlp}
+    fused = proposals.anchored_in_one_pass(
+        potentials.build(d, "monotone", network, hidden, dtype=dtype))
+    return {"jacnet": jac, "gradnet": ref, "mlp": mlp, "proposal": fused}
 
 
 def _stepper(model: nn.Module, x: Tensor, y: Tensor):
@@ -105,6 +109,7 @@ def measure(d: int, network: str, hidden: int, batch: int, dtype_name: str, repe
         "cpu_step_ms": {name: t * 1e3 for name, t in cpu.items()},
         "over_gradnet": best["jacnet"] / best["gradnet"],
         "over_mlp": best["jacnet"] / best["mlp"],
+        "proposal_over_gradnet": best["proposal"] / best["gradnet"],
         "cpu_over_gradnet": cpu["jacnet"] / cpu["gradnet"],
         "cpu_over_mlp": cpu["jacnet"] / cpu["mlp"],
     }
@@ -121,7 +126,8 @@ def run(dims: list[int], repeats: int, block_s: float, hidden: int = 64) -> dict
             print(f"  d={d:3d} B={batch:4d} {dtype} {network:7s} H={h:3d} "
                   f"{label:18s} jacnet {ms['jacnet']:.3f} ms, gradnet {ms['gradnet']:.3f}, "
                   f"mlp {ms['mlp']:.3f}: x{r['over_gradnet']:.2f} gradnet, "
-                  f"x{r['over_mlp']:.2f} mlp", flush=True)
+                  f"x{r['over_mlp']:.2f} mlp; proposal x{r['proposal_over_gradnet']:.2f} "
+                  "gradnet", flush=True)
     worst_g = max(rows, key=lambda r: r["over_gradnet"])
     worst_m = max(rows, key=lambda r: r["over_mlp"])
     return {

@@ -142,7 +142,10 @@ def _nd_speed_target(sp: dict) -> tuple[bool | None, str]:
         f"({'ok' if sp['gradnet_met'] else 'MISSED'}); jacnet / MLP: worst "
         f"{m['over_mlp']:.2f}x ({where(m)}), median {med_m:.2f}x "
         f"({'ok' if sp['mlp_met'] else 'MISSED'}); {len(sp['rows'])} configurations, "
-        "1 thread, fastest of interleaved blocks")
+        "1 thread, fastest of interleaved blocks"
+        + (f"; proposal (P(x0) in the same pass) / GradNet worst "
+           f"{max(r['proposal_over_gradnet'] for r in sp['rows']):.2f}x"
+           if all("proposal_over_gradnet" in r for r in sp["rows"]) else ""))
 
 
 def _nd_inverse_target(iv: dict) -> tuple[bool | None, str]:
@@ -153,8 +156,11 @@ def _nd_inverse_target(iv: dict) -> tuple[bool | None, str]:
         rs = [r for r in iv["rows"] if r["d"] == d]
         per_d.append(f"d={d} {min(r['x_forward'] for r in rs):.0f}-"
                      f"{max(r['x_forward'] for r in rs):.0f}x")
+    top = max(iv["dims"])
+    lin = [r["newton_linear_algebra_x_forward"] for r in iv["rows"] if r["d"] == top]
     return bool(iv["target_met"]), (
-        f"time / forward: {', '.join(per_d)} (bar 10x: "
+        f"time / forward: {', '.join(per_d)}; one Newton iteration's J + Cholesky alone at "
+        f"d={top}: {min(lin):.0f}-{max(lin):.0f}x (bar 10x: "
         f"{'ok' if iv['time_met'] else 'MISSED'}); max round trip {iv['max_roundtrip']:.1e} "
         f"({'ok' if iv['roundtrip_met'] else 'MISSED'}); unconverged points "
         f"{iv['unconverged']} of {iv['n'] * len(iv['rows'])} "
@@ -179,7 +185,10 @@ def _threads_target(th: dict) -> tuple[bool | None, str]:
         c = th[cond]
         ratios = ", ".join(f"{r['ratio']:.1f}" for r in c["per_seed"] if "ratio" in r)
         parts.append(f"{cond} (load {c['load_start'][0] if c['load_start'] else '?'}): "
-                     f"min {_f(c['min_ratio'], '.1f')}x [{ratios}]")
+                     f"min {_f(c['min_ratio'], '.1f')}x [{ratios}]"
+                     + (f", cross-check (steps x median step) min "
+                        f"{c['min_median_step_ratio']:.1f}x" if c.get("min_median_step_ratio")
+                        else ""))
     return bool(th["target_met"]), "paper_faithful / default train_time_s per seed: " + \
         "; ".join(parts)
 
@@ -514,7 +523,9 @@ def _nd_speed(sp: dict) -> list[str]:
              f"models interleaved block by block, {sp['repeats']} rounds; the fastest block per "
              "model. *CPU*: the same ratio from thread CPU time (leaves out time other "
              "processes held the core). Presets: the sizes of `experiment=gradnets_convex2d` "
-             "and `experiment=gradnets_polymax`.", ""]
+             "and `experiment=gradnets_polymax`. *proposal*: jacnet with P(x0) and P(x) in one "
+             "network call (`benchmarks/proposals.py`, `anchored_in_one_pass`), timed in the "
+             "same rounds.", ""]
     table = []
     for r in sp["rows"]:
         ms, p = r["step_ms"], r["parameters"]
@@ -523,10 +534,11 @@ def _nd_speed(sp: dict) -> list[str]:
                       f"{p['jacnet']} / {p['gradnet']} / {p['mlp']} ({r['mlp_hidden']})",
                       f"{ms['jacnet']:.3f} / {ms['gradnet']:.3f} / {ms['mlp']:.3f}",
                       f"{r['over_gradnet']:.2f}x", f"{r['over_mlp']:.2f}x",
-                      f"{r['cpu_over_gradnet']:.2f}x / {r['cpu_over_mlp']:.2f}x"])
+                      f"{r['cpu_over_gradnet']:.2f}x / {r['cpu_over_mlp']:.2f}x",
+                      _f(r.get("proposal_over_gradnet"), ".2f") + "x"])
     lines += _table(["d", "batch", "dtype", "network, hidden", "params jacnet / GradNet / MLP",
                      "ms per step jacnet / GradNet / MLP", "jacnet / GradNet", "jacnet / MLP",
-                     "CPU: / GradNet, / MLP"], table)
+                     "CPU: / GradNet, / MLP", "proposal / GradNet"], table)
     return lines
 
 
@@ -539,7 +551,11 @@ def _nd_inverse(iv: dict) -> list[str]:
              "the same short training). *g rows/pt*: gradient-network forward rows per point "
              "(start, line search, the final residual); *J rows/pt*: closed-form d x d "
              "Jacobians per point (one per Newton iteration). *CPU*: the ratio from thread CPU "
-             "time. Bar: <= 10x, round trip <= 1e-10, all converged.", ""]
+             "time. *J + Cholesky*: one Newton iteration's linear algebra alone, `structure.solve("
+             "model.jacobian(x), r)` on the n points, in forward evaluations (timed in the same "
+             "rounds). *proposal*: `benchmarks/proposals.py` `newton_fused` (ŷ and J from one "
+             "network pass at the full step, σ' from σ, no pass at the anchor, no final "
+             "residual pass). Bar: <= 10x, round trip <= 1e-10, all converged.", ""]
     table = []
     for r in iv["rows"]:
         table.append([str(r["d"]), f"{r['network']} {r['hidden']}"
@@ -547,11 +563,16 @@ def _nd_inverse(iv: dict) -> list[str]:
                       f"{r['forward_s'] * 1e3:.2f}", f"{r['inverse_s'] * 1e3:.1f}",
                       f"{r['x_forward']:.1f}x", f"{r['cpu_x_forward']:.1f}x",
                       f"{r['forward_rows_per_point']:.1f}", f"{r['jacobian_rows_per_point']:.1f}",
+                      f"{r['newton_linear_algebra_x_forward']:.1f}x",
                       _e(r["roundtrip"]), f"{r['converged']}/{r['n']}",
-                      "yes" if r["met"] else "no"])
+                      "yes" if r["met"] else "no",
+                      _f(r.get("proposal_x_forward"), ".1f") + "x"
+                      + (f" ({_e(r['proposal_roundtrip'])})" if r.get("proposal_roundtrip")
+                         is not None else "")])
     lines += _table(["d", "network, hidden", "state", "forward ms", "solve ms", "x forward",
-                     "CPU x forward", "g rows/pt", "J rows/pt", "round trip", "converged",
-                     "met"], table)
+                     "CPU x forward", "g rows/pt", "J rows/pt", "J + Cholesky x forward",
+                     "round trip", "converged", "met", "proposal x forward (round trip)"],
+                    table)
     return lines
 
 
@@ -578,7 +599,10 @@ def _threads(th: dict) -> list[str]:
     lines = ["## 10. `runtime.threads`: default vs `experiment=paper_faithful` (command line)", "",
              "`jacnet train target=exp activation=pd seed=S plots=false progress=false` as fresh "
              "processes, the variants interleaved per seed, each run's own `train_time_s` "
-             f"(fastest of {th['repeats']} runs per seed and variant). *default*: "
+             f"(fastest of {th['repeats']} runs per seed for default and paper, one for threads=2)"
+             ". *cross-check*: paper / default from each run's metrics.csv as steps x median "
+             "step seconds, which a few preempted steps do not move (not the target). "
+             "*default*: "
              "`runtime.threads=auto`; *paper*: `experiment=paper_faithful`; *threads=2*: the "
              f"default with `runtime.threads=2`. *busy*: {th['busy_processes']} processes "
              "`python -c \"while True: pass\"` (one per core) running throughout. This machine "
@@ -593,11 +617,26 @@ def _threads(th: dict) -> list[str]:
             table.append([str(r["seed"]), _f(r["default_s"], ".4f"), _f(r["paper_s"], ".3f"),
                           _f(r["default_2t_s"], ".4f"), _f(r.get("ratio"), ".1f") + "x",
                           _f(r.get("ratio_2t"), ".1f") + "x",
+                          _f(r.get("median_step_ratio"), ".1f") + "x",
                           f"{thr.get('default')} / {thr.get('paper')} / {thr.get('default_2t')}"])
         lines += _table(["seed", "default s", "paper s", "threads=2 s", "paper / default",
-                         "paper / threads=2", "threads used (default / paper / 2)"], table)
+                         "paper / threads=2", "cross-check: steps x median step",
+                         "threads used (default / paper / 2)"], table)
         for key, err in c.get("errors", {}).items():
             lines += [f"`{key}` failed: `{err.strip()[-200:]}`", ""]
+    rows = []
+    for cond in ("quiet", "busy"):
+        a = th[cond].get("above_threshold")
+        if a:
+            rows.append([cond, _f(a["auto_s"], ".3f"), str(a["threads"]["auto"]),
+                         _f(a["one_thread_s"], ".3f"), _f(a["auto_over_one"], ".1f") + "x"])
+    if rows:
+        lines += ["`auto` just above its threshold: `jacnet train experiment=monotone_2d "
+                  "target.dim=4 iterations=60` (2.8M multiply-adds per step > "
+                  "`runtime.SMALL_WORK` = 2M, so auto keeps torch's default threads) against "
+                  "`runtime.threads=1`, train_time_s:", ""]
+        lines += _table(["condition", "auto s", "auto threads", "1 thread s",
+                         "auto / 1 thread"], rows)
     return lines
 
 
