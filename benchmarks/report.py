@@ -109,6 +109,96 @@ def _startup_target(st: dict) -> tuple[bool | None, str]:
                               f"{t * 1e3:.0f} ms: ratio {h / t:.3f} (target <= 0.25)")
 
 
+def _nd_guarantees_target(g: dict) -> tuple[bool | None, str]:
+    if not g:
+        return None, "section not run"
+    worst_a = max(g["rows"], key=lambda r: r["asym_max"])
+    mono = [r for r in g["rows"] if r["kind"] == "monotone"]
+    worst_e = min(mono, key=lambda r: r["min_eig_over_eps"]) if mono else None
+    text = (f"d = {', '.join(map(str, g['dims']))}, {g['n']} points of [-1, 2]^d, "
+            f"{len(g['rows'])} models: max asymmetry {g['asym_max']:.1e} "
+            f"({worst_a['kind']} {worst_a['network']} {worst_a['state']}, d = {worst_a['d']})"
+            f" ({'ok' if g['asym_met'] else 'MISSED'})")
+    if worst_e is not None:
+        text += (f"; min λ_min(D)/ε {worst_e['min_eig_over_eps']:.10f} ({worst_e['network']} "
+                 f"{worst_e['state']}, d = {worst_e['d']}) ({'ok' if g['eig_met'] else 'MISSED'})")
+    return bool(g["target_met"]), text
+
+
+def _nd_speed_target(sp: dict) -> tuple[bool | None, str]:
+    if not sp:
+        return None, "section not run"
+
+    def where(r: dict) -> str:
+        return (f"d = {r['d']}, batch {r['batch']}, {r['dtype']}, {r['network']} "
+                f"H = {r['hidden']}")
+
+    g = max(sp["rows"], key=lambda r: r["over_gradnet"])
+    m = max(sp["rows"], key=lambda r: r["over_mlp"])
+    med_g = _median([r["over_gradnet"] for r in sp["rows"]])
+    med_m = _median([r["over_mlp"] for r in sp["rows"]])
+    return bool(sp["target_met"]), (
+        f"jacnet / GradNet: worst {g['over_gradnet']:.2f}x ({where(g)}), median {med_g:.2f}x "
+        f"({'ok' if sp['gradnet_met'] else 'MISSED'}); jacnet / MLP: worst "
+        f"{m['over_mlp']:.2f}x ({where(m)}), median {med_m:.2f}x "
+        f"({'ok' if sp['mlp_met'] else 'MISSED'}); {len(sp['rows'])} configurations, "
+        "1 thread, fastest of interleaved blocks"
+        + (f"; proposal (P(x0) in the same pass) / GradNet worst "
+           f"{max(r['proposal_over_gradnet'] for r in sp['rows']):.2f}x"
+           if all("proposal_over_gradnet" in r for r in sp["rows"]) else ""))
+
+
+def _nd_inverse_target(iv: dict) -> tuple[bool | None, str]:
+    if not iv:
+        return None, "section not run"
+    per_d = []
+    for d in iv["dims"]:
+        rs = [r for r in iv["rows"] if r["d"] == d]
+        per_d.append(f"d={d} {min(r['x_forward'] for r in rs):.0f}-"
+                     f"{max(r['x_forward'] for r in rs):.0f}x")
+    top = max(iv["dims"])
+    lin = [r["newton_linear_algebra_x_forward"] for r in iv["rows"] if r["d"] == top]
+    return bool(iv["target_met"]), (
+        f"time / forward: {', '.join(per_d)}; one Newton iteration's J + Cholesky alone at "
+        f"d={top}: {min(lin):.0f}-{max(lin):.0f}x (bar 10x: "
+        f"{'ok' if iv['time_met'] else 'MISSED'}); max round trip {iv['max_roundtrip']:.1e} "
+        f"({'ok' if iv['roundtrip_met'] else 'MISSED'}); unconverged points "
+        f"{iv['unconverged']} of {iv['n'] * len(iv['rows'])} "
+        f"({'ok' if iv['converged_met'] else 'MISSED'})")
+
+
+def _curl_target(cu: dict) -> tuple[bool | None, str]:
+    if not cu:
+        return None, "section not run"
+    top = max(cu["weights"])
+    parts = [f"{x['structure']} d={x['d']}: {x['curl_unpenalised']:.3g} -> "
+             f"{x['curl_top_weight']:.3g} (test MAE x{x['mae_ratio']:.2f})" for x in cu["lowered"]]
+    return bool(cu["target_met"]), (f"median curl_max at curl_weight 0 -> {top:g}: "
+                                    + "; ".join(parts))
+
+
+def _threads_target(th: dict) -> tuple[bool | None, str]:
+    if not th:
+        return None, "section not run"
+    parts = []
+    for cond in ("quiet", "busy"):
+        c = th[cond]
+        ratios = ", ".join(f"{r['ratio']:.1f}" for r in c["per_seed"] if "ratio" in r)
+        parts.append(f"{cond} (load {c['load_start'][0] if c['load_start'] else '?'}): "
+                     f"min {_f(c['min_ratio'], '.1f')}x [{ratios}]"
+                     + (f", cross-check (steps x median step) min "
+                        f"{c['min_median_step_ratio']:.1f}x" if c.get("min_median_step_ratio")
+                        else ""))
+    return bool(th["target_met"]), "paper_faithful / default train_time_s per seed: " + \
+        "; ".join(parts)
+
+
+def _median(values: list[float]) -> float:
+    import statistics
+
+    return statistics.median(values)
+
+
 def recommendation(res: dict) -> list[str]:
     """The Gauss–Legendre default: the fewest nodes that keep the function as evaluated within
     1e-6 of the exact integral on both paper tasks (every seed) and in section 2."""
@@ -192,7 +282,8 @@ def _machine(res: dict) -> list[str]:
     lines += _table(["", ""], [[k, f"`{v}`"] for k, v in m.items()])
     loads = []
     when = meta.get("sections_run", {})
-    for name in ("training", "throughput", "inverse", "scaling", "startup"):
+    for name in ("training", "throughput", "inverse", "scaling", "startup", "nd_guarantees",
+                 "nd_speed", "nd_inverse", "curl", "threads"):
         if name in res and "meta" in res[name]:
             sm = res[name]["meta"]
             loads.append([name, when.get(name, "?"), f"{sm['seconds']:.0f}",
@@ -398,6 +489,157 @@ def _startup(st: dict) -> list[str]:
     return lines
 
 
+def _nd_guarantees(g: dict) -> list[str]:
+    lines = ["## 6. n-D guarantees of `gradient` and `monotone`", "",
+             f"JacNet(d, d, structure, hidden={g['hidden']}) with solver exact (the default), "
+             f"float64, ε = {g['eps']:g}, 4 cascade layers / softmax modules. *random*: as built "
+             f"(seed 0); *trained*: {g['steps']} Adam steps (lr {g['lr']:g}, MSE, fresh batches of "
+             f"{g['batch']} uniform in [0, 1]^d) on IcgnConvex (d = 2) or PolyMax(d); *rel. MSE*: "
+             "its test MSE / mean ‖y‖²/d on 2000 points of [0, 1]^d (the training moved the "
+             "weights; it is not meant to fit well). D = dŷ/dx by autograd through the model as "
+             f"evaluated (`guarantees.measure`) on {g['n']} points uniform in [-1, 2]^d; *asym*: "
+             "max ‖D - Dᵀ‖_F / ‖D‖_F; *J asym*: the same of the network's closed-form J; "
+             "λ_min(D)/ε: min over points of the smallest eigenvalue of sym(D), over ε "
+             "(bar: >= 1 - 1e-9). With hidden < d the network's J = Wᵀ diag(h') W has rank <= "
+             "hidden, so λ_min = ε exactly there and the column shows the rounding.", ""]
+    table = []
+    for r in g["rows"]:
+        table.append([str(r["d"]), r["kind"], r["network"], r["state"], str(r["parameters"]),
+                      _e(r.get("test_rel_mse")), _e(r["asym_max"]), _e(r.get("net_asym_max")),
+                      _f(r.get("min_eig_over_eps"), ".10f"), f"{r['measure_s']:.1f}"])
+    lines += _table(["d", "structure", "network", "state", "params", "rel. MSE", "asym (D)",
+                     "J asym (net)", "λ_min(D)/ε", "measure s"], table)
+    return lines
+
+
+def _nd_speed(sp: dict) -> list[str]:
+    lines = ["## 7. Training step: `monotone` (exact) vs GradNet vs MLP", "",
+             "One step = forward + MSE + backward + Adam on a fixed batch, 1 thread. *jacnet*: "
+             "JacNet(d, d, Monotone(network), hidden) with its defaults (solver exact, anchor x0 "
+             "= 0 with a learned y0); *GradNet*: the same network written from the GradNets "
+             "formulas in `benchmarks/reference.py` (mGradNet-C / mGradNet-M, no JacNet "
+             "around it); *MLP*: one hidden tanh layer with the jacnet model's parameter count "
+             f"(width in brackets). Blocks of steps of ~{sp['block_s'] * 1e3:.0f} ms, the three "
+             f"models interleaved block by block, {sp['repeats']} rounds; the fastest block per "
+             "model. *CPU*: the same ratio from thread CPU time (leaves out time other "
+             "processes held the core). Presets: the sizes of `experiment=gradnets_convex2d` "
+             "and `experiment=gradnets_polymax`. *proposal*: jacnet with P(x0) and P(x) in one "
+             "network call (`benchmarks/proposals.py`, `anchored_in_one_pass`), timed in the "
+             "same rounds.", ""]
+    table = []
+    for r in sp["rows"]:
+        ms, p = r["step_ms"], r["parameters"]
+        table.append([str(r["d"]), str(r["batch"]), r["dtype"],
+                      f"{r['network']} {r['hidden']}" + (f" ({r['preset']})" if r["preset"] else ""),
+                      f"{p['jacnet']} / {p['gradnet']} / {p['mlp']} ({r['mlp_hidden']})",
+                      f"{ms['jacnet']:.3f} / {ms['gradnet']:.3f} / {ms['mlp']:.3f}",
+                      f"{r['over_gradnet']:.2f}x", f"{r['over_mlp']:.2f}x",
+                      f"{r['cpu_over_gradnet']:.2f}x / {r['cpu_over_mlp']:.2f}x",
+                      _f(r.get("proposal_over_gradnet"), ".2f") + "x"])
+    lines += _table(["d", "batch", "dtype", "network, hidden", "params jacnet / GradNet / MLP",
+                     "ms per step jacnet / GradNet / MLP", "jacnet / GradNet", "jacnet / MLP",
+                     "CPU: / GradNet, / MLP", "proposal / GradNet"], table)
+    return lines
+
+
+def _nd_inverse(iv: dict) -> list[str]:
+    lines = ["## 8. n-D inverse of `monotone` (solver exact, float64)", "",
+             f"{iv['n']} points x uniform in [0, 1]^d, y = model(x), then "
+             "`inverse.solve(model, y)` (auto: damped Newton from the anchor with the "
+             "closed-form J, Cholesky) against one `model(x)` without gradients, interleaved, "
+             f"fastest of {iv['repeats']} each, 1 thread. Models as in section 6 (trained: "
+             "the same short training). *g rows/pt*: gradient-network forward rows per point "
+             "(start, line search, the final residual); *J rows/pt*: closed-form d x d "
+             "Jacobians per point (one per Newton iteration). *CPU*: the ratio from thread CPU "
+             "time. *J + Cholesky*: one Newton iteration's linear algebra alone, `structure.solve("
+             "model.jacobian(x), r)` on the n points, in forward evaluations (timed in the same "
+             "rounds). *proposal*: `benchmarks/proposals.py` `newton_fused` (ŷ and J from one "
+             "network pass at the full step, σ' from σ, no pass at the anchor, no final "
+             "residual pass). Bar: <= 10x, round trip <= 1e-10, all converged.", ""]
+    table = []
+    for r in iv["rows"]:
+        table.append([str(r["d"]), f"{r['network']} {r['hidden']}"
+                      + (" (GradNets-sized)" if r["width"] != "default" else ""), r["state"],
+                      f"{r['forward_s'] * 1e3:.2f}", f"{r['inverse_s'] * 1e3:.1f}",
+                      f"{r['x_forward']:.1f}x", f"{r['cpu_x_forward']:.1f}x",
+                      f"{r['forward_rows_per_point']:.1f}", f"{r['jacobian_rows_per_point']:.1f}",
+                      f"{r['newton_linear_algebra_x_forward']:.1f}x",
+                      _e(r["roundtrip"]), f"{r['converged']}/{r['n']}",
+                      "yes" if r["met"] else "no",
+                      _f(r.get("proposal_x_forward"), ".1f") + "x"
+                      + (f" ({_e(r['proposal_roundtrip'])})" if r.get("proposal_roundtrip")
+                         is not None else "")])
+    lines += _table(["d", "network, hidden", "state", "forward ms", "solve ms", "x forward",
+                     "CPU x forward", "g rows/pt", "J rows/pt", "J + Cholesky x forward",
+                     "round trip", "converged", "met", "proposal x forward (round trip)"],
+                    table)
+    return lines
+
+
+def _curl(cu: dict) -> list[str]:
+    lines = ["## 9. Curl penalty on `pd` and `none`", "",
+             f"target monotone_sinh (a gradient field), data=plane (64 training points in "
+             f"[-1, 1]^d), {cu['iterations']} full-batch Adam steps (lr 0.01, norm loss, GL 32, "
+             "float64) through the library's `Trainer` with the train task's penalty "
+             "(`curl_weight` x mean squared curl of J on 32 points per step); medians over "
+             f"seeds {cu['seeds']}. *curl_max*: max relative curl of J on the guarantee points; "
+             "*path gap*: max ‖ŷ_linear - ŷ_axis‖ (path dependence of the integral); *asym*: max "
+             "‖D - Dᵀ‖_F/‖D‖_F of D = dŷ/dx; *min eig*: min λ_min(sym D) (pd promises it "
+             "only for J); *train s*: 1 thread.", ""]
+    table = [[str(s["d"]), s["structure"], f"{s['weight']:g}", f"{s['curl_max']:.3g}",
+              f"{s['path_gap_max']:.3g}", f"{s['jacobian_asym_max']:.3g}",
+              f"{s['jacobian_min_eig']:.3g}", f"{s['test_mae']:.4g}", f"{s['train_s']:.1f}"]
+             for s in cu["summary"]]
+    lines += _table(["d", "structure", "curl_weight", "curl_max", "path gap", "asym (D)",
+                     "min eig (D)", "test MAE", "train s"], table)
+    return lines
+
+
+def _threads(th: dict) -> list[str]:
+    lines = ["## 10. `runtime.threads`: default vs `experiment=paper_faithful` (command line)", "",
+             "`jacnet train target=exp activation=pd seed=S plots=false progress=false` as fresh "
+             "processes, the variants interleaved per seed, each run's own `train_time_s` "
+             f"(fastest of {th['repeats']} runs per seed for default and paper, one for threads=2)"
+             ". *cross-check*: paper / default from each run's metrics.csv as steps x median "
+             "step seconds, which a few preempted steps do not move (not the target). "
+             "*default*: "
+             "`runtime.threads=auto`; *paper*: `experiment=paper_faithful`; *threads=2*: the "
+             f"default with `runtime.threads=2`. *busy*: {th['busy_processes']} processes "
+             "`python -c \"while True: pass\"` (one per core) running throughout. This machine "
+             "is shared: *quiet* means no load added by the benchmark, and the load averages "
+             "(1/5/15 min, 2 cores) say how quiet it was.", ""]
+    for cond in ("quiet", "busy"):
+        c = th[cond]
+        lines += [f"**{cond}** (load before {c['load_start']}, after {c['load_end']}):", ""]
+        table = []
+        for r in c["per_seed"]:
+            thr = r.get("threads", {})
+            table.append([str(r["seed"]), _f(r["default_s"], ".4f"), _f(r["paper_s"], ".3f"),
+                          _f(r["default_2t_s"], ".4f"), _f(r.get("ratio"), ".1f") + "x",
+                          _f(r.get("ratio_2t"), ".1f") + "x",
+                          _f(r.get("median_step_ratio"), ".1f") + "x",
+                          f"{thr.get('default')} / {thr.get('paper')} / {thr.get('default_2t')}"])
+        lines += _table(["seed", "default s", "paper s", "threads=2 s", "paper / default",
+                         "paper / threads=2", "cross-check: steps x median step",
+                         "threads used (default / paper / 2)"], table)
+        for key, err in c.get("errors", {}).items():
+            lines += [f"`{key}` failed: `{err.strip()[-200:]}`", ""]
+    rows = []
+    for cond in ("quiet", "busy"):
+        a = th[cond].get("above_threshold")
+        if a:
+            rows.append([cond, _f(a["auto_s"], ".3f"), str(a["threads"]["auto"]),
+                         _f(a["one_thread_s"], ".3f"), _f(a["auto_over_one"], ".1f") + "x"])
+    if rows:
+        lines += ["`auto` just above its threshold: `jacnet train experiment=monotone_2d "
+                  "target.dim=4 iterations=60` (2.8M multiply-adds per step > "
+                  "`runtime.SMALL_WORK` = 2M, so auto keeps torch's default threads) against "
+                  "`runtime.threads=1`, train_time_s:", ""]
+        lines += _table(["condition", "auto s", "auto threads", "1 thread s",
+                         "auto / 1 thread"], rows)
+    return lines
+
+
 # --------------------------------------------------------------------------------------------
 # the plot
 
@@ -488,6 +730,18 @@ def write(res: dict, out_dir: Path) -> Path:
         ("Inverse: round trip <= 1e-10 with refinement at <= 5x one forward evaluation "
          "(library `invert` options)", _inverse_target(res.get("inverse"))),
         ("`jacnet --help` <= 1/4 of `import torch`", _startup_target(res.get("startup"))),
+        ("n-D guarantees: `gradient` and `monotone`, random and trained, d = 2, 8, 32, 128: "
+         "`jacobian_asym_max` <= 1e-10 (float64); monotone λ_min(D) >= ε(1 - 1e-9) on 10,000 "
+         "points of a box 3x wider than the data", _nd_guarantees_target(res.get("nd_guarantees"))),
+        ("Speed: one `monotone` (exact) training step <= 2x a GradNet step and <= 5x an MLP step "
+         "with the same parameter count, d = 2, 32, 256", _nd_speed_target(res.get("nd_speed"))),
+        ("n-D inverse: round trip <= 1e-10 (float64) for d = 2 ... 64 on 1000 points, in <= 10x "
+         "one forward evaluation, no point unconverged", _nd_inverse_target(res.get("nd_inverse"))),
+        ("Curl penalty (`curl_weight`) lowers curl_max of the non-conservative structures "
+         "(pd, none; d = 2, 4)", _curl_target(res.get("curl"))),
+        ("`runtime.threads` default trains exp/pd >= 20x faster than `experiment=paper_faithful`"
+         " on every seed (runs' own train_time_s), quiet and with every core busy",
+         _threads_target(res.get("threads"))),
     ]
     lines += ["## Targets", ""]
     lines += _table(["target", "status", "measured"],
@@ -505,6 +759,10 @@ def write(res: dict, out_dir: Path) -> Path:
         lines += _scaling(res["scaling"])
     if "startup" in res:
         lines += _startup(res["startup"])
+    for name, render in (("nd_guarantees", _nd_guarantees), ("nd_speed", _nd_speed),
+                         ("nd_inverse", _nd_inverse), ("curl", _curl), ("threads", _threads)):
+        if name in res:
+            lines += render(res[name])
     notes = out_dir / "NOTES.md"
     if notes.exists():
         lines += [notes.read_text().rstrip(), ""]

@@ -4,7 +4,9 @@
     python -m benchmarks.run --quick         # smoke test: fewer seeds and sizes, into quick/
     python -m benchmarks.run --only inverse  # one section, merged into the existing results
 
-Sections: training (1), throughput (2), inverse (3), scaling (4), startup (5).
+Sections: training (1), throughput (2), inverse (3), scaling (4), startup (5), and for the
+n-D structures and the command line: nd_guarantees (6), nd_speed (7), nd_inverse (8),
+curl (9), threads (10).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("training", "throughput", "inverse", "scaling", "startup")
+SECTIONS = ("training", "throughput", "inverse", "scaling", "startup", "nd_guarantees",
+            "nd_speed", "nd_inverse", "curl", "threads")
 
 # Settings per mode: the full run is what RESULTS.md reports; quick only checks the plumbing.
 FULL = {
@@ -29,6 +32,12 @@ FULL = {
     "scaling": {"dims": [1, 2, 4, 8, 16, 32, 64], "n_forward": 10_000, "n_inverse": 1_000,
                 "inverse_budget": 15.0},
     "startup": {"reps": 5},
+    "nd_guarantees": {"dims": [2, 8, 32, 128], "n": 10_000, "steps": 300},
+    "nd_speed": {"dims": [2, 32, 256], "repeats": 40, "block_s": 0.004},
+    "nd_inverse": {"dims": [2, 4, 8, 16, 32, 64], "n": 1000, "repeats": 10, "steps": 300},
+    "curl": {"dims": [2, 4], "weights": [0.0, 0.1, 1.0, 10.0], "seeds": [0, 1, 2],
+             "iterations": 300},
+    "threads": {"seeds": [0, 1, 2, 3, 4], "repeats": 2},
 }
 QUICK = {
     "training": {"seeds": [0, 1], "probe": False, "repeats": 1},
@@ -36,6 +45,11 @@ QUICK = {
     "inverse": {"n": 1_000, "budget": 3.0},
     "scaling": {"dims": [1, 2, 4, 8], "n_forward": 1_000, "n_inverse": 100, "inverse_budget": 3.0},
     "startup": {"reps": 2},
+    "nd_guarantees": {"dims": [2, 8], "n": 500, "steps": 30},
+    "nd_speed": {"dims": [2], "repeats": 3, "block_s": 0.002},
+    "nd_inverse": {"dims": [2, 8], "n": 100, "repeats": 2, "steps": 30},
+    "curl": {"dims": [2], "weights": [0.0, 1.0], "seeds": [0], "iterations": 30},
+    "threads": {"seeds": [0], "repeats": 1},
 }
 
 
@@ -54,8 +68,23 @@ def _section(name: str, cfg: dict[str, Any]) -> Callable[[], dict]:
         from benchmarks import scaling
         return lambda: scaling.run(cfg["dims"], cfg["n_forward"], cfg["n_inverse"],
                                    cfg["inverse_budget"])
-    from benchmarks import startup
-    return lambda: startup.run(cfg["reps"])
+    if name == "startup":
+        from benchmarks import startup
+        return lambda: startup.run(cfg["reps"])
+    if name == "nd_guarantees":
+        from benchmarks import nd_guarantees
+        return lambda: nd_guarantees.run(cfg["dims"], cfg["n"], steps=cfg["steps"])
+    if name == "nd_speed":
+        from benchmarks import nd_speed
+        return lambda: nd_speed.run(cfg["dims"], cfg["repeats"], cfg["block_s"])
+    if name == "nd_inverse":
+        from benchmarks import nd_inverse
+        return lambda: nd_inverse.run(cfg["dims"], cfg["n"], cfg["repeats"], steps=cfg["steps"])
+    if name == "curl":
+        from benchmarks import curl
+        return lambda: curl.run(cfg["dims"], cfg["weights"], cfg["seeds"], cfg["iterations"])
+    from benchmarks import threads
+    return lambda: threads.run(cfg["seeds"], cfg["repeats"])
 
 
 def _clean(value: Any) -> Any:
@@ -86,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="fewer seeds and sizes (smoke test); writes into benchmarks/quick/")
     parser.add_argument("--only", action="append", metavar="SECTION",
-                        choices=SECTIONS + tuple("12345"),
+                        choices=SECTIONS + tuple(str(i) for i in range(1, len(SECTIONS) + 1)),
                         help="run only this section (repeatable): " + ", ".join(SECTIONS))
     parser.add_argument("--out", type=Path, default=None, help="output folder")
     args = parser.parse_args(argv)
