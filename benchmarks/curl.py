@@ -28,7 +28,7 @@ import torch
 from benchmarks.common import threads
 from jacnet_cli.activations import PositiveDefinite, Unconstrained
 from jacnet_cli.data import DataSpec, make_dataset
-from jacnet_cli.fit import Batches, Trainer, norm_loss
+from jacnet_cli.training import Batches, Trainer, norm_loss
 from jacnet_cli.guarantees import conservation, measure, point_budget
 from jacnet_cli.model import JacNet, predict
 from jacnet_cli.tasks.train import _curl_penalty

@@ -17,7 +17,7 @@ from torch import Tensor
 
 from jacnet_cli.activations import Gradient, Monotone
 from jacnet_cli.data import uniform
-from jacnet_cli.fit import Batches, Trainer, mse_loss
+from jacnet_cli.training import Batches, Trainer, mse_loss
 from jacnet_cli.model import JacNet
 from jacnet_cli.targets import IcgnConvex, PolyMax, Target
 

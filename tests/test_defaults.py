@@ -28,7 +28,11 @@ def test_default_j_network_and_anchor():
     assert (cfg.anchor.y0, cfg.anchor.trainable, cfg.anchor.rate) == ("target", True, 0.1)
     # A fixed Gauss–Legendre rule is exact only on a smooth J network.
     assert cfg.model.activation in SMOOTH_ACTIVATIONS
-    assert cfg.solver._target_.endswith("GaussLegendre") and cfg.solver.nodes == 32
+    # solver=auto resolves to the 32-node rule for every structure without a closed form.
+    assert cfg.solver._target_.endswith("Auto") and cfg.solver.nodes == 32
+    from jacnet_cli.solvers import Auto, GaussLegendre
+    rule = Auto(nodes=32).resolve(False)
+    assert isinstance(rule, GaussLegendre) and rule.nodes == 32
 
 
 @pytest.mark.parametrize("experiment", ["paper", "paper_faithful"])
