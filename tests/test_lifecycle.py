@@ -145,6 +145,33 @@ def test_a_completed_run_is_not_overwritten_or_resumed(tmp_path):
     assert _metrics(run)["status"] == "completed"
 
 
+def test_a_run_that_fails_in_setup_says_so_and_leaves_no_old_result(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    train_task.train(_cfg("experiment=debug"), run)
+    assert list(run.glob("*.png")) and (run / "checkpoint.pt").exists()
+    with pytest.raises(ValueError, match="activation.eps=0"):
+        train_task.train(_cfg("experiment=debug", "overwrite=true", "activation.eps=0"), run)
+    # The old run's results are gone: nothing in the folder passes for the failed run's.
+    assert not list(run.glob("*.png")) and not (run / "checkpoint.pt").exists()
+    assert not (run / "metrics.csv").exists()
+    assert _metrics(run) == {"status": "failed", "reason": "setup failed: activation.eps=0 is "
+                             "not allowed; it must be a finite number > 0"}
+    train_task.train(_cfg("experiment=debug", "plots=false"), run)  # the folder is free again
+    assert _metrics(run)["status"] == "completed"
+
+
+def test_help_into_a_closed_pipe_has_no_traceback():
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before the first byte (`jacnet train --help | head`)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "jacnet_cli", "train", "--help"],
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+
+
 def test_early_stopping_restores_the_best_validation_weights(tmp_path):
     run = tmp_path / "run"
     run.mkdir()

@@ -108,11 +108,23 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             f"hydra.run.dir={str(run_dir)!r} already holds a {status_now} run; "
             + ("resume it with resume=" + str(run_dir) + " or " if status_now == "interrupted" else "")
             + "pass overwrite=true to replace it, or choose another directory")
+    if status_now is not None:
+        _clear(run_dir)  # overwrite=true: nothing of the old run may pass for this one's
     config = OmegaConf.to_container(cfg, resolve=True)
     config.pop("resume", None)
     config.pop("overwrite", None)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(config)))
     return Run(config, run_dir, cfg.get("progress", "auto")).execute()
+
+
+RESULT_FILES = ("checkpoint.pt", "metrics.json", "metrics.csv", "*.png", "*.tmp")
+
+
+def _clear(run_dir: Path) -> None:
+    """Remove what a previous run left in run_dir (its results and plots)."""
+    for pattern in RESULT_FILES:
+        for path in run_dir.glob(pattern):
+            path.unlink(missing_ok=True)
 
 
 def _resume(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
@@ -178,6 +190,22 @@ class Run:
     # -- the run -------------------------------------------------------------------------
 
     def execute(self) -> dict[str, Any]:
+        """Run, and leave metrics.json saying how it ended, also when setup fails."""
+        try:
+            return self._execute()
+        except Interrupted as exc:
+            if self.phase == "setup" and self.resume_from is None:
+                self.out.update(status="interrupted", reason=f"{exc.name} during setup, before "
+                                "training began; nothing to resume: train again")
+                metrics.write_json(self.run_dir / "metrics.json", self.out)
+            raise
+        except Exception as exc:
+            if self.phase == "setup" and self.resume_from is None:
+                self.out.update(status="failed", reason=f"setup failed: {exc}")
+                metrics.write_json(self.run_dir / "metrics.json", self.out)
+            raise
+
+    def _execute(self) -> dict[str, Any]:
         cfg = self.config
         if cfg["loss"] not in LOSSES:
             raise ValueError(f"loss={cfg['loss']!r} is not allowed; choose one of: {', '.join(LOSSES)}")
