@@ -38,12 +38,15 @@ PUBLISHED = {
     "polymax": "mGradNet-M −11.3 dB, mGradNet-C −10.6 dB (d = 256, about 1024·d parameters)",
 }
 
+# The unconstrained structure in place of the preset's `monotone` (whose keys it lacks).
+NONE = ["activation=none", "~activation.network", "~activation.layers"]
+
 # (label, overrides) per benchmark; hidden sizes match the monotone row's parameter count.
 ROWS: dict[str, list[tuple[str, list[str]]]] = {
     "convex2d": [
         ("monotone (mGradNet-C, exact)", []),
         ("MLP regressor", ["model=mlp", "model.hidden=20"]),
-        ("JacNet none (GL 8)", ["activation=none", "solver=gauss_legendre", "solver.nodes=8",
+        ("JacNet none (GL 8)", [*NONE, "solver=gauss_legendre", "solver.nodes=8",
                                 "model.hidden=14"]),
     ],
     "polymax": [
@@ -53,7 +56,7 @@ ROWS: dict[str, list[tuple[str, list[str]]]] = {
     "polymax32": [
         ("monotone (mGradNet-M, exact)", ["target.dim=32", "model.hidden=247"]),
         ("MLP regressor", ["target.dim=32", "model=mlp", "model.hidden=496"]),
-        ("JacNet none (GL 4)", ["target.dim=32", "activation=none", "solver=gauss_legendre",
+        ("JacNet none (GL 4)", ["target.dim=32", *NONE, "solver=gauss_legendre",
                                 "solver.nodes=4", "model.hidden=30"]),
     ],
 }
@@ -66,17 +69,33 @@ def _compose(overrides: list[str]):
         return compose(config_name="train", overrides=overrides)
 
 
+def _finished(out: Path, cfg) -> dict[str, Any] | None:
+    """The metrics of a completed run of exactly this config in `out`, else None."""
+    from omegaconf import OmegaConf
+
+    try:
+        metrics = json.loads((out / "metrics.json").read_text())
+        saved = OmegaConf.to_container(OmegaConf.load(out / "config.yaml"), resolve=True)
+    except (OSError, ValueError):
+        return None
+    wanted = OmegaConf.to_container(cfg, resolve=True)
+    wanted = {k: v for k, v in wanted.items() if k not in ("resume", "overwrite")}
+    return metrics if metrics.get("status") == "completed" and saved == wanted else None
+
+
 def run_row(bench: str, label: str, overrides: list[str], seed: int, out: Path) -> dict[str, Any]:
     """Train one row for one seed into out/; return its metrics and D's measurements."""
     from jacnet_cli import checkpoint
     from jacnet_cli.tasks.train import train
 
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
     cfg = _compose([f"experiment={PRESET[bench]}", *overrides, f"seed={seed}", "plots=false",
                     "progress=false"])
-    metrics = train(cfg, out)
+    metrics = _finished(out, cfg)  # a rerun after an interrupt keeps the runs it finished
+    if metrics is None:
+        if out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+        metrics = train(cfg, out)
     run = checkpoint.load(out)
     grid = run.data.x_grid[: guarantees.point_budget(run.model, run.data.x_grid.shape[0])]
     measured = guarantees.measure(run.model, grid.to(torch.float64 if cfg.dtype == "float64"
