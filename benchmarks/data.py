@@ -43,13 +43,14 @@ def make_csv(path: Path, rows: int, seed: int = 0, chunk: int = 100_000) -> Path
     return path
 
 
-def run(path: Path, out: Path, cache: Path, threads: int) -> dict:
+def run(path: Path, out: Path, cache: Path, threads: int, device: str = "cpu") -> dict:
     args = [sys.executable, "-m", "jacnet_cli", "train", "data=file", f"data.path={path}",
             "data.x=[" + ",".join(f"x{i}" for i in range(COLUMNS)) + "]", "data.y=[y]",
             "data.stream=true", "data.val_fraction=0.1", "batch_size=1024", "epochs=1",
             "iterations=null", "activation=monotone_in", "activation.inputs=[x0]",
             "model.hidden=64", "plots=false", "progress=false", f"runtime.threads={threads}",
-            f"hydra.run.dir={out}", "overwrite=true", "data.guarantee_points=2000"]
+            f"hydra.run.dir={out}", "overwrite=true", "data.guarantee_points=2000",
+            f"device={device}"]
     env = {**os.environ, "JACNET_CACHE": str(cache)}
     start = time.perf_counter()
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -74,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (files: DATA_cuda.md)")
     args = parser.parse_args(argv)
+    suffix = "" if args.device == "cpu" else f"_{args.device}"
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -84,15 +87,16 @@ def main(argv: list[str] | None = None) -> int:
             cache = tmp / f"cache{rows}"
             # Each measurement in its own process: ru_maxrss of children is the largest so
             # far, so sizes run in increasing order and a fresh interpreter measures each.
-            first = _measure(csv, tmp / f"run{rows}a", cache, args.threads)
-            again = _measure(csv, tmp / f"run{rows}b", cache, args.threads)
+            first = _measure(csv, tmp / f"run{rows}a", cache, args.threads, args.device)
+            again = _measure(csv, tmp / f"run{rows}b", cache, args.threads, args.device)
             row = {"rows": rows, "columns": COLUMNS + 1, "csv_mb": size_mb,
                    "first_run": first, "cached_run": again}
             print(json.dumps(row), flush=True)
             results.append(row)
-    (args.out / "data_results.json").write_text(json.dumps(results, indent=1) + "\n")
+    (args.out / f"data_results{suffix}.json").write_text(json.dumps(results, indent=1) + "\n")
     lines = ["# Own data: throughput and memory", "",
-             f"`python -m benchmarks.data` on this machine ({os.cpu_count()} cores), "
+             f"`python -m benchmarks.data --device {args.device}` on "
+             f"{_device_name(args.device)} ({os.cpu_count()} cores, {args.threads} torch threads), "
              f"{COLUMNS} inputs + 1 output, CSV, `data.stream=true batch_size=1024 epochs=1`, "
              "`activation=monotone_in activation.inputs=[x0]` (exact), float64. Peak RSS is the "
              "training process's ru_maxrss (the cached run reads the converted file; the first "
@@ -106,16 +110,24 @@ def main(argv: list[str] | None = None) -> int:
                      f"{b['train_rows_per_s']:.0f} | {b['eval_rows_per_s']:.0f} | "
                      f"{a['maxrss_children_mb']:.0f} / {b['maxrss_children_mb']:.0f} | "
                      f"{b['test_mae']:.3g} | {b['partial_min']:.2g} |")
-    (args.out / "DATA.md").write_text("\n".join(lines) + "\n")
+    (args.out / f"DATA{suffix}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 
 
-def _measure(csv: Path, out: Path, cache: Path, threads: int) -> dict:
+def _device_name(device: str) -> str:
+    if device.startswith("cuda"):
+        import torch
+
+        return f"this machine's {torch.cuda.get_device_name(0)}"
+    return "this machine"
+
+
+def _measure(csv: Path, out: Path, cache: Path, threads: int, device: str = "cpu") -> dict:
     """One run in a child of a fresh interpreter, so ru_maxrss is this run's alone."""
     code = ("import json, sys; from pathlib import Path; from benchmarks.data import run; "
             f"print(json.dumps(run(Path({str(csv)!r}), Path({str(out)!r}), "
-            f"Path({str(cache)!r}), {threads})))")
+            f"Path({str(cache)!r}), {threads}, {device!r})))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parents[1])
     if proc.returncode != 0:

@@ -349,12 +349,13 @@ def errors(model: Callable[[Tensor], Tensor], stream: Stream, name: str, prefix:
 def chunked_loss(model: Callable[[Tensor], Tensor], stream: Stream, name: str,
                  loss: Callable[[Tensor, Tensor], Tensor],
                  transform: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]] | None,
-                 dtype: torch.dtype, chunk: int = 65536) -> float:
+                 dtype: torch.dtype, device: torch.device | str = "cpu",
+                 chunk: int = 65536) -> float:
     """The mean of a per-batch-mean loss over a split, weighting chunks by their rows."""
     total, n = 0.0, 0
     with torch.no_grad():
         for x, y in stream.split(name, chunk):
-            x, y = x.to(dtype), y.to(dtype)
+            x, y = x.to(device=device, dtype=dtype), y.to(device=device, dtype=dtype)
             if transform is not None:
                 x, y = transform(x, y)
             total += float(loss(model(x), y)) * x.shape[0]

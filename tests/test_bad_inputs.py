@@ -40,11 +40,12 @@ BAD = [
     (["train", "foo=1"], "foo is not a key of jacnet train; valid keys: activation, anchor"),
     (["train", "+foo=1"], "foo is not a key of jacnet train"),
     (["train", "model.hiden=16"],
-     "model.hiden is not a key of model=jacnet; valid keys: activation, depth, hidden"),
+     "model.hiden is not a key of model=jacnet; valid keys: activation, bias_scale, depth, "
+     "hidden, output_bias, output_init"),
     (["train", "+model.hiden=16"], "model.hiden is not a key of model=jacnet"),
     (["train", "~model.hiden"], "model.hiden is not a key of model=jacnet"),
     (["train", "data.foo.bar=1"], "data.foo is not a key of data=paper"),
-    (["train", "model.hidden.x=3"], "model.hidden is a value (64)"),
+    (["train", "model.hidden.x=3"], "model.hidden is a value (128)"),
     (["train", "+activation=pd"], "activation is already in the config; drop the +"),
     (["train", "+experiment=debug"], "experiment is already in the config"),
     (["train", "hydra.foo=1"], "hydra.foo is not a key of hydra"),
@@ -268,7 +269,11 @@ def test_sweep_with_a_failing_job_runs_the_others_and_exits_1(tmp_path, capsys):
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     (sweep,) = (tmp_path / "outputs" / "multirun").glob("*/*-train")
-    assert not (sweep / "0" / "metrics.json").exists() and (sweep / "1" / "metrics.json").is_file()
+    # The failed job says so in its metrics.json; it has no checkpoint that could pass for a run.
+    failed = json.loads((sweep / "0" / "metrics.json").read_text())
+    assert failed["status"] == "failed" and "cauchy_riemann" in failed["reason"]
+    assert not (sweep / "0" / "checkpoint.pt").exists()
+    assert json.loads((sweep / "1" / "metrics.json").read_text())["status"] == "completed"
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("jacnet train:")]
     assert errors == [
         "jacnet train: error: activation=cauchy_riemann needs a map R² -> R², got d_x=1, d_y=1",

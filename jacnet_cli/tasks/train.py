@@ -362,7 +362,7 @@ class Run:
         if data.stream.counts["val"]:
             loss = LOSSES[cfg["loss"]]
             validation = (lambda net: stream.chunked_loss(net, data.stream, "val", loss,
-                                                          transform, dt))
+                                                          transform, dt, dev))
         log.info("streaming %d rows from %s in blocks of %d (train %d, validation %d, test %d)",
                  data.stream.labels.shape[0], data.stream.path, batches.block,
                  data.stream.counts["train"], data.stream.counts["val"],
