@@ -76,9 +76,15 @@ def _legendre(k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def gauss_legendre_rule(k: int, like: Tensor) -> tuple[Tensor, Tensor]:
     """K nodes (K,) and weights (K,) of Gauss–Legendre on [0, 1], in like's dtype/device."""
+    return _rule(k, like.dtype, like.device)
+
+
+@functools.lru_cache(maxsize=64)
+def _rule(k: int, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
+    """The rule as constant tensors, made once per size, dtype and device (not per step)."""
     t, w = _legendre(k)
-    return (torch.as_tensor(t, dtype=like.dtype, device=like.device),
-            torch.as_tensor(w, dtype=like.dtype, device=like.device))
+    return (torch.as_tensor(t, dtype=dtype, device=device),
+            torch.as_tensor(w, dtype=dtype, device=device))
 
 
 class GaussLegendre(Integrator):
@@ -101,7 +107,7 @@ class GaussLegendre(Integrator):
         t, w = gauss_legendre_rule(self.nodes, like)  # (K,), (K,)
         values = g(t)  # (N, K, d_y)
         self.nfe_forward = self._calls = self.nodes
-        return torch.einsum("nkd,k->nd", values, w)  # (N, d_y)
+        return (values.transpose(1, 2) @ w)  # (N, d_y): Σ_k w_k g(t_k), no einsum parsing
 
     def __repr__(self) -> str:
         return f"GaussLegendre(nodes={self.nodes})"
