@@ -280,7 +280,6 @@ def newton_nd(model: nn.Module, y: Tensor, max_iter: int = 60, xtol: float = 1e-
     from jacnet_cli.anchors import FixedAnchor
 
     exact = bool(getattr(model.integrator, "exact", False))
-    fused = exact and getattr(model, "value_and_jacobian", lambda x: None)(y[:1]) is not None
 
     def jacobian(x: Tensor) -> Tensor:
         return model.jacobian(x) if exact else derivative(model, x)  # (P, d_y, d_x)
@@ -290,28 +289,20 @@ def newton_nd(model: nn.Module, y: Tensor, max_iter: int = 60, xtol: float = 1e-
             return model.structure.solve(jac, r)  # (P, d_x), Cholesky for monotone
         return torch.linalg.solve(jac, r)  # (P, d_x)
 
-    def evaluate(x: Tensor) -> tuple[Tensor, Tensor | None]:
-        """ŷ(x) - y's ŷ part and, from the same pass where the structure allows, J(x)."""
-        if fused:
-            return model.value_and_jacobian(x)
-        return model(x), None
-
     y0, x0 = model.anchor.inverse(y)  # (N, d_y), (N, d_x)
     if isinstance(model.anchor, FixedAnchor):
         jac0 = jacobian(x0[:1])  # (1, d, d): one Jacobian for every point's first step
         start = x0 + torch.linalg.solve(jac0, (y - y0).unsqueeze(-1)).squeeze(-1)
     else:
         start = x0 + solve_step(jacobian(x0), y - y0)
-    # Keep the anchor where the first step made things worse.
-    (f0, _), (fs, js) = evaluate(x0), evaluate(start)
-    r0, rs = f0 - y, fs - y  # (N, d_y) each
+    # Keep the anchor where the first step made things worse. (J is computed only where a
+    # step was accepted: computing it with every trial value, as a fused pass would, cost up
+    # to 2x the whole inverse for modular networks, whose full steps often fail far out.)
+    r0, rs = model(x0) - y, model(start) - y  # (N, d_y) each
     better = (rs * rs).sum(-1) < (r0 * r0).sum(-1)  # (N,)
     x = torch.where(better[:, None], start, x0)
     r = torch.where(better[:, None], rs, r0)
     size = (r * r).sum(-1)  # (N,) merit ‖r‖²
-    # J at x where a pass already computed it (None: compute it when needed).
-    cached = js.clone() if js is not None else None
-    known = better.clone() if js is not None else torch.zeros_like(better)
     active = torch.arange(y.shape[0], device=y.device)  # (P,) points still iterating
     exponents = torch.arange(1, batch + 1, dtype=y.dtype, device=y.device)  # (B,)
     last = torch.full_like(size, float("inf"))  # (N,) each point's previous full step length
@@ -319,13 +310,9 @@ def newton_nd(model: nn.Module, y: Tensor, max_iter: int = 60, xtol: float = 1e-
         if active.numel() == 0:
             break
         xa, ra, sa = x[active], r[active], size[active]
-        if cached is not None and bool(known[active].all()):
-            jac = cached[active]
-        else:
-            jac = jacobian(xa)
-        step = solve_step(jac, ra)  # (P, d_x)
-        full, jac_new = evaluate(xa - step)
-        x_new, r_new = xa - step, full - y[active]
+        step = solve_step(jacobian(xa), ra)  # (P, d_x)
+        x_new = xa - step
+        r_new = model(x_new) - y[active]
         s_new = (r_new * r_new).sum(-1)  # (P,)
         ok = torch.isfinite(s_new) & (s_new <= (1 - 1e-4) * sa)
         lam = torch.ones_like(sa)
@@ -357,9 +344,6 @@ def newton_nd(model: nn.Module, y: Tensor, max_iter: int = 60, xtol: float = 1e-
         settled = (lam == 1) & ((length <= xtol * scale)
                                 | ((length <= xtol ** 0.5 * scale) & (length <= 0.1 * last[active])))
         x[active], r[active], size[active] = x_new, r_new, s_new
-        if jac_new is not None:  # J at the new point is known where the full step was taken
-            cached[active] = torch.where((lam == 1)[:, None, None], jac_new, cached[active])
-            known[active] = lam == 1
         last[active] = torch.where(lam == 1, length, torch.full_like(length, float("inf")))
         done = (~moved) | settled | (s_new == 0)
         active = active[~done]
