@@ -525,7 +525,8 @@ def _nd_speed(sp: dict) -> list[str]:
              "processes held the core). Presets: the sizes of `experiment=gradnets_convex2d` "
              "and `experiment=gradnets_polymax`. *proposal*: jacnet with P(x0) and P(x) in one "
              "network call (`benchmarks/proposals.py`, `anchored_in_one_pass`), timed in the "
-             "same rounds.", ""]
+             "same rounds; the library has done the same since this proposal (so the two "
+             "columns now measure the same thing twice).", ""]
     table = []
     for r in sp["rows"]:
         ms, p = r["step_ms"], r["parameters"]
@@ -555,7 +556,10 @@ def _nd_inverse(iv: dict) -> list[str]:
              "model.jacobian(x), r)` on the n points, in forward evaluations (timed in the same "
              "rounds). *proposal*: `benchmarks/proposals.py` `newton_fused` (ŷ and J from one "
              "network pass at the full step, σ' from σ, no pass at the anchor, no final "
-             "residual pass). Bar: <= 10x, round trip <= 1e-10, all converged.", ""]
+             "residual pass); the library tried the fused pass and dropped it: computing J with "
+             "every trial value cost up to 2x the whole inverse on trained modular networks, "
+             "whose full steps often fail far from the root. Bar: <= 10x, round trip <= 1e-10, "
+             "all converged.", ""]
     table = []
     for r in iv["rows"]:
         table.append([str(r["d"]), f"{r['network']} {r['hidden']}"
