@@ -366,10 +366,6 @@ class _Potential(Structure):
         """J(x) v without forming J: (N, d), (N, d) -> (N, d)."""
         return net.jvp(x, v)
 
-    def primitive_and_jacobian(self, net: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
-        """P(x) and J(x) from one pass: (N, d) -> (N, d), (N, d, d)."""
-        return net.value_and_jacobian(x)
-
     def check(self, jac: Tensor) -> dict[str, float]:
         return {"net_asym_max": float(asymmetry(jac).max())}
 
@@ -442,12 +438,6 @@ class Monotone(_Potential):
 
     def jvp(self, net: nn.Module, x: Tensor, v: Tensor) -> Tensor:
         return self.eps * v + self._scale(net) * net.jvp(x, v)
-
-    def primitive_and_jacobian(self, net: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
-        value, jac = net.value_and_jacobian(x)
-        c = self._scale(net)
-        eye = torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
-        return self.eps * x + c * value, self.eps * eye + c * jac
 
     def solve(self, jac: Tensor, rhs: Tensor) -> Tensor:
         return spd_solve(jac, rhs)

@@ -75,10 +75,6 @@ class GradientNetwork(nn.Module):
         """J(x) v without forming J: (N, d), (N, d) -> (N, d)."""
         return (self.jacobian(x) @ v.unsqueeze(-1)).squeeze(-1)
 
-    def value_and_jacobian(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """g(x) and J(x) from one pass through the network: (N, d) -> (N, d), (N, d, d)."""
-        return self(x), self.jacobian(x)
-
     def bound(self) -> Tensor:
         """An upper bound on ‖J(x)‖₂ over all x, from the weights alone (a scalar)."""
         raise NotImplementedError
@@ -147,10 +143,6 @@ class Cascade(GradientNetwork):
         _, dh = self.profile(x @ self.weight.T)  # (N, H)
         return (dh * (v @ self.weight.T)) @ self.weight  # (N, d)
 
-    def value_and_jacobian(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        h, dh = self.profile(x @ self.weight.T)  # (N, H) each
-        return h @ self.weight + self.out_bias, weighted_gram(self.weight, dh)
-
     def bound(self) -> Tensor:
         # sup h' <= α_L sup σ' D_L with D_1 = β_1, D_{i+1} = β_{i+1} + α_i sup σ' D_i.
         _, _, top = NONLINEARITIES[self.nonlinearity]
@@ -214,12 +206,6 @@ class Modular(GradientNetwork):
     def jacobian(self, x: Tensor) -> Tensor:
         a, b = self._coefficients()
         return self._hessian(self._softmax(x), a * b)  # (N, d, d)
-
-    def value_and_jacobian(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        a, b = self._coefficients()
-        s = self._softmax(x)  # (N, M, H)
-        value = torch.einsum("m,nmh,mhd->nd", a, s, self.weight) + self.out_bias
-        return value, self._hessian(s, a * b)
 
     def jvp(self, x: Tensor, v: Tensor) -> Tensor:
         a, b = self._coefficients()

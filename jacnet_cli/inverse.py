@@ -298,7 +298,9 @@ def newton_nd(model: nn.Module, y: Tensor, max_iter: int = 60, xtol: float = 1e-
     # Keep the anchor where the first step made things worse. (J is computed only where a
     # step was accepted: computing it with every trial value, as a fused pass would, cost up
     # to 2x the whole inverse for modular networks, whose full steps often fail far out.)
-    r0, rs = model(x0) - y, model(start) - y  # (N, d_y) each
+    # With an exact structure ŷ(x0) = y0 + P(x0) - P(x0) = y0: no pass needed there.
+    f0 = y0 if exact and isinstance(model.anchor, FixedAnchor) else model(x0)
+    r0, rs = f0 - y, model(start) - y  # (N, d_y) each
     better = (rs * rs).sum(-1) < (r0 * r0).sum(-1)  # (N,)
     x = torch.where(better[:, None], start, x0)
     r = torch.where(better[:, None], rs, r0)

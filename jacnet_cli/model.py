@@ -82,16 +82,6 @@ class JacNet(nn.Module):
         """The structure's closed-form antiderivative P(x), dP/dx = J_θ: (N, d_x) -> (N, d_y)."""
         return self.structure.primitive(self.net, x)
 
-    def value_and_jacobian(self, x: Tensor) -> tuple[Tensor, Tensor] | None:
-        """ŷ(x) and its Jacobian from one network pass, where the structure evaluates exactly
-        with one anchor for all points; None otherwise. (N, d_x) -> (N, d_y), (N, d_y, d_x)."""
-        fused = getattr(self.structure, "primitive_and_jacobian", None)
-        if fused is None or not self.integrator.exact or not isinstance(self.anchor, FixedAnchor):
-            return None
-        x0, y0 = self.anchor(x[:1])
-        value, jac = fused(self.net, x)
-        return y0 + value - self.primitive(x0), jac
-
     def line_integral(self, start: Tensor, end: Tensor) -> Tensor:
         """∫₀¹ J(c(t)) c'(t) dt along the path from start to end: (N, d_x) x2 -> (N, d_y).
 
