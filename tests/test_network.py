@@ -48,6 +48,18 @@ def test_constant_output_init_starts_the_network_constant(init):
     torch.testing.assert_close(out, torch.full_like(out, 0.7))
 
 
+def test_data_output_init_keeps_torchs_init_with_several_inputs():
+    # A constant raw output would make a pd J = A Aᵀ + εI the same rank-1 matrix everywhere.
+    torch.manual_seed(0)
+    default = MLP(2, 4, hidden=16)
+    torch.manual_seed(0)
+    data = MLP(2, 4, hidden=16, output_init="data")
+    for a, b in zip(default.parameters(), data.parameters()):
+        assert torch.equal(a, b)
+    x = torch.randn(7, 2)
+    assert float(data(x).std(0).min()) > 0  # not a constant map
+
+
 @pytest.mark.parametrize("kwargs,key", [
     ({"bias_scale": -1.0}, "model.bias_scale"),
     ({"bias_scale": float("nan")}, "model.bias_scale"),
