@@ -111,14 +111,6 @@ def run_row(bench: str, label: str, overrides: list[str], seed: int, out: Path) 
             "guarantee_points": grid.shape[0]}
 
 
-def _gradnets_db(row: dict[str, Any]) -> float:
-    """A run's error averaged as the published number is (rows saved before the column
-    existed: convex 2-D is d = 2)."""
-    if "gradnets_db" in row:
-        return row["gradnets_db"]
-    return row["test_mse_db"] - (10 * math.log10(2) if PER_COORDINATE[row["bench"]] else 0)
-
-
 def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     table = []
     for bench in ROWS:
@@ -127,7 +119,7 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if not members:
                 continue
             db = [r["test_mse_db"] for r in members]
-            ours = [_gradnets_db(r) for r in members]
+            ours = [r["gradnets_db"] for r in members]
             table.append({
                 "bench": bench, "row": label, "trials": len(members),
                 "parameters": members[0]["parameters"],
