@@ -194,16 +194,18 @@ class Run:
         try:
             return self._execute()
         except Interrupted as exc:
-            if self.phase == "setup" and self.resume_from is None:
-                self.out.update(status="interrupted", reason=f"{exc.name} during setup, before "
-                                "training began; nothing to resume: train again")
-                metrics.write_json(self.run_dir / "metrics.json", self.out)
+            self._ended_in_setup("interrupted", f"{exc.name} during setup, before training "
+                                 "began; nothing to resume: train again")
             raise
         except Exception as exc:
-            if self.phase == "setup" and self.resume_from is None:
-                self.out.update(status="failed", reason=f"setup failed: {exc}")
-                metrics.write_json(self.run_dir / "metrics.json", self.out)
+            self._ended_in_setup("failed", f"setup failed: {exc}")
             raise
+
+    def _ended_in_setup(self, status_: str, reason: str) -> None:
+        """metrics.json for a new run that stopped before it had a model to save."""
+        if self.phase == "setup" and self.resume_from is None:
+            self.out.update(status=status_, reason=reason)
+            metrics.write_json(self.run_dir / "metrics.json", self.out)
 
     def _execute(self) -> dict[str, Any]:
         cfg = self.config
