@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test reproduce bench accuracy clean
+.PHONY: help install run test test-fast reproduce bench accuracy clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,9 +29,12 @@ run: $(STAMP)  ## train exp with the pd structure (the paper's Figure 1 setup); 
 test: $(STAMP)  ## run the test suite
 	$(BIN)/python -m pytest -q -n 2
 
+test-fast: $(STAMP)  ## the in-process tests only (no child processes, nothing slow)
+	$(BIN)/python -m pytest -q -n 2 -m "not subprocess and not slow"
+
 reproduce: $(STAMP)  ## regenerate the paper's figures and tables and the GradNets table into reproduce/
-	$(BIN)/python -m jacnet_cli.reproduce
-	$(BIN)/python -m jacnet_cli.reproduce_gradnets
+	$(BIN)/python -m jacnet_cli.reproduce.paper
+	$(BIN)/python -m jacnet_cli.reproduce.gradnets
 
 bench: $(STAMP)  ## run the integrator benchmarks into benchmarks/RESULTS.md
 	$(BIN)/python -m benchmarks.run

@@ -18,12 +18,13 @@ import torch
 from torch import Tensor, nn
 
 import jacnet_cli
-from jacnet_cli.activations import Lipschitz, PositiveDefinite
-from jacnet_cli.anchors import FixedAnchor
-from jacnet_cli.data import Dataset, DataSpec, make_dataset
-from jacnet_cli.model import JacNet, predict
-from jacnet_cli.solvers import ODESolver
-from jacnet_cli.targets import Target, get_target
+from jacnet_cli.core.structures import Lipschitz, PositiveDefinite
+from jacnet_cli.core.anchors import FixedAnchor
+from jacnet_cli.data.sampled import Dataset, DataSpec, make_dataset
+from jacnet_cli.core.model import JacNet
+from jacnet_cli.core.evaluation import predict
+from jacnet_cli.core.integrators import ODESolver
+from jacnet_cli.core.targets import Target, get_target
 
 # The paper's two tasks (section 5): target name -> structure factory.
 TASKS: dict[str, Callable[[], object]] = {
@@ -251,9 +252,9 @@ def trained_exp_model() -> JacNet:
     its default Gauss–Legendre rule in float64, Adam lr 0.01, 50 full-batch iterations.
     Trained once per process."""
     if "exp" not in _TRAINED:
-        from jacnet_cli.training import fit, norm_loss
-        from jacnet_cli.schedules import Anneal
-        from jacnet_cli.solvers import GaussLegendre
+        from jacnet_cli.run.training import fit, norm_loss
+        from jacnet_cli.run.schedules import Anneal
+        from jacnet_cli.core.integrators import GaussLegendre
 
         model, data, _ = paper_model("exp", 0, GaussLegendre(default_nodes() or 16))
         fit(model, data.x_train, data.y_train, torch.optim.Adam(model.parameters(), lr=0.01),

@@ -26,13 +26,14 @@ import time
 import torch
 
 from benchmarks.common import threads
-from jacnet_cli.activations import PositiveDefinite, Unconstrained
-from jacnet_cli.data import DataSpec, make_dataset
-from jacnet_cli.training import Batches, Trainer, norm_loss
-from jacnet_cli.guarantees import conservation, measure, point_budget
-from jacnet_cli.model import JacNet, predict
-from jacnet_cli.tasks.train import _curl_penalty
-from jacnet_cli.targets import MonotoneSinh
+from jacnet_cli.core.structures import PositiveDefinite, Unconstrained
+from jacnet_cli.data.sampled import DataSpec, make_dataset
+from jacnet_cli.run.training import Batches, Trainer, norm_loss
+from jacnet_cli.core.guarantees import conservation, measure, point_budget
+from jacnet_cli.core.model import JacNet
+from jacnet_cli.core.evaluation import predict
+from jacnet_cli.cli.tasks.train import _curl_penalty
+from jacnet_cli.core.targets import MonotoneSinh
 
 PLANE = dict(n_train=64, train_range=(-1.0, 1.0), n_test=400, test_range=(-1.5, 1.5),
              guarantee_range=(-2.0, 2.0), grid_points=81, guarantee_points=4000)

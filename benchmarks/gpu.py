@@ -29,12 +29,12 @@ from typing import Callable
 import torch
 
 from benchmarks import potentials
-from jacnet_cli import guarantees
-from jacnet_cli.activations import PositiveDefinite
-from jacnet_cli.anchors import FixedAnchor
-from jacnet_cli.inverse import solve
-from jacnet_cli.model import JacNet
-from jacnet_cli.solvers import GaussLegendre
+from jacnet_cli.core import guarantees
+from jacnet_cli.core.structures import PositiveDefinite
+from jacnet_cli.core.anchors import FixedAnchor
+from jacnet_cli.core.inverse import solve
+from jacnet_cli.core.model import JacNet
+from jacnet_cli.core.integrators import GaussLegendre
 
 HERE = Path(__file__).resolve().parent
 

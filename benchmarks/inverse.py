@@ -17,7 +17,7 @@ from torch import Tensor
 
 from benchmarks.common import (Counter, OverBudget, evaluate, median, timed, trained_exp_model,
                                uniform_points)
-from jacnet_cli.inverse import invert
+from jacnet_cli.core.inverse import invert
 
 BUDGET_S = 15.0
 SUBSET = 100

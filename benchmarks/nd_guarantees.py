@@ -18,7 +18,7 @@ import torch
 
 from benchmarks import potentials
 from benchmarks.common import threads
-from jacnet_cli.guarantees import measure
+from jacnet_cli.core.guarantees import measure
 
 ASYM_BAR = 1e-10
 EIG_SLACK = 1e-9

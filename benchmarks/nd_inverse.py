@@ -29,7 +29,7 @@ from torch import Tensor
 
 from benchmarks import potentials, proposals
 from benchmarks.common import threads
-from jacnet_cli.inverse import solve
+from jacnet_cli.core.inverse import solve
 
 ROUNDTRIP_BAR = 1e-10
 TIME_BAR = 10.0

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from benchmarks import potentials, proposals
 from benchmarks.common import threads
 from benchmarks.reference import CascadeReference, ModularReference, count, mlp_width
-from jacnet_cli.model import MLPRegressor
+from jacnet_cli.core.model import MLPRegressor
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 GRADNET_BAR = 2.0

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from jacnet_cli.activations import Gradient, Monotone
-from jacnet_cli.data import uniform
-from jacnet_cli.training import Batches, Trainer, mse_loss
-from jacnet_cli.model import JacNet
-from jacnet_cli.targets import IcgnConvex, PolyMax, Target
+from jacnet_cli.core.structures import Gradient, Monotone
+from jacnet_cli.data.sampled import uniform
+from jacnet_cli.run.training import Batches, Trainer, mse_loss
+from jacnet_cli.core.model import JacNet
+from jacnet_cli.core.targets import IcgnConvex, PolyMax, Target
 
 DATA_BOX = (0.0, 1.0)
 GUARANTEE_BOX = (-1.0, 2.0)  # 3x wider than the data box, centred on it

@@ -32,8 +32,8 @@ import types
 import torch
 from torch import Tensor
 
-from jacnet_cli.anchors import FixedAnchor
-from jacnet_cli.gradnets import Cascade, Modular
+from jacnet_cli.core.anchors import FixedAnchor
+from jacnet_cli.core.nets.gradnets import Cascade, Modular
 
 
 def anchored_in_one_pass(model):

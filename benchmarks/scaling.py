@@ -17,13 +17,13 @@ import numpy as np
 import torch
 
 from benchmarks.common import Counter, OverBudget, evaluate, median, timed, uniform_points
-from jacnet_cli.activations import PositiveDefinite
-from jacnet_cli.anchors import FixedAnchor
-from jacnet_cli.training import fit, norm_loss
-from jacnet_cli.inverse import invert
-from jacnet_cli.model import JacNet
-from jacnet_cli.solvers import GaussLegendre
-from jacnet_cli.targets import get_target
+from jacnet_cli.core.structures import PositiveDefinite
+from jacnet_cli.core.anchors import FixedAnchor
+from jacnet_cli.run.training import fit, norm_loss
+from jacnet_cli.core.inverse import invert
+from jacnet_cli.core.model import JacNet
+from jacnet_cli.core.integrators import GaussLegendre
+from jacnet_cli.core.targets import get_target
 
 NODES = 16
 ITERATIONS = 10

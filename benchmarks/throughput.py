@@ -16,8 +16,8 @@ from torch import Tensor
 
 from benchmarks.common import (ROWS, Counter, evaluate, max_abs, median, reference_solver,
                                timed, trained_exp_model, uniform_points, with_integrator)
-from jacnet_cli.model import predict
-from jacnet_cli.solvers import GaussLegendre, ODESolver
+from jacnet_cli.core.evaluation import predict
+from jacnet_cli.core.integrators import GaussLegendre, ODESolver
 
 ERROR_POINTS = 100_000  # errors are measured on this prefix of the points
 BLOCK = 100_000  # sizes above this are timed block by block

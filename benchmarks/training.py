@@ -13,9 +13,9 @@ import torch
 
 from benchmarks.common import (TASKS, default_nodes, evaluate, mae, max_abs, median,
                                paper_model, reference_solver, threads, timed, with_integrator)
-from jacnet_cli.training import fit, norm_loss
-from jacnet_cli.schedules import Anneal
-from jacnet_cli.solvers import GaussLegendre, ODESolver
+from jacnet_cli.run.training import fit, norm_loss
+from jacnet_cli.run.schedules import Anneal
+from jacnet_cli.core.integrators import GaussLegendre, ODESolver
 
 ITERATIONS = 50
 LR = 0.01

@@ -3,6 +3,9 @@
 The public API, imported lazily so that `jacnet --help` never loads torch:
 
     from jacnet_cli import JacNet, PositiveDefinite, GaussLegendre, fit
+
+Every registered structure is exported under its class name (`jacnet_cli.MonotoneIn`,
+`jacnet_cli.Invertible`, ...), including ones added later by a new module.
 """
 
 from __future__ import annotations
@@ -13,39 +16,53 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    # model
-    "JacNet": "model", "MLPRegressor": "model", "predict": "model",
-    # structures (output activations)
-    "Structure": "activations", "Unconstrained": "activations",
-    "PositiveDefinite": "activations", "Lipschitz": "activations",
-    "CauchyRiemann": "activations", "Gradient": "activations", "Monotone": "activations",
-    "STRUCTURES": "activations",
-    # paths, anchors, integrators, schedules
-    "LinearPath": "paths", "AxisPath": "paths",
-    "FixedAnchor": "anchors", "NearestAnchor": "anchors",
-    "GaussLegendre": "solvers", "ODESolver": "solvers", "Exact": "solvers", "Auto": "solvers",
-    "Anneal": "schedules", "Constant": "schedules", "Geometric": "schedules",
+    # the model and its parts
+    "JacNet": "core.model", "MLPRegressor": "core.model", "DEFAULTS": "core.model",
+    "predict": "core.evaluation", "derivative": "core.evaluation",
+    "Structure": "core.structures", "STRUCTURES": "core.structures", "Bound": "core.structures",
+    "LinearPath": "core.paths", "AxisPath": "core.paths",
+    "FixedAnchor": "core.anchors", "NearestAnchor": "core.anchors",
+    "GaussLegendre": "core.integrators", "ODESolver": "core.integrators",
+    "Exact": "core.integrators", "Auto": "core.integrators",
+    "Anneal": "run.schedules", "Constant": "run.schedules", "Geometric": "run.schedules",
     # training, inverse, guarantees
-    "fit": "training", "norm_loss": "training", "mse_loss": "training", "Trainer": "training",
-    "Diverged": "training",
-    "invert": "inverse", "solve": "inverse", "newton_refine": "inverse", "derivative": "inverse",
-    "measure": "guarantees", "roundtrip_error": "guarantees", "conservation": "guarantees",
-    # targets and errors
-    "Target": "targets", "TARGETS": "targets", "get_target": "targets",
-    "NotInvertibleError": "errors",
+    "fit": "run.training", "norm_loss": "run.training", "mse_loss": "run.training",
+    "Trainer": "run.training", "Diverged": "run.training",
+    "invert": "core.inverse", "solve": "core.inverse", "newton_refine": "core.inverse",
+    "measure": "core.guarantees", "roundtrip_error": "core.guarantees",
+    "conservation": "core.guarantees",
+    # targets, errors, saved runs
+    "Target": "core.targets", "TARGETS": "core.targets", "get_target": "core.targets",
+    "NotInvertibleError": "core.errors",
+    "save": "run.saving", "load": "run.saving", "Experiment": "run.experiment",
 }
 
-__all__ = sorted(_EXPORTS)
+
+def _structure_names() -> list[str]:
+    from jacnet_cli.core.structures import STRUCTURES
+
+    return [cls.__name__ for cls in STRUCTURES.values()]
 
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module 'jacnet_cli' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"jacnet_cli.{module}"), name)
+        if name.startswith("_") or not name[:1].isupper():
+            raise AttributeError(f"module 'jacnet_cli' has no attribute {name!r}")
+        from jacnet_cli.core import structures
+
+        try:  # a structure, by its class name
+            value = getattr(structures, name)
+        except AttributeError:
+            raise AttributeError(f"module 'jacnet_cli' has no attribute {name!r}") from None
+    else:
+        value = getattr(importlib.import_module(f"jacnet_cli.{module}"), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return __all__
+    return sorted({*_EXPORTS, *_structure_names()})
+
+
+__all__ = sorted(_EXPORTS)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from jacnet_cli.anchors import FixedAnchor
-from jacnet_cli.targets import get_target
+from jacnet_cli.core.anchors import FixedAnchor
+from jacnet_cli.core.targets import get_target
 
 F64 = torch.float64
 X = torch.tensor([[-0.7], [0.2], [0.9]], dtype=F64)

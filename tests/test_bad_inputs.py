@@ -17,13 +17,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from jacnet_cli.cli import CONF_DIR, group_options
-from jacnet_cli.validate import CHECKS, MIN_GRID_POINTS, validate
+from jacnet_cli.data.sampled import MIN_GRID_POINTS
+from jacnet_cli.run import configs, settings
+from jacnet_cli.run.configs import group_options
 
-GROUPS = sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name != "hydra")
+GROUPS = configs.groups()
+ENGEL = Path(__file__).resolve().parents[1] / "examples" / "engel.csv"
 FILE, EMPTY, READ_ONLY = "{file}", "{empty}", "{read_only}"  # filled in per test run
 
 # (arguments, text the one line must contain: the key)
@@ -40,8 +41,16 @@ BAD = [
     (["train", "foo=1"], "foo is not a key of jacnet train; valid keys: activation, anchor"),
     (["train", "+foo=1"], "foo is not a key of jacnet train"),
     (["train", "model.hiden=16"],
-     "model.hiden is not a key of model=jacnet; valid keys: activation, bias_scale, depth, "
-     "hidden, output_bias, output_init"),
+     "model.hiden is not a key of model=jacnet; valid keys: bias_scale, depth, hidden, "
+     "nonlinearity, output_bias, output_init"),
+    (["train", "model.activation=tanh"],
+     "model.activation is now model.nonlinearity; write model.nonlinearity=tanh"),
+    (["train", "data.path=x.csv"], "for your own file choose data=file first"),
+    (["train", "data=file", f"data.path={ENGEL}", "data.x=[income,foodexp]",
+      "data.y=[foodexp]"], "data.x and data.y share the column(s) foodexp"),
+    (["train", "activation.eps=0"], "activation.eps=0 is not allowed; it must be a finite number > 0"),
+    (["train", "target=icgn_convex", "activation=monotone_in", "activation.inputs=[x1]"],
+     "activation=monotone_in needs one output (scalar regression), got d_x=2, d_y=2; use one of:"),
     (["train", "+model.hiden=16"], "model.hiden is not a key of model=jacnet"),
     (["train", "~model.hiden"], "model.hiden is not a key of model=jacnet"),
     (["train", "data.foo.bar=1"], "data.foo is not a key of data=paper"),
@@ -115,8 +124,8 @@ BAD = [
     (["invert", "run_dir=" + EMPTY, "newton_steps=-1"], "newton_steps=-1 is not allowed"),
     (["invert", "run_dir=" + EMPTY, "newton_steps=2.5"], "newton_steps=2.5 is not allowed"),
     (["invert", "run_dir=" + EMPTY, "method=foo"],
-     "method='foo' is not allowed; choose one of: auto, table, bracket, newton, ode, or a torchdiffeq "
-     "method: dopri8, dopri5"),
+     "method='foo' is not allowed; choose one of: auto, table, bracket, newton, ode, "
+     "substitution, or a torchdiffeq method: dopri8, dopri5"),
     (["invert", "run_dir=" + EMPTY, "+activation=pd"],
      "activation is not a config group of jacnet invert; it takes no config groups"),
     (["invert", "run_dir=" + EMPTY, "solver=dopri5"], "solver is not a config group"),
@@ -211,6 +220,7 @@ HALVES = {"train": [c for c in BAD if c[0][0] == "train"],
 
 
 @pytest.mark.parametrize("half", sorted(HALVES))
+@pytest.mark.subprocess
 def test_each_bad_input_is_one_line_exit_2_and_leaves_no_run(tmp_path, half):
     cases = HALVES[half]
     extra = GOOD if half == "others" else []
@@ -247,72 +257,73 @@ REAL = [
 
 @pytest.mark.parametrize("args,expected,hide_launchers", REAL,
                          ids=[" ".join(a) for a, _, _ in REAL])
-def test_real_command_line(tmp_path, args, expected, hide_launchers):
+def test_real_command_line(tmp_path, jacnet, args, expected, hide_launchers):
     paths = _paths(tmp_path)
     cwd = tmp_path / "cwd"
     cwd.mkdir()
-    env = _no_launchers(tmp_path) if hide_launchers else {**os.environ, "HYDRA_FULL_ERROR": "0"}
-    proc = subprocess.run([sys.executable, "-m", "jacnet_cli", *_fill(args, paths)], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=300)
+    env = _no_launchers(tmp_path) if hide_launchers else {}
+    proc = jacnet(_fill(args, paths), cwd=cwd, env=env)
     result = {"args": args, "code": proc.returncode, "stdout": proc.stdout,
               "stderr": proc.stderr}
     _assert_one_line(result, expected, paths)
     assert list(cwd.iterdir()) == []
 
 
-def test_sweep_with_a_failing_job_runs_the_others_and_exits_1(tmp_path, capsys):
-    """cauchy_riemann needs a 2-D target: job 0 fails where it runs, job 1 still runs."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "jacnet_cli", "train", "-m", "experiment=debug", "plots=false",
-         "activation=cauchy_riemann,pd"], cwd=tmp_path, capture_output=True, text=True,
-        timeout=300, env={**os.environ, "HYDRA_FULL_ERROR": "0"})
+def test_sweep_with_a_failing_job_runs_the_others_and_exits_1(tmp_path, capsys, jacnet):
+    """A file with NaN rows is found only when the job reads it: job 1 fails where it runs,
+    job 0 still runs, the sweep exits 1 and `jacnet report` lists the failed job."""
+    (tmp_path / "good.csv").write_text("a,b\n" + "".join(f"{i / 10},{i / 5}\n" for i in range(20)))
+    (tmp_path / "bad.csv").write_text("a,b\n" + "".join(f"{i / 10},{i / 5}\n" for i in range(19))
+                                     + "nan,1\n")
+    proc = jacnet(["train", "-m", "data=file", "data.path=good.csv,bad.csv", "data.x=[a]",
+                   "data.y=[b]", "iterations=3", "plots=false"], cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     (sweep,) = (tmp_path / "outputs" / "multirun").glob("*/*-train")
     # The failed job says so in its metrics.json; it has no checkpoint that could pass for a run.
-    failed = json.loads((sweep / "0" / "metrics.json").read_text())
-    assert failed["status"] == "failed" and "cauchy_riemann" in failed["reason"]
-    assert not (sweep / "0" / "checkpoint.pt").exists()
-    assert json.loads((sweep / "1" / "metrics.json").read_text())["status"] == "completed"
+    failed = json.loads((sweep / "1" / "metrics.json").read_text())
+    assert failed["status"] == "failed" and "NaN" in failed["reason"]
+    assert not (sweep / "1" / "checkpoint.pt").exists()
+    assert json.loads((sweep / "0" / "metrics.json").read_text())["status"] == "completed"
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("jacnet train:")]
-    assert errors == [
-        "jacnet train: error: activation=cauchy_riemann needs a map R² -> R², got d_x=1, d_y=1",
-        f"jacnet train: 1 of 2 jobs failed (job 0); the others finished; `jacnet report "
-        f"{sweep.relative_to(tmp_path)}` lists them all"]
-    from jacnet_cli.tasks import report
+    assert len(errors) == 2 and "bad.csv" in errors[0] and "NaN" in errors[0]
+    assert errors[1] == (f"jacnet train: 1 of 2 jobs failed (job 1); the others finished; "
+                         f"`jacnet report {sweep.relative_to(tmp_path)}` lists them all")
+    from jacnet_cli.cli.tasks import report
 
     assert report.main([str(sweep), "--no-plot"]) == 0
     out = capsys.readouterr().out
-    assert "1 of 2 jobs failed" in out and "activation=cauchy_riemann" in out
+    assert "1 of 2 jobs failed" in out and "bad.csv" in out
 
 
-def _compose(task: str, overrides: list[str]):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name=task, overrides=overrides)
+def test_a_structure_that_cannot_take_the_target_is_refused_before_any_job_runs(tmp_path):
+    from jacnet_cli.cli.validate import preflight
+
+    line = preflight("train", ["-m", "experiment=debug", "activation=cauchy_riemann,pd"])
+    assert line.startswith("activation=cauchy_riemann needs a map R² -> R², got d_x=1, d_y=1; "
+                           "use one of:")
 
 
 @pytest.mark.parametrize("solver", group_options("solver"))
-def test_debug_preset_trains_with_every_solver(tmp_path, solver):
-    from jacnet_cli.tasks.train import train
+def test_debug_preset_trains_with_every_solver(compose, tmp_path, solver):
+    from jacnet_cli.run.experiment import Experiment
 
-    structure = ["activation=monotone"] if solver == "exact" else []  # exact needs a potential
-    cfg = _compose("train", ["experiment=debug", f"solver={solver}", "plots=false", *structure])
-    assert cfg.iterations == 3 and cfg.model.hidden == 8
-    validate("train", cfg)
-    metrics = train(cfg, tmp_path)
-    assert metrics["iterations"] == 3 and metrics["test_mae"] >= 0
+    structure = ["activation=monotone"] if solver == "exact" else []  # exact needs a closed form
+    cfg = compose(["experiment=debug", f"solver={solver}", "plots=false", *structure], plain=True)
+    assert cfg["iterations"] == 3 and cfg["model"]["hidden"] == 8
+    metrics = Experiment(cfg, tmp_path).run()
+    assert metrics["iterations"] == 3 and metrics["status"] == "completed"
+    assert metrics["guarantee_held"] is True
 
 
-@pytest.mark.parametrize("task", sorted(CHECKS))
-def test_every_checked_key_is_in_the_task_config(task):
-    """A renamed key would be skipped without a word; the table must name real keys."""
-    cfg = _compose(task, [])
-    flat = _flatten(cfg)
-    if task == "train":  # the keys of the other data option
-        flat |= _flatten(_compose(task, ["data=file"]))
-    assert set(CHECKS[task]) <= flat, set(CHECKS[task]) - flat
+@pytest.mark.parametrize("task", sorted(settings.SETTINGS))
+def test_every_setting_is_a_key_of_the_task_config(compose, task):
+    """A renamed key would be read as its default without a word: the typed settings must
+    name the task's real keys, and the defaults must pass."""
+    flat = _flatten(compose([], task=task))
+    assert set(settings.names(task)) <= flat, set(settings.names(task)) - flat
     if task == "train":
-        validate(task, cfg)  # the defaults pass
+        settings.TrainSettings.of(compose([], plain=True))
 
 
 def _flatten(cfg) -> set[str]:
@@ -329,7 +340,8 @@ def _flatten(cfg) -> set[str]:
 
 def test_the_debug_preset_sets_no_solver_keys():
     """Solvers differ in their keys (nodes, rtol, step_size): a preset for all sets none."""
-    assert "solver" not in yaml.safe_load((CONF_DIR / "experiment" / "debug.yaml").read_text())
+    conf = configs.conf_dir()
+    assert "solver" not in yaml.safe_load((conf / "experiment" / "debug.yaml").read_text())
 
 
 RUN = "{run}"  # a directory with a checkpoint file
@@ -361,8 +373,8 @@ GOOD_LINES = [
 
 def test_good_command_lines_pass_the_checks(tmp_path):
     """No false alarms: the README's command lines and their kin get through."""
-    from jacnet_cli import checkpoint
-    from jacnet_cli.validate import preflight
+    from jacnet_cli.cli.validate import preflight
+    from jacnet_cli.run import checkpoint
 
     run = tmp_path / "run"
     run.mkdir()

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
-from jacnet_cli import build, checkpoint
-from jacnet_cli.checkpoint import CheckpointError
-from jacnet_cli.cli import CONF_DIR
+from jacnet_cli.run import build, checkpoint
+from jacnet_cli.run.checkpoint import CheckpointError
+from jacnet_cli.run.configs import compose
+from jacnet_cli.run.experiment import load
 
 
 def _config(*overrides: str) -> dict:
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=["experiment=debug", *overrides])
-    return OmegaConf.to_container(cfg, resolve=True)
+    return compose(["experiment=debug", *overrides])
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +37,7 @@ def _rewrite(src: Path, dst: Path, change) -> Path:
 
 
 def test_a_saved_run_rebuilds(saved):
-    run = checkpoint.load(saved)
+    run = load(saved, data=False)
     assert run.extra["status"] == "completed" and run.extra["format"] == checkpoint.FORMAT
     out = run.model(torch.zeros(2, 1, dtype=torch.float64))
     assert out.shape == (2, 1) and torch.isfinite(out).all()
@@ -52,7 +47,7 @@ def test_a_saved_run_rebuilds(saved):
     ("activation", "os.system"),
     ("target", "subprocess.Popen"),
     ("model", "builtins.eval"),
-    ("solver", "jacnet_cli.targets.Exp"),   # a jacnet class, but not of this group
+    ("solver", "jacnet_cli.core.targets.Exp"),   # a jacnet class, but not of this group
     ("optim", "torch.load"),
 ])
 def test_foreign_targets_are_refused_before_anything_runs(saved, tmp_path, group, name):
@@ -61,7 +56,7 @@ def test_foreign_targets_are_refused_before_anything_runs(saved, tmp_path, group
 
     run = _rewrite(saved, tmp_path / "run", poison)
     with pytest.raises(ValueError) as err:
-        checkpoint.load(run)
+        load(run)
     msg = str(err.value)
     assert "\n" not in msg and f"{group}._target_" in msg and name in msg
     assert str(run / checkpoint.FILENAME) in msg
@@ -76,7 +71,7 @@ def test_a_nested_target_is_refused(saved, tmp_path):
 
     run = _rewrite(saved, tmp_path / "run", poison)
     with pytest.raises(CheckpointError, match="holds a _target_"):
-        checkpoint.load(run)
+        load(run)
     assert not marker.exists()
 
 
@@ -84,7 +79,7 @@ def test_an_unknown_argument_names_the_valid_keys(saved, tmp_path):
     run = _rewrite(saved, tmp_path / "run",
                    lambda b: b["config"]["activation"].update(epsilon=1.0))
     with pytest.raises(CheckpointError, match=r"activation.epsilon is not a key .*valid keys: eps"):
-        checkpoint.load(run)
+        load(run)
 
 
 def _damage(saved: Path, tmp_path: Path, kind: str) -> Path:
@@ -129,22 +124,21 @@ DAMAGE = {
 def test_each_damaged_checkpoint_is_one_line(saved, tmp_path, kind):
     run = _damage(saved, tmp_path, kind)
     with pytest.raises(CheckpointError) as err:
-        checkpoint.load(run)
+        load(run)
     msg = str(err.value)
     assert "\n" not in msg and DAMAGE[kind] in msg and str(run / checkpoint.FILENAME) in msg
     assert not (tmp_path / "pwned").exists()
 
 
-def test_the_command_line_reports_a_damaged_or_poisoned_run_in_one_line(saved, tmp_path):
+def test_the_command_line_reports_a_damaged_or_poisoned_run_in_one_line(saved, tmp_path,
+                                                                        jacnet):
     runs = [_damage(saved, tmp_path, "truncated"),
             _rewrite(saved, tmp_path / "poisoned",
                      lambda b: b["config"]["target"].update(_target_="os.system"))]
     for task, extra in (("eval", []), ("invert", ["y=[1.0]"])):
         for run in runs:
-            proc = subprocess.run(
-                [sys.executable, "-m", "jacnet_cli", task, f"run_dir={run}", *extra,
-                 f"hydra.run.dir={tmp_path / 'out' / task / run.name}"],
-                capture_output=True, text=True, timeout=120)
+            proc = jacnet([task, f"run_dir={run}", *extra,
+                           f"hydra.run.dir={tmp_path / 'out' / task / run.name}"], cwd=tmp_path)
             lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
             assert proc.returncode == 2, proc.stderr
             assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
@@ -163,3 +157,34 @@ def test_atomic_save_keeps_the_old_file_when_a_write_fails(tmp_path):
         checkpoint.atomic_save({"a": Boom()}, path)
     assert torch.equal(torch.load(path, weights_only=True)["a"], torch.ones(2))
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]  # no temp file left behind
+
+
+def test_a_run_rebuilds_without_its_data(saved, monkeypatch):
+    """Rebuilding the model reads and samples no data (the frame comes from the config)."""
+    import jacnet_cli.run.build as builder
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data were read to rebuild a model")
+
+    monkeypatch.setattr(builder, "dataset", no_data)
+    run = load(saved, data=False)
+    assert run.data is None and run.model(torch.zeros(1, 1)).shape == (1, 1)
+
+
+def test_a_model_built_in_python_saves_and_loads(tmp_path):
+    """jacnet_cli.save / load: self-describing, weights only, the same function back."""
+    import jacnet_cli
+    from jacnet_cli import FixedAnchor, JacNet, Lipschitz, Monotone, MonotoneIn
+
+    torch.manual_seed(0)
+    models = [JacNet(1, 1, Lipschitz(2.0), anchor=FixedAnchor(1, 1, 0.5, 1.5, trainable=True,
+                                                              rate=0.1)),
+              JacNet(3, 3, Monotone(eps=1e-2, max_eig=4.0), hidden=8),
+              JacNet(3, 1, MonotoneIn(inputs=[0], decreasing=[2], eps=0.1), hidden=8)]
+    x = torch.rand(20, 3) * 4 - 2
+    for i, model in enumerate(models):
+        path = jacnet_cli.save(model, tmp_path / f"m{i}.pt")
+        back = jacnet_cli.load(path).model
+        xi = x[:, :model.d_x]
+        assert torch.equal(back(xi), model(xi)), i
+        assert repr(back.structure) == repr(model.structure)

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from jacnet_cli import checkpoint
+from jacnet_cli.run.experiment import load
 
+pytestmark = pytest.mark.subprocess  # every test here runs the real command
 TINY = ["experiment=debug"]
 
 
@@ -62,9 +63,9 @@ def test_train_writes_a_complete_run_directory(trained):
 def test_checkpoint_loads_weights_only_and_rebuilds(trained):
     blob = torch.load(trained / "checkpoint.pt", weights_only=True)
     assert blob["config"]["activation"]["eps"] == 1e-4
-    run = checkpoint.load(trained)
+    run = load(trained)
     m = json.loads((trained / "metrics.json").read_text())
-    from jacnet_cli.metrics import evaluate
+    from jacnet_cli.run.metrics import evaluate
     again = evaluate(run.model, run.data, run.config["eval_tolerance"])
     assert again["test_mae"] == pytest.approx(m["test_mae"], rel=1e-9)
 

@@ -4,7 +4,6 @@ inverting files, monotone_in, loggers; and one clear line for each bad file."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import types
 from pathlib import Path
@@ -12,19 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
-from jacnet_cli import checkpoint
-from jacnet_cli.cli import CONF_DIR
-from jacnet_cli.inverse import derivative
-from jacnet_cli.tasks import train as train_task
+from jacnet_cli.cli.tasks import train as train_task
+from jacnet_cli.core.evaluation import derivative
+from jacnet_cli.run.configs import compose
+from jacnet_cli.run.experiment import load
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _cfg(*overrides: str):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name="train", overrides=list(overrides))
+    return compose(list(overrides), plain=False)
 
 
 def _write_csv(path: Path, header: list[str], rows: np.ndarray | list) -> Path:
@@ -79,44 +76,45 @@ def test_guarantees_hold_in_the_data_units(tmp_path):
     for run, check in ((lip, lambda d: torch.linalg.matrix_norm(d, ord=2).max() <= 2.5 * (1 + 1e-9)),
                        (mono, lambda d: torch.linalg.eigvalsh(0.5 * (d + d.mT))[:, 0].min()
                         >= 0.3 * (1 - 1e-9))):
-        loaded = checkpoint.load(run)
+        loaded = load(run)
         box = loaded.data.x_grid[:2000]
         assert bool(check(derivative(loaded.model, box)))  # autograd in the user's units
         assert json.loads((run / "metrics.json").read_text())["guarantee_held"] is True
 
 
-def test_eval_predicts_a_new_file_and_invert_reads_named_columns(tmp_path):
+def test_eval_predicts_a_new_file_and_invert_reads_named_columns(tmp_path, jacnet):
     data = _curve(tmp_path)
     run = _train(tmp_path, "data=file", f"data.path={data}", "data.x=[pressure]",
                  "data.y=[signal]", "activation=pd", "iterations=100", "plots=false")
     new = _write_csv(tmp_path / "new.csv", ["signal", "pressure"], [[1e-3, 2e6], [1.5e-3, 4e6]])
     ys = _write_csv(tmp_path / "ys.csv", ["note", "signal"], [[0, 5e-4], [1, 1e-3], [2, 1.5e-3]])
-    env = [sys.executable, "-m", "jacnet_cli"]
-    ev = subprocess.run([*env, "eval", f"run_dir={run}", f"data.path={new}",
-                         f"hydra.run.dir={tmp_path / 'ev'}"], capture_output=True, text=True)
+    ev = jacnet(["eval", f"run_dir={run}", f"data.path={new}", f"hydra.run.dir={tmp_path / 'ev'}"],
+                cwd=tmp_path)
     assert ev.returncode == 0, ev.stderr
     rows = (tmp_path / "ev" / "predictions.csv").read_text().splitlines()
     assert rows[0] == "pressure,signal_pred,signal,error" and len(rows) == 3
-    inv = subprocess.run([*env, "invert", f"run_dir={run}", f"y_file={ys}",
-                          f"hydra.run.dir={tmp_path / 'inv'}"], capture_output=True, text=True)
+    inv = jacnet(["invert", f"run_dir={run}", f"y_file={ys}", f"hydra.run.dir={tmp_path / 'inv'}"],
+                 cwd=tmp_path)
     assert inv.returncode == 0, inv.stderr
     out = (tmp_path / "inv" / "inverse.csv").read_text().splitlines()
     assert out[0] == "signal,pressure,converged,roundtrip_err"
-    loaded = checkpoint.load(run)
+    loaded = load(run)
     for line in out[1:]:
         y, x, ok, err = line.split(",")
         assert ok == "True"
-        again = float(loaded.model(torch.tensor([[float(x)]], dtype=torch.float64)))
-        assert abs(again - float(y)) <= 1e-8 * abs(float(y))  # round trip, relative
+        again = float(loaded.model(torch.tensor([[float(x)]], dtype=torch.float64)).detach())
+        # round trip, relative: this fit is steep (dy/dx ~ 1e-4 at x ~ 3e6), so evaluating in
+        # another process (other batch, other threads) moves y by ~3e-8 of itself
+        assert abs(again - float(y)) <= 1e-6 * abs(float(y))
 
 
 def test_a_run_rebuilds_without_its_file(tmp_path):
     data = _curve(tmp_path)
     run = _train(tmp_path, "data=file", f"data.path={data}", "data.x=[pressure]",
                  "data.y=[signal]", "activation=pd", "iterations=20", "plots=false")
-    before = checkpoint.load(run).model(torch.tensor([[2.5e6]], dtype=torch.float64))
+    before = load(run).model(torch.tensor([[2.5e6]], dtype=torch.float64))
     data.unlink()
-    loaded = checkpoint.load(run)
+    loaded = load(run)
     assert loaded.data.x_names == ["pressure"] and loaded.data.x_train.shape[0] == 0
     assert torch.equal(loaded.model(torch.tensor([[2.5e6]], dtype=torch.float64)), before)
 
@@ -146,14 +144,14 @@ def test_monotone_in_chosen_inputs_by_construction(tmp_path):
                  "iterations=200", "plots=false")
     m = json.loads((run / "metrics.json").read_text())
     assert m["partial_min"] >= 0 and m["guarantee_held"] is True
-    loaded = checkpoint.load(run)
+    loaded = load(run)
     pts = loaded.data.x_grid[:3000]
     jac = derivative(loaded.model, pts)[:, 0, :]
     assert float(jac[:, 0].min()) >= 0 and float(jac[:, 1].max()) <= 0
     assert float(jac[:, 2].abs().max()) > 1e-3  # the free input stays free
 
 
-def test_monotone_in_inverts_in_its_input(tmp_path):
+def test_monotone_in_inverts_in_its_input(tmp_path, jacnet):
     rng = np.random.default_rng(3)
     x = rng.uniform(0, 1, (200, 2))
     y = np.exp(x[:, 0]) * (1 + x[:, 1])
@@ -162,13 +160,12 @@ def test_monotone_in_inverts_in_its_input(tmp_path):
                  "activation=monotone_in", "activation.inputs=[t]", "activation.eps=0.01",
                  "iterations=100", "plots=false")
     ys = _write_csv(tmp_path / "q.csv", ["y", "z"], [[1.5, 0.2], [2.5, 0.7]])
-    proc = subprocess.run([sys.executable, "-m", "jacnet_cli", "invert", f"run_dir={run}",
-                           f"y_file={ys}", f"hydra.run.dir={tmp_path / 'inv'}"],
-                          capture_output=True, text=True)
+    proc = jacnet(["invert", f"run_dir={run}", f"y_file={ys}", f"hydra.run.dir={tmp_path / 'inv'}"],
+                  cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     lines = (tmp_path / "inv" / "inverse.csv").read_text().splitlines()
     assert lines[0] == "y,t,z,converged,roundtrip_err"
-    loaded = checkpoint.load(run)
+    loaded = load(run)
     for line in lines[1:]:
         y, t, z, ok, _ = line.split(",")
         assert ok == "True" and float(z) in (0.2, 0.7)
@@ -189,15 +186,14 @@ BAD_FILES = {
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_FILES))
-def test_each_bad_file_is_one_line_and_leaves_nothing_complete(tmp_path, kind):
+def test_each_bad_file_is_one_line_and_leaves_nothing_complete(tmp_path, kind, jacnet):
     text, message = BAD_FILES[kind]
     path = tmp_path / "bad.csv"
     if text is not None:
         path.write_text(text)
     run = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "jacnet_cli", "train", "data=file",
-                           f"data.path={path}", "data.x=[x]", "data.y=[y]",
-                           f"hydra.run.dir={run}"], capture_output=True, text=True, timeout=120)
+    proc = jacnet(["train", "data=file", f"data.path={path}", "data.x=[x]", "data.y=[y]",
+                   f"hydra.run.dir={run}"], cwd=tmp_path)
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert message in lines[0] and "Traceback" not in proc.stderr
@@ -226,7 +222,7 @@ def test_npz_files_and_column_indices(tmp_path):
     np.savez(tmp_path / "d.npz", x=x, y=x.sum(1))
     run = _train(tmp_path, "data=file", f"data.path={tmp_path / 'd.npz'}", "data.x=[0,1]",
                  "data.y=[y]", "activation=lipschitz", "iterations=5", "plots=false")
-    loaded = checkpoint.load(run)
+    loaded = load(run)
     assert loaded.data.x_names == ["x1", "x2"] and loaded.data.y_names == ["y"]
 
 
@@ -298,14 +294,14 @@ def test_streamed_data_matches_its_rows_and_resumes_exactly(tmp_path, monkeypatc
     assert abs(m["test_rows"] / 3000 - 0.2) < 0.03 and abs(m["val_rows"] / 3000 - 0.1) < 0.03
     assert m["iterations"] == 3 * -(-m["train_rows"] // 128)
     # the streamed test error is the error over every test row, as evaluated in memory
-    loaded = checkpoint.load(full)
+    loaded = load(full)
     source = loaded.data.stream
     xs, ys = zip(*source.split("test"))
     x, y = torch.cat(xs), torch.cat(ys)
     err = torch.linalg.vector_norm(loaded.model(x).detach() - y, dim=-1)
     assert float(err.mean()) == pytest.approx(m["test_mae"], rel=1e-12)
     # interrupted mid-epoch, then resumed: the same run
-    from jacnet_cli.interrupts import Interrupted
+    from jacnet_cli.run.interrupts import Interrupted
     from test_lifecycle import _same, _StopAt
 
     cut = tmp_path / "cut"

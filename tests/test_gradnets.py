@@ -7,12 +7,13 @@ import pytest
 import torch
 
 from jacnet_cli import Gradient, JacNet, Monotone, STRUCTURES
-from jacnet_cli.activations import asymmetry
-from jacnet_cli.anchors import FixedAnchor
-from jacnet_cli.guarantees import conservation, curl, measure
-from jacnet_cli.inverse import derivative, solve
-from jacnet_cli.solvers import Exact, GaussLegendre, ODESolver
-from jacnet_cli.targets import IcgnConvex, PolyMax
+from jacnet_cli.core.structures import asymmetry
+from jacnet_cli.core.anchors import FixedAnchor
+from jacnet_cli.core.guarantees import conservation, curl, measure
+from jacnet_cli.core.evaluation import derivative
+from jacnet_cli.core.inverse import solve
+from jacnet_cli.core.integrators import Exact, GaussLegendre, ODESolver
+from jacnet_cli.core.targets import IcgnConvex, PolyMax
 
 STRUCTS = {
     "gradient-cascade": lambda: Gradient(),
@@ -192,6 +193,7 @@ def test_monotone_options_are_checked():
         JacNet(2, 2, STRUCTURES["pd"](), integrator=Exact())
 
 
+@pytest.mark.subprocess
 def test_the_issue_commands_run_from_the_command_line(tmp_path):
     """An untrained n-D monotone run reports its guarantees and diagnostics; invert works."""
     import json

@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.subprocess  # each test runs Python or pip in a child process
 
 
 def test_readme_library_example_runs():
@@ -54,7 +57,7 @@ def test_readme_worked_example_on_own_data_runs_as_written(tmp_path):
 
     import torch
 
-    from jacnet_cli import checkpoint
+    from jacnet_cli.run.experiment import load
 
     text = (ROOT / "README.md").read_text()
     section = text.split("## Your own data", 1)[1]
@@ -67,7 +70,7 @@ def test_readme_worked_example_on_own_data_runs_as_written(tmp_path):
         proc = subprocess.run([sys.executable, "-m", "jacnet_cli", *args[1:]], cwd=tmp_path,
                               capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, f"{command}\n{proc.stderr}"
-    run = checkpoint.load(tmp_path / "outputs" / "engel")
+    run = load(tmp_path / "outputs" / "engel")
     assert run.extra["metrics"]["guarantee_held"] is True
     (inverse,) = (tmp_path / "outputs").glob("*/*-invert/inverse.csv")
     rows = [line.split(",") for line in inverse.read_text().splitlines()[1:]]

@@ -7,13 +7,17 @@ import torch
 
 from conftest import ExactJacNet
 from jacnet_cli import fit
-from jacnet_cli.activations import CauchyRiemann, Lipschitz, PositiveDefinite, Unconstrained
-from jacnet_cli.anchors import FixedAnchor
-from jacnet_cli.errors import NotInvertibleError
-from jacnet_cli.guarantees import measure, roundtrip_error
-from jacnet_cli.solvers import GaussLegendre, ODESolver
-from jacnet_cli.model import JacNet, MLPRegressor
-from jacnet_cli.targets import get_target
+from jacnet_cli.core.structures import CauchyRiemann, Lipschitz, PositiveDefinite, Unconstrained
+from jacnet_cli.core.anchors import FixedAnchor
+from jacnet_cli.core.errors import NotInvertibleError
+from jacnet_cli.core.guarantees import measure, roundtrip_error
+from jacnet_cli.core.integrators import GaussLegendre, ODESolver
+from jacnet_cli.core.model import JacNet, MLPRegressor
+from jacnet_cli.core.targets import get_target
+
+#: the paper's J network with torch's initialisation: a random, curved J (the library's default
+#: starts J constant, a linear function, until it sees data)
+PAPER_NET = dict(hidden=64, nonlinearity="tanh", bias_scale=1.0, output_init="default")
 
 
 def _box(n, d, half=1.0):
@@ -44,7 +48,7 @@ def test_roundtrip_pd_3d_trained_on_a_monotone_map():
 
 def test_roundtrip_cauchy_riemann_trained_on_complex_exp():
     target = get_target("complex_exp")
-    model = JacNet(2, 2, CauchyRiemann(min_modulus=0.1),
+    model = JacNet(2, 2, CauchyRiemann(min_modulus=0.1), **PAPER_NET,
                    anchor=FixedAnchor(2, 2, 0.0, "target", target=target))
     x = _box(64, 2)
     fit(model, x, target(x), torch.optim.Adam(model.parameters(), lr=0.01), 150)
@@ -69,7 +73,7 @@ def test_inverse_of_exact_exp_is_log(integrator):
 
 
 def test_newton_reaches_machine_precision_and_ode_alone_does_not():
-    model = JacNet(1, 1, PositiveDefinite(1e-2))
+    model = JacNet(1, 1, PositiveDefinite(1e-2), **PAPER_NET)  # random, not a constant J
     x = torch.linspace(-2, 2, 50)[:, None]
     y = model(x).detach()
     rough = model.inverse(y, method="ode", newton="none", rtol=1e-4, atol=1e-4)
@@ -104,7 +108,7 @@ def test_non_invertible_models_refuse(make):
 
 
 def test_inverse_checks_shape():
-    with pytest.raises(ValueError, match=r"must be \(N, 2\)"):
+    with pytest.raises(ValueError, match=r"shape \(N, 2\), got \(3, 1\)"):
         JacNet(2, 2, PositiveDefinite()).inverse(torch.zeros(3, 1))
 
 
@@ -134,7 +138,7 @@ def test_every_1d_method_inverts_the_trained_paper_model(method):
 
 
 def test_inverse_warns_where_it_cannot_converge():
-    model = JacNet(1, 1, PositiveDefinite(1e-4), anchor=FixedAnchor(1, 1, 0.0, 0.0))
+    model = JacNet(1, 1, PositiveDefinite(1e-4), anchor=FixedAnchor(1, 1, 0.0, 0.0), **PAPER_NET)
     with torch.no_grad():
         far = model(torch.tensor([[1e3]])) + 1.0  # beyond what ŷ reaches within the bracket
     with pytest.warns(RuntimeWarning, match="did not converge"):
@@ -142,7 +146,7 @@ def test_inverse_warns_where_it_cannot_converge():
 
 
 def test_cumulative_predict_matches_the_quadrature():
-    from jacnet_cli.model import predict
+    from jacnet_cli.core.evaluation import predict
 
     model = JacNet(1, 1, PositiveDefinite(1e-2), integrator=GaussLegendre(32))
     x = torch.rand(2000, 1) * 6 - 3

@@ -6,24 +6,24 @@ import pytest
 import torch
 from torch import nn
 
-from jacnet_cli.activations import Lipschitz, PositiveDefinite, Unconstrained
-from jacnet_cli.anchors import FixedAnchor
-from jacnet_cli.model import JacNet, MLPRegressor
-from jacnet_cli.network import ACTIVATIONS, MLP, SMOOTH_ACTIVATIONS, raw_for_slope
+from jacnet_cli.core.structures import Lipschitz, PositiveDefinite, Unconstrained
+from jacnet_cli.core.anchors import FixedAnchor
+from jacnet_cli.core.model import JacNet, MLPRegressor
+from jacnet_cli.core.nets.mlp import NONLINEARITIES, MLP, SMOOTH_NONLINEARITIES, raw_for_slope
 
 
 def _linears(net: MLP) -> list[nn.Linear]:
     return [m for m in net.layers if isinstance(m, nn.Linear)]
 
 
-@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("activation", sorted(NONLINEARITIES))
 def test_every_activation_builds_and_runs(activation):
-    net = MLP(1, 3, hidden=8, depth=2, activation=activation)
+    net = MLP(1, 3, hidden=8, depth=2, nonlinearity=activation)
     assert net(torch.zeros(4, 1)).shape == (4, 3)
 
 
 def test_smooth_activations_are_registered():
-    assert set(SMOOTH_ACTIVATIONS) <= set(ACTIVATIONS)
+    assert set(SMOOTH_NONLINEARITIES) <= set(NONLINEARITIES)
 
 
 def test_bias_scale_scales_hidden_biases_only_and_draws_nothing_more():
@@ -65,7 +65,7 @@ def test_data_output_init_keeps_torchs_init_with_several_inputs():
     ({"bias_scale": float("nan")}, "model.bias_scale"),
     ({"output_init": "zeros"}, "model.output_init"),
     ({"output_bias": float("inf")}, "model.output_bias"),
-    ({"activation": "swish"}, "model.activation"),
+    ({"nonlinearity": "swish"}, "model.nonlinearity"),
 ])
 def test_bad_options_name_the_key(kwargs, key):
     with pytest.raises(ValueError, match=key):
@@ -111,5 +111,5 @@ def test_data_output_init_falls_back_to_the_constant_without_data():
 
 
 def test_mlp_baseline_takes_the_network_options():
-    model = MLPRegressor(1, 1, activation="tanh", bias_scale=1.0, output_init="default")
+    model = MLPRegressor(1, 1, nonlinearity="tanh", bias_scale=1.0, output_init="default")
     assert model(torch.zeros(2, 1)).shape == (2, 1)

@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from jacnet_cli import fit
-from jacnet_cli.activations import Lipschitz, PositiveDefinite
-from jacnet_cli.anchors import FixedAnchor, NearestAnchor
-from jacnet_cli.guarantees import measure
-from jacnet_cli.solvers import GaussLegendre, ODESolver
-from jacnet_cli.model import JacNet
-from jacnet_cli.schedules import Anneal, Constant, Geometric
-from jacnet_cli.targets import get_target
+from jacnet_cli.run.training import fit
+from jacnet_cli.core.structures import Lipschitz, PositiveDefinite
+from jacnet_cli.core.anchors import FixedAnchor, NearestAnchor
+from jacnet_cli.core.guarantees import measure
+from jacnet_cli.core.integrators import GaussLegendre, ODESolver
+from jacnet_cli.core.model import JacNet
+from jacnet_cli.run.schedules import Anneal, Constant, Geometric
+from jacnet_cli.core.targets import get_target
 
 GRID = torch.linspace(-3, 3, 2001, dtype=torch.float64)[:, None]
 INTEGRATORS = {
@@ -25,7 +25,8 @@ INTEGRATORS = {
 def _train(target_name, structure, integrator, schedule=None):
     target = get_target(target_name)
     x = torch.rand(5, 1) * 2 - 1  # 5 points uniform in [-1, 1]
-    model = JacNet(1, 1, structure, hidden=64, integrator=integrator,
+    model = JacNet(1, 1, structure, hidden=64, nonlinearity="tanh", bias_scale=1.0,
+                   output_init="default", integrator=integrator,  # the paper's network
                    anchor=FixedAnchor(1, 1, 0.0, "target", target=target))
     history = fit(model, x, target(x), torch.optim.Adam(model.parameters(), lr=0.01), 50,
                   schedule=schedule)

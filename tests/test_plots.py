@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jacnet_cli import plots
+from jacnet_cli.plots import draw as plots
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -41,8 +41,9 @@ def loss_and_tol():
     return loss, tol
 
 
+@pytest.mark.subprocess
 def test_import_is_light_and_backend_is_agg():
-    code = ("import sys, jacnet_cli.plots as p; "
+    code = ("import sys, jacnet_cli.plots.draw as p; "
             "assert 'torch' not in sys.modules and 'matplotlib.pyplot' not in sys.modules; "
             "print(p._pyplot().get_backend())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

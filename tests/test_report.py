@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from jacnet_cli import plots
-from jacnet_cli.tasks import report
+from jacnet_cli.plots import draw as plots
+from jacnet_cli.cli.tasks import report
 
-HIDDEN, ACTIVATIONS, SEEDS = (4, 16), ("pd", "lipschitz"), (0, 1, 2)
+HIDDEN, NONLINEARITIES, SEEDS = (4, 16), ("pd", "lipschitz"), (0, 1, 2)
 FAILED = (16, "lipschitz", 2)  # crashed: no metrics.json
 INTERRUPTED = (4, "pd", 3)  # an extra seed that was stopped; its test_mae would spoil a median
 
@@ -37,13 +37,14 @@ def write_job(job: Path, overrides: list[str], metrics: dict | None,
 def sweep(tmp_path) -> Path:
     """13 jobs as `jacnet train -m` leaves them: 0/, 1/, ... one crashed, one interrupted."""
     root = tmp_path / "sweep"
-    points = [(h, a, s) for s in SEEDS for h in HIDDEN for a in ACTIVATIONS] + [INTERRUPTED]
+    points = [(h, a, s) for s in SEEDS for h in HIDDEN for a in NONLINEARITIES] + [INTERRUPTED]
     for num, (h, a, s) in enumerate(points):
         overrides = ["experiment=debug", f"model.hidden={h}", f"activation={a}", f"seed={s}"]
         metrics = {"test_mae": mae(h, a, s), "test_rmse": 2 * mae(h, a, s), "train_loss": 0.1,
                    "wall_time_s": 1.5, "nfe_per_iter": 4.0, "status": "completed",
                    "eval_solver": "GaussLegendre(nodes=4)", "iterations": 3}
-        metrics["lipschitz_max" if a == "lipschitz" else "jacobian_min_eig"] = 0.5
+        key = "lipschitz_max" if a == "lipschitz" else "jacobian_min_eig"
+        metrics[key], metrics["guarantee_keys"] = 0.5, key
         log = "[INFO] - iter 0 loss 0.4\n"
         if (h, a, s) == FAILED:
             # A launcher's sign-off after the error, as submitit writes into train.log.
@@ -119,7 +120,7 @@ def test_plot_groups_by_the_second_key_and_takes_medians_over_seeds(sweep, monke
     assert len(table) == 11  # neither the crashed nor the interrupted job
     cells = {(c["activation"], c["model.hidden"]): c
              for c in report.summarise(table, x_key, y_key, group_key)}
-    assert set(cells) == {(a, str(h)) for a in ACTIVATIONS for h in HIDDEN}
+    assert set(cells) == {(a, str(h)) for a in NONLINEARITIES for h in HIDDEN}
     for (a, h), cell in cells.items():
         seeds = [s for s in SEEDS if (int(h), a, s) != FAILED]
         values = [mae(int(h), a, s) for s in seeds]
@@ -197,8 +198,9 @@ def test_markup_like_override_values_print_verbatim(tmp_path, capsys):
     assert (tmp_path / "report_test_mae_vs_data.test_range.png").is_file()  # categorical x
 
 
+@pytest.mark.subprocess
 def test_importing_report_loads_nothing_heavy():
-    code = ("import sys, jacnet_cli.tasks.report\n"
+    code = ("import sys, jacnet_cli.cli.tasks.report\n"
             "heavy = [m for m in ('torch', 'rich', 'matplotlib', 'hydra') if m in sys.modules]\n"
             "assert not heavy, heavy\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from jacnet_cli.reproduce import reproduce
+from jacnet_cli.reproduce.paper import reproduce
 
 
 def test_reduced_reproduce(tmp_path):

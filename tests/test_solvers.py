@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from conftest import ExactJacNet
-from jacnet_cli.activations import PositiveDefinite, Unconstrained
-from jacnet_cli.solvers import GaussLegendre, ODESolver
-from jacnet_cli.model import JacNet
-from jacnet_cli.paths import AxisPath
-from jacnet_cli.targets import TARGETS, get_target
+from jacnet_cli.core.structures import PositiveDefinite, Unconstrained
+from jacnet_cli.core.integrators import GaussLegendre, ODESolver
+from jacnet_cli.core.model import JacNet
+from jacnet_cli.core.paths import AxisPath
+from jacnet_cli.core.targets import TARGETS, get_target
 
 INTEGRATORS = {
     "gauss_legendre_48": (lambda: GaussLegendre(48), 1e-9),
@@ -74,7 +74,8 @@ def _grads(model, x, y):
 @pytest.mark.parametrize("d", [1, 2])
 def test_gradients_agree_across_integrators(d):
     torch.manual_seed(1)
-    base = JacNet(d, d, PositiveDefinite(1e-2), hidden=16)
+    net = dict(hidden=16, nonlinearity="tanh", output_init="default")  # a random, curved J
+    base = JacNet(d, d, PositiveDefinite(1e-2), **net)
     state = base.state_dict()
     x = torch.rand(6, d) * 4 - 2
     y = torch.randn(6, d)
@@ -84,7 +85,7 @@ def test_gradients_agree_across_integrators(d):
         "odeint": ODESolver("dopri5", 1e-12, 1e-12),
         "adjoint": ODESolver("dopri5", 1e-12, 1e-12, adjoint=True),
     }.items():
-        model = JacNet(d, d, PositiveDefinite(1e-2), hidden=16, integrator=integrator)
+        model = JacNet(d, d, PositiveDefinite(1e-2), **net, integrator=integrator)
         model.load_state_dict(state)
         grads[name] = _grads(model, x, y)
         if name == "adjoint":

@@ -15,7 +15,7 @@ from torch import Tensor
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jacnet_cli.targets import (
+from jacnet_cli.core.targets import (
     TARGETS,
     Cubic,
     Gaussian,

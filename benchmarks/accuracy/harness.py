@@ -21,10 +21,10 @@ from omegaconf import DictConfig
 
 from jacnet_cli import build, guarantees
 from jacnet_cli.cli import CONF_DIR
-from jacnet_cli.data import DataSpec, make_dataset
-from jacnet_cli.training import LOSSES, fit, norm_loss
-from jacnet_cli.model import predict
-from jacnet_cli.targets import get_target
+from jacnet_cli.data.sampled import DataSpec, make_dataset
+from jacnet_cli.run.training import LOSSES, fit, norm_loss
+from jacnet_cli.core.evaluation import predict
+from jacnet_cli.core.targets import get_target
 
 ITERATIONS = 50
 LR = 0.01

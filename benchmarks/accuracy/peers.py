@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from jacnet_cli.model import MLPRegressor
+from jacnet_cli.core.model import MLPRegressor
 
 
 class UMNN(nn.Module):

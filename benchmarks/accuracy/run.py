@@ -100,9 +100,9 @@ def quadrature(seeds=harness.SEEDS, presets=("new", "new_relu"), log=print) -> N
     and the network's J (the exact slope of the exact integral, in 1-D), and the measured
     bound. Rows go to results/quadrature.jsonl."""
     from jacnet_cli import build, guarantees
-    from jacnet_cli.training import fit, norm_loss
-    from jacnet_cli.inverse import derivative
-    from jacnet_cli.solvers import direct_backprop
+    from jacnet_cli.run.training import fit, norm_loss
+    from jacnet_cli.core.evaluation import derivative
+    from jacnet_cli.core.integrators import direct_backprop
 
     rows = []
     for target in harness.FAMILY:

@@ -1,0 +1,65 @@
+"""`jacnet train`: fit a model and leave its run directory (`run.experiment`), or resume one."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from jacnet_cli.plots import figures
+from jacnet_cli.run import checkpoint, experiment
+
+# Keys a resumed run may change: how it runs, not what it computes.
+RESUME_KEYS = ("resume", "progress", "plots", "runtime.threads", "overwrite")
+
+
+def show_progress(setting: Any) -> bool:
+    """`auto`: a bar only on a terminal and outside multiruns."""
+    if str(setting).lower() in ("true", "1", "yes"):
+        return True
+    if str(setting).lower() in ("false", "0", "no"):
+        return False
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    return sys.stdout.isatty() and not multirun
+
+
+def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Train the configured model (or resume cfg.resume); return the metrics it wrote."""
+    if cfg.get("resume") is not None:
+        return _resume(cfg, Path(str(cfg.resume)).expanduser())
+    state = checkpoint.status(run_dir)
+    if state is not None and not cfg.get("overwrite", False):
+        article = "an" if state[0] in "aeiou" else "a"
+        raise ValueError(
+            f"hydra.run.dir={str(run_dir)!r} already holds {article} {state} run; "
+            + ("resume it with resume=" + str(run_dir) + " or " if state == "interrupted" else "")
+            + "pass overwrite=true to replace it, or choose another directory")
+    if state is not None:
+        experiment.clear(run_dir)  # overwrite=true: nothing of the old run may pass for this one's
+    config = OmegaConf.to_container(cfg, resolve=True)
+    config.pop("resume", None)
+    config.pop("overwrite", None)
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(config)))
+    run = experiment.Experiment(config, run_dir, show_progress(cfg.get("progress", "auto")))
+    return run.run(plot=figures.write)
+
+
+def _resume(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        changed = [o.split("=", 1)[0].lstrip("+~") for o in HydraConfig.get().overrides.task]
+        extra = [k for k in changed if k not in RESUME_KEYS and not k.startswith("hydra")]
+        if extra:
+            raise ValueError(f"resume={run_dir} continues the run as it was configured; "
+                             f"drop {', '.join(extra)} (only {', '.join(RESUME_KEYS[1:4])} "
+                             "may change)")
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    changes = {k: plain[k] for k in ("progress", "plots", "runtime") if k in plain}
+    run = experiment.resume(run_dir, changes, show_progress(changes.get("progress", "auto")))
+    return run.run(plot=figures.write)

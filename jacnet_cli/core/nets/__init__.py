@@ -1,0 +1,1 @@
+"""The networks the structures own: the MLP, gradient networks, a partially monotone network."""

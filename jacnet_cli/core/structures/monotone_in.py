@@ -1,0 +1,148 @@
+"""`monotone_in`: scalar regression monotone in chosen inputs, free in the others."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from jacnet_cli.core import checks
+from jacnet_cli.core.structures.base import Bound, Structure
+
+
+def _as_list(value: Any) -> list[str | int]:
+    return [value] if isinstance(value, (str, int)) else list(value)
+
+
+class MonotoneIn(Structure):
+    """f: R^d -> R monotone in chosen inputs, free in the others (scalar regression).
+
+    ∂ŷ/∂x_i >= ε (inputs) or <= -ε (decreasing) for the chosen i, by construction, for the
+    function as evaluated, in any dimension: the structure owns a partially monotone network
+    (`core.nets.partial_monotone`) whose partials in those inputs are sums of products of
+    non-negative factors, evaluated in closed form (solver=exact). With exactly one monotone
+    input and ε > 0, ŷ is invertible in that input given the others.
+
+    Args:
+        inputs: the non-decreasing inputs, as column names or 0-based indices.
+        decreasing: the non-increasing inputs, likewise.
+        eps: the floor ε >= 0 of each signed partial (ε > 0: strictly monotone).
+    """
+
+    name = "monotone_in"
+    inverts_in_input = True
+    jacobian_by_autograd = True  # J is the network's autograd gradient (torch.func cannot
+    #                              transform it; `guarantees` takes plain double backward)
+    shape_rule = "needs one output (scalar regression)"
+
+    def __init__(self, inputs: list[str | int] | str | int = (),
+                 decreasing: list[str | int] | str | int = (), eps: float = 0.0):
+        self.inputs, self.decreasing = _as_list(inputs), _as_list(decreasing)
+        if not self.inputs and not self.decreasing:
+            raise ValueError("activation.inputs=[] is not allowed with activation.decreasing=[]; "
+                             "name at least one monotone input, e.g. activation.inputs=[x1]")
+        self.eps = checks.nonnegative("activation.eps", eps)
+        self.indices: list[int] | None = None
+        self.signs: list[float] = []
+        self.names: list[str] = []
+        self.guarantee = "monotone in " + ", ".join(
+            [f"{v} (non-decreasing)" for v in self.inputs]
+            + [f"{v} (non-increasing)" for v in self.decreasing]) + \
+            (f"; |∂ŷ/∂x_i| >= {self.eps:g}" if self.eps else "")
+
+    def spec_arguments(self) -> dict[str, Any]:
+        if self.indices is None:
+            return {"inputs": list(self.inputs), "decreasing": list(self.decreasing),
+                    "eps": self.eps}
+        # Bound to the data's inputs: by index, which rebuilds without the column names.
+        pairs = list(zip(self.indices, self.signs))
+        return {"inputs": [i for i, s in pairs if s > 0],
+                "decreasing": [i for i, s in pairs if s < 0], "eps": self.eps}
+
+    def bind(self, names: list[str]) -> None:
+        """Resolve the chosen inputs against the data's column names."""
+        indices, signs = [], []
+        for sign, chosen in ((1.0, self.inputs), (-1.0, self.decreasing)):
+            for item in chosen:
+                if isinstance(item, int) and not isinstance(item, bool):
+                    if not 0 <= item < len(names):
+                        raise ValueError(f"activation.inputs: index {item} is out of range; the "
+                                         f"inputs are 0..{len(names) - 1} ({', '.join(names)})")
+                    index = item
+                elif item in names:
+                    index = names.index(item)
+                else:
+                    raise ValueError(f"activation.inputs: {item!r} is not an input; the inputs "
+                                     f"are: {', '.join(names)}")
+                if index in indices:
+                    raise ValueError(f"activation.inputs: {names[index]!r} is named twice")
+                indices.append(index)
+                signs.append(sign)
+        self.indices, self.signs = indices, signs
+        self.names = [names[i] for i in indices]
+
+    @property
+    def inverts_input(self) -> int | None:
+        """The input ŷ inverts in: exactly one strictly monotone input, else None."""
+        return self.indices[0] if self.indices and len(self.indices) == 1 and self.eps > 0 \
+            else None
+
+    def why_not_invertible(self) -> str:
+        return ("activation=monotone_in inverts in exactly one strictly monotone input (one of "
+                f"inputs/decreasing, and activation.eps > 0); this run has "
+                f"{len(self.indices or [])} monotone input(s) and eps={self.eps:g}")
+
+    def accepts(self, d_x: int, d_y: int) -> bool:
+        return d_y == 1
+
+    def check_dims(self, d_x: int, d_y: int) -> None:
+        super().check_dims(d_x, d_y)
+        if self.indices is None:
+            self.bind([f"x{i + 1}" for i in range(d_x)] if d_x > 1 else ["x"])
+
+    def by_construction(self, d_x: int, d_y: int) -> bool:
+        return True
+
+    def bounds(self, d_x: int, d_y: int) -> dict[str, Bound]:
+        return {"partial_min": Bound(">=", self.eps)}
+
+    def measure(self, key: str, jac: Tensor) -> Tensor:
+        if key != "partial_min":
+            return super().measure(key, jac)
+        signs = torch.tensor(self.signs, dtype=jac.dtype, device=jac.device)
+        return (jac[:, 0, self.indices] * signs).min(dim=-1).values  # (N,)
+
+    def reduction(self, key: str) -> str:
+        return "min" if key == "partial_min" else super().reduction(key)
+
+    def make_network(self, d_x: int, d_y: int, hidden: int, depth: int, nonlinearity: str,
+                     **options: Any) -> nn.Module:
+        from jacnet_cli.core.nets.partial_monotone import PartialMonotone
+
+        return PartialMonotone(d_x, self.indices, self.signs, hidden, depth, self.eps)
+
+    def start_at_slope(self, net: nn.Module, slope: float) -> None:
+        """The partially monotone network starts as it is."""
+
+    def jacobian(self, net: nn.Module, x: Tensor, d_x: int, d_y: int) -> Tensor:
+        return net.gradient(x)  # (N, 1, d)
+
+    def exact(self, d_x: int, d_y: int) -> bool:
+        return True
+
+    def primitive(self, net: nn.Module, x: Tensor) -> Tensor:
+        return net(x)  # (N, 1)
+
+    def check(self, jac: Tensor) -> dict[str, float]:
+        return {"net_partial_min": float(self.measure("partial_min", jac).min())}
+
+    def constants(self) -> dict[str, float]:
+        return {"eps": self.eps}
+
+    def rescaled(self, x_scale: Tensor, y_scale: Tensor) -> "Structure":
+        # s_i ∂ŷ/∂x_i = (s_y / s_x_i) ∂f/∂x̃_i: a floor ε in user units needs max_i ε s_x_i / s_y.
+        new = MonotoneIn(self.inputs, self.decreasing,
+                         self.eps * float(x_scale[self.indices].max() / y_scale[0]))
+        new.indices, new.signs, new.names = self.indices, self.signs, self.names
+        return new

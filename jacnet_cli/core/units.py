@@ -1,0 +1,138 @@
+"""The user's units: a model trains on standardised data and is used in the data's own units.
+
+    ŷ(x) = μ_y + s_y ⊙ f((x - μ_x) / s_x)
+
+`Standardized` wraps the trained model f. Everything a run reports (errors, plots,
+predictions, inverses, guarantees) goes through it, so it is in the user's units. Its
+Jacobian is D = diag(s_y) J_f diag(1/s_x), so a structure's constants are rescaled for f
+(`Structure.rescaled`) to make the guarantee hold for ŷ in the user's units:
+
+- structures whose J is square and structured (pd, gradient, monotone, cauchy_riemann) use one
+  scale for all of x and one for all of y (a per-coordinate scaling would break symmetry and
+  the Cauchy–Riemann form), so D = (s_y/s_x) J_f: ε and k scale by s_x/s_y exactly;
+- the others (none, lipschitz, monotone_in) scale each coordinate; a k-Lipschitz bound then
+  uses k_f = k min(s_x)/max(s_y), which bounds ‖D‖₂ <= k (conservative when scales differ).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+
+class Units(nn.Module):
+    """The affine map between the user's units and the model's standard units.
+
+    Buffers x_mean, x_scale (d_x,) and y_mean, y_scale (d_y,), saved with the model.
+    """
+
+    def __init__(self, x_mean: Tensor, x_scale: Tensor, y_mean: Tensor, y_scale: Tensor):
+        super().__init__()
+        for name, value in (("x_mean", x_mean), ("x_scale", x_scale), ("y_mean", y_mean),
+                            ("y_scale", y_scale)):
+            self.register_buffer(name, torch.as_tensor(value, dtype=torch.float64).flatten().clone())
+
+    @classmethod
+    def fit(cls, x: Tensor, y: Tensor, scalar: bool) -> "Units":
+        """Means and standard deviations of (x, y); one scale per side when `scalar`.
+
+        A constant column gets scale 1 (nothing to divide by).
+        """
+        def scale(t: Tensor) -> Tensor:
+            if scalar:
+                s = (t - t.mean(0)).pow(2).mean().sqrt().expand(t.shape[1])
+            else:
+                s = t.std(0, unbiased=False)
+            return torch.where(s > 0, s, torch.ones_like(s))
+
+        x, y = x.double(), y.double()
+        return cls(x.mean(0), scale(x), y.mean(0), scale(y))
+
+    def _cast(self, t: Tensor, name: str) -> Tensor:
+        return getattr(self, name).to(dtype=t.dtype, device=t.device)
+
+    def x_in(self, x: Tensor) -> Tensor:
+        """User x -> model x̃: (N, d_x)."""
+        return (x - self._cast(x, "x_mean")) / self._cast(x, "x_scale")
+
+    def x_out(self, x: Tensor) -> Tensor:
+        """Model x̃ -> user x: (N, d_x)."""
+        return self._cast(x, "x_mean") + self._cast(x, "x_scale") * x
+
+    def y_in(self, y: Tensor) -> Tensor:
+        """User y -> model ỹ: (N, d_y)."""
+        return (y - self._cast(y, "y_mean")) / self._cast(y, "y_scale")
+
+    def y_out(self, y: Tensor) -> Tensor:
+        """Model ỹ -> user y: (N, d_y)."""
+        return self._cast(y, "y_mean") + self._cast(y, "y_scale") * y
+
+    def describe(self) -> dict[str, Any]:
+        return {k: [float(v) for v in getattr(self, k)]
+                for k in ("x_mean", "x_scale", "y_mean", "y_scale")}
+
+
+class Standardized(nn.Module):
+    """A model f trained in standard units, evaluated in the user's: μ_y + s_y f((x - μ_x)/s_x).
+
+    Args:
+        core: the model f (a JacNet or an MLPRegressor), built with the rescaled structure.
+        units: the affine maps.
+        structure: the structure as the user configured it (constants in the user's units),
+            which guarantees and reports refer to; None for a plain MLP.
+    """
+
+    def __init__(self, core: nn.Module, units: Units, structure: Any = None):
+        super().__init__()
+        self.core = core
+        self.units = units
+        self.user_structure = structure
+
+    # What the rest of jacnet asks of a model.
+    @property
+    def kind(self) -> str | None:
+        return getattr(self.core, "kind", None)
+
+    @property
+    def d_x(self) -> int:
+        return self.core.d_x
+
+    @property
+    def d_y(self) -> int:
+        return self.core.d_y
+
+    @property
+    def integrator(self) -> Any:
+        return getattr(self.core, "integrator", None)
+
+    @property
+    def invertible(self) -> bool:
+        return bool(getattr(self.core, "invertible", False))
+
+    @property
+    def structure(self) -> Any:
+        return self.user_structure
+
+    def forward(self, x: Tensor) -> Tensor:
+        """ŷ(x) in the user's units: (N, d_x) -> (N, d_y)."""
+        return self.units.y_out(self.core(self.units.x_in(x)))
+
+    def jacobian(self, x: Tensor) -> Tensor:
+        """The network's J in the user's units, diag(s_y) J_f diag(1/s_x): (N, d_y, d_x)."""
+        u = self.units
+        jac = self.core.jacobian(u.x_in(x))  # (N, d_y, d_x)
+        return u._cast(x, "y_scale")[:, None] * jac / u._cast(x, "x_scale")[None, :]
+
+    def inverse(self, y: Tensor, **options: Any) -> Tensor:
+        """x = ŷ⁻¹(y) in the user's units (see `jacnet_cli.core.inverse.invert`)."""
+        from jacnet_cli.core.inverse import invert
+
+        return invert(self, y, **options)
+
+    def log_det(self, x: Tensor) -> Tensor:
+        """log |det dŷ/dx| in the user's units: the core's plus Σ log s_y - Σ log s_x."""
+        u = self.units
+        shift = torch.log(u._cast(x, "y_scale")).sum() - torch.log(u._cast(x, "x_scale")).sum()
+        return self.core.log_det(u.x_in(x)) + shift

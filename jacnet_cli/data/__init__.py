@@ -1,0 +1,1 @@
+"""Data: sampled from a target, read from users' files, streamed in blocks. Imports core."""

@@ -1,0 +1,280 @@
+"""The user's data from a file (`data=file`): columns, splits, units, and where guarantees
+are measured. Reading is `data.tables` (and `data.stream` for tables read in blocks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from jacnet_cli.core import checks
+from jacnet_cli.data.sampled import Dataset, box_points, grid_points
+
+
+@dataclass
+class FileData:
+    """The user's data from a file: columns, splits, units and where guarantees are measured.
+
+    Args:
+        path: a CSV with a header row, an .npz with arrays x and y, or Parquet (pyarrow).
+        x, y: the input and output columns, by name or 0-based index (npz: x1.., y1..).
+        test_path: a second file (same columns) to test on; else `test_fraction` of the rows.
+        test_fraction, val_fraction: shares of the rows held out (seeded by the run's seed).
+        standardize: train on standardised x and y (the model is still used in the data's
+            units; the structure's constants are rescaled so its guarantee holds there).
+        guarantee_margin: the guarantee box is the data's bounding box widened by this share
+            of its width on each side.
+        grid_points: guarantee grid points per axis, up to 3 inputs.
+        guarantee_points: guarantee points sampled in the box beyond 3 inputs.
+        drop_nonfinite: drop rows holding NaN or inf (default: refuse the file).
+        stream: read the file once into a binary cache and stream it in blocks (memory of a
+            few batches; needs batch_size): true, false, or auto (when the table would take
+            more than `memory_mb` in memory).
+        memory_mb: the size above which `stream=auto` streams.
+        meta: what a trained run keeps of the data (names, box, rows), filled in by training;
+            a saved run rebuilds from it when the file is gone.
+    """
+
+    path: str | None = None
+    x: Sequence[str | int] | str | int | None = None
+    y: Sequence[str | int] | str | int | None = None
+    test_path: str | None = None
+    test_fraction: float = 0.2
+    val_fraction: float = 0.0
+    standardize: bool = True
+    guarantee_margin: float = 0.1
+    grid_points: int = 2001
+    guarantee_points: int = 4000
+    drop_nonfinite: bool = False
+    stream: bool | str = "auto"
+    memory_mb: float = 512.0
+    meta: dict | None = None
+
+    MIN_TRAIN_ROWS = 2
+
+    def __post_init__(self) -> None:
+        if self.path in (None, "", "???"):
+            raise ValueError("data.path is not set; pass data.path=FILE (.csv with a header, "
+                             ".npz with arrays x and y, or .parquet)")
+        for key in ("x", "y"):
+            value = getattr(self, key)
+            if value in (None, "", [], "???"):
+                raise ValueError(f"data.{key} is not set; name the {key} columns, e.g. "
+                                 f"data.{key}=[col1,col2] (names or 0-based indices)")
+        for key in ("test_fraction", "val_fraction"):
+            value = getattr(self, key)
+            if not (checks.is_number(value) and 0 <= value < 1):
+                raise checks.refuse(f"data.{key}", value, "it must be a number in [0, 1)")
+        if self.test_fraction + self.val_fraction >= 1:
+            raise ValueError(f"data.test_fraction + data.val_fraction = "
+                             f"{self.test_fraction + self.val_fraction:g} leaves no training rows; "
+                             "their sum must be < 1")
+        checks.number("data.guarantee_margin", self.guarantee_margin, 0, 10)
+        checks.boolean("data.standardize", self.standardize)
+        checks.boolean("data.drop_nonfinite", self.drop_nonfinite)
+        grid_points("data.grid_points", self.grid_points)
+        checks.integer("data.guarantee_points", self.guarantee_points, 16)
+        if self.stream not in (True, False, "auto"):
+            raise checks.refuse("data.stream", self.stream, "choose true, false or auto")
+        checks.positive("data.memory_mb", self.memory_mb)
+
+    @property
+    def name(self) -> str:
+        """What to call the data: the file's stem."""
+        return Path(str(self.path)).stem
+
+    def column_labels(self) -> tuple[list[str], list[str]]:
+        """The names of the chosen x and y columns, from the file's header only (the rows are
+        not read): the pre-run check of a run on this file."""
+        if self.meta is not None and not Path(str(self.path)).expanduser().is_file():
+            return list(self.meta["x_names"]), list(self.meta["y_names"])
+        from jacnet_cli.data import tables
+
+        names, x_idx, y_idx = self._header(tables._existing(self.path, "data.path"))
+        return [names[i] for i in x_idx], [names[i] for i in y_idx]
+
+    def _header(self, path: Path) -> tuple[list[str], list[int], list[int]]:
+        """The file's column names and the indices of the chosen x and y columns (the header
+        only is read)."""
+        from jacnet_cli.data import stream as streams
+
+        names = streams.column_names(path, "data.path")
+        x_idx = streams.select_indices(names, self.x, "data.x", path)
+        y_idx = streams.select_indices(names, self.y, "data.y", path)
+        overlap = sorted(set(x_idx) & set(y_idx))
+        if overlap:
+            raise ValueError(f"data.x and data.y share the column(s) "
+                             f"{', '.join(names[i] for i in overlap)}; a column is either an "
+                             "input or an output")
+        return names, x_idx, y_idx
+
+    def units_from_meta(self) -> Any:
+        """The saved run's units (None when it trained in the data's units)."""
+        if self.meta is None or "units" not in self.meta:
+            return None
+        from jacnet_cli.core.units import Units
+
+        m = self.meta["units"]
+        return Units(*(torch.tensor(m[k]) for k in ("x_mean", "x_scale", "y_mean", "y_scale")))
+
+    def streams(self) -> bool:
+        """Whether this file is streamed (see `stream`)."""
+        if self.stream != "auto":
+            return bool(self.stream)
+        from jacnet_cli.data.stream import table_bytes
+
+        return table_bytes(Path(str(self.path)).expanduser()) > self.memory_mb * 2**20
+
+    def _columns(self, path: str, key: str) -> tuple[list[str], Tensor, list[str], Tensor]:
+        from jacnet_cli.data import tables
+
+        names, values = tables.read_table(path, key)
+        x_names, xv = tables.select(names, values, self.x, "data.x", path)
+        y_names, yv = tables.select(names, values, self.y, "data.y", path)
+        overlap = sorted(set(x_names) & set(y_names))
+        if overlap:
+            raise ValueError(f"data.x and data.y share the column(s) {', '.join(overlap)}; a "
+                             "column is either an input or an output")
+        both = np.concatenate([xv, yv], axis=1)
+        ok = tables.finite_rows(both)
+        if not ok.all():
+            bad = int((~ok).sum())
+            if not self.drop_nonfinite:
+                raise ValueError(f"{key}={path!r}: {bad} row(s) hold NaN or inf in the chosen "
+                                 f"columns (first: data row {int(np.argmax(~ok)) + 1}); remove "
+                                 "them or pass data.drop_nonfinite=true")
+            xv, yv = xv[ok], yv[ok]
+        return x_names, torch.from_numpy(np.ascontiguousarray(xv)), y_names, \
+            torch.from_numpy(np.ascontiguousarray(yv))
+
+    def load(self, seed: int, scalar_units: bool = False) -> Dataset:
+        """Read, split and (optionally) standardise; the guarantee box from the data.
+
+        Without the file (a saved run moved elsewhere) the dataset is rebuilt from `meta`:
+        names, box and units, with empty training and test sets.
+        """
+        if self.meta is not None and not Path(str(self.path)).expanduser().is_file():
+            return self.without_rows(seed)
+        from jacnet_cli.data import tables
+
+        tables._existing(self.path, "data.path")
+        if self.streams():
+            return self._streamed(seed, scalar_units)
+        x_names, x, y_names, y = self._columns(str(self.path), "data.path")
+        g = torch.Generator().manual_seed(int(seed))
+        if self.test_path is not None:
+            tx_names, x_test, ty_names, y_test = self._columns(str(self.test_path),
+                                                               "data.test_path")
+            n_test = 0
+        else:
+            n_test = int(round(self.test_fraction * x.shape[0]))
+        n_val = int(round(self.val_fraction * x.shape[0]))
+        n_train = x.shape[0] - n_test - n_val
+        if n_train < self.MIN_TRAIN_ROWS or (self.test_path is None and self.test_fraction > 0
+                                             and n_test < 1):
+            raise ValueError(f"data.path={self.path!r} has {x.shape[0]} usable rows; with "
+                             f"test_fraction={self.test_fraction:g} and "
+                             f"val_fraction={self.val_fraction:g} that leaves {n_train} for "
+                             f"training and {n_test} for testing: give at least "
+                             f"{self.MIN_TRAIN_ROWS} training rows and 1 test row")
+        order = torch.randperm(x.shape[0], generator=g)
+        test_i, val_i, train_i = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
+        if self.test_path is None:
+            x_test, y_test = x[test_i], y[test_i]
+        x_train, y_train = x[train_i], y[train_i]
+        x_val, y_val = (x[val_i], y[val_i]) if n_val else (None, None)
+        lo, hi = x.min(0).values, x.max(0).values
+        meta = {"x_names": x_names, "y_names": y_names, "rows": int(x.shape[0]),
+                "box_lo": lo.tolist(), "box_hi": hi.tolist()}
+        units = None
+        if self.standardize:
+            from jacnet_cli.core.units import Units
+
+            units = Units.fit(x_train, y_train, scalar_units)
+            meta["units"] = units.describe()
+        self.meta = meta
+        return Dataset(x_train, y_train, x_test, y_test, self._grid(lo, hi, g),
+                       (float(lo.min()), float(hi.max())), x_val, y_val, None, x_names,
+                       y_names, units, meta=meta)
+
+    SAMPLE_ROWS = 5000  # rows of each split kept in memory when streaming (plots, anchors)
+
+    def _streamed(self, seed: int, scalar_units: bool) -> Dataset:
+        """Convert the file once into a cache and stream it (memory of a few blocks)."""
+        from jacnet_cli.data import stream as streams
+
+        if self.test_path is not None:
+            raise ValueError("data.test_path is not supported with streamed data; use "
+                             "data.test_fraction (or data.stream=false)")
+        path = Path(str(self.path)).expanduser()
+        names, x_idx, y_idx = self._header(path)
+        source = streams.convert(path, names, x_idx, y_idx, seed, self.test_fraction,
+                                 self.val_fraction, self.drop_nonfinite)
+        if source.counts["train"] < self.MIN_TRAIN_ROWS:
+            raise ValueError(f"data.path={self.path!r} leaves {source.counts['train']} training "
+                             f"rows; at least {self.MIN_TRAIN_ROWS} are needed")
+        x_names, y_names = [names[i] for i in x_idx], [names[i] for i in y_idx]
+        lo, hi = torch.from_numpy(source.lo), torch.from_numpy(source.hi)
+        meta = {"x_names": x_names, "y_names": y_names, "rows": int(source.labels.shape[0]),
+                "box_lo": lo.tolist(), "box_hi": hi.tolist(), "streamed": True}
+        units = None
+        if self.standardize:
+            from jacnet_cli.core.units import Units
+
+            def scale(var: np.ndarray) -> Tensor:
+                s = torch.from_numpy(np.sqrt(var.mean()) * np.ones_like(var) if scalar_units
+                                     else np.sqrt(var))
+                return torch.where(s > 0, s, torch.ones_like(s))
+
+            units = Units(torch.from_numpy(source.x_mean), scale(source.x_var),
+                          torch.from_numpy(source.y_mean), scale(source.y_var))
+            meta["units"] = units.describe()
+        self.meta = meta
+        g = torch.Generator().manual_seed(int(seed))
+        x_train, y_train = source.sample("train", self.SAMPLE_ROWS)
+        x_test, y_test = source.sample("test", self.SAMPLE_ROWS)
+        x_val, y_val = source.sample("val", self.SAMPLE_ROWS) if source.counts["val"] else (None, None)
+        return Dataset(x_train, y_train, x_test, y_test, self._grid(lo, hi, g),
+                       (float(lo.min()), float(hi.max())), x_val, y_val, None, x_names,
+                       y_names, units, source, meta=meta)
+
+    def _grid(self, lo: Tensor, hi: Tensor, g: torch.Generator) -> Tensor:
+        width = torch.where(hi > lo, hi - lo, torch.ones_like(hi))
+        margin = self.guarantee_margin * width
+        return box_points(lo - margin, hi + margin, self.grid_points, self.guarantee_points, g)
+
+    def without_rows(self, seed: int) -> Dataset:
+        """The saved run's frame as a Dataset with no rows: names, units and the guarantee
+        box from `meta` (a run moved away from its file, or new rows to evaluate)."""
+        m = self.meta
+        d_x, d_y = len(m["x_names"]), len(m["y_names"])
+        lo = torch.tensor(m["box_lo"], dtype=torch.float64)
+        hi = torch.tensor(m["box_hi"], dtype=torch.float64)
+        units = self.units_from_meta()
+        empty_x, empty_y = torch.zeros(0, d_x, dtype=torch.float64), torch.zeros(0, d_y, dtype=torch.float64)
+        g = torch.Generator().manual_seed(int(seed))
+        return Dataset(empty_x, empty_y, empty_x, empty_y, self._grid(lo, hi, g),
+                       (float(lo.min()), float(hi.max())), None, None, None,
+                       list(m["x_names"]), list(m["y_names"]), units)
+
+    def read_inputs(self, path: str) -> tuple[Tensor, Tensor | None]:
+        """A new file's x columns (by the run's names) and its y columns when present."""
+        from jacnet_cli.data import tables
+
+        names, values = tables.read_table(path, "data.path")
+        x_names, y_names = self.meta["x_names"], self.meta["y_names"]
+        _, xv = tables.select(names, values, x_names, "data.path", path)
+        yv = None
+        if all(n in names for n in y_names):
+            _, yv = tables.select(names, values, y_names, "data.path", path)
+        rows = np.concatenate([xv] + ([yv] if yv is not None else []), axis=1)
+        ok = tables.finite_rows(rows)
+        if not ok.all():
+            raise ValueError(f"data.path={path!r}: {int((~ok).sum())} row(s) hold NaN or inf "
+                             f"(first: data row {int(np.argmax(~ok)) + 1}); remove them")
+        return torch.from_numpy(xv), None if yv is None else torch.from_numpy(yv)

@@ -1,0 +1,276 @@
+"""Turn a composed config into objects: the target, the data, the model, the optimiser.
+
+Every task builds through here, so `train`, `eval`, `invert`, `make reproduce` and a
+checkpoint's saved config agree on what a config means. The pre-run check is the same
+build without running (`preview`): every group is built, every value checked by the class
+that uses it, before a run directory exists.
+
+Nothing here imports a name taken from a config. Each group's `_target_` must be one that
+jacnet's own YAML files name (`configs.allowed`); anything else is refused before any code
+runs. That is what makes a run directory someone sends you safe to `jacnet eval`: its
+checkpoint loads with `weights_only=True`, and its config can only name jacnet's classes.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from jacnet_cli.core.targets import Table, Target
+from jacnet_cli.data.files import FileData
+from jacnet_cli.data.sampled import Dataset, DataSpec, make_dataset
+from jacnet_cli.run import configs
+from jacnet_cli.run.schedules import Schedule
+from jacnet_cli.run.settings import TrainSettings, device, dtype  # noqa: F401 (re-exported)
+
+HYDRA_KEYS = ("_target_", "_partial_", "_convert_", "_recursive_", "_args_")
+
+
+def make(group: str, node: Any, **extra: Any) -> Any:
+    """Build the object a config node describes, from jacnet's classes only.
+
+    Args:
+        group: the config group the node belongs to (`activation`, `solver`, ...).
+        node: a mapping with `_target_` and the class's keyword arguments
+            (`_partial_: true` returns a functools.partial instead of an object).
+        extra: keyword arguments added by the caller (dimensions, the target, ...).
+
+    Raises:
+        ValueError: `_target_` is not one of the group's classes, a value is itself an
+            object to build, or a key is not an argument of the class.
+    """
+    from omegaconf import OmegaConf
+
+    if OmegaConf.is_config(node):
+        node = OmegaConf.to_container(node, resolve=True)
+    if not isinstance(node, Mapping) or "_target_" not in node:
+        raise ValueError(f"{group} must be a config node with a _target_; got {node!r}")
+    name = node["_target_"]
+    classes = configs.allowed(group)
+    if name not in classes:
+        raise ValueError(f"{group}._target_={name!r} is not one of jacnet's {group} classes; "
+                         f"allowed: {', '.join(sorted(classes)) or 'none'}")
+    kwargs = {k: v for k, v in node.items() if k not in HYDRA_KEYS}
+    for key, value in kwargs.items():
+        if _has_target(value):
+            raise ValueError(f"{group}.{key} holds a _target_; jacnet builds only the "
+                             f"top-level classes of each group, not nested objects")
+    cls = classes[name]
+    _check_keys(group, cls, kwargs)
+    if node.get("_partial_", False):
+        return functools.partial(cls, **kwargs, **extra)
+    return cls(**kwargs, **extra)
+
+
+def check(config: Mapping[str, Any]) -> None:
+    """Refuse a config whose groups name anything but jacnet's classes, before building.
+
+    Every group node present is checked (also those a task will not build), and any
+    `_target_` outside a group's top level is refused.
+    """
+    for key, value in config.items():
+        if key in configs.BUILT_GROUPS and isinstance(value, Mapping):
+            name = value.get("_target_")
+            classes = configs.allowed(key)
+            if name not in classes:
+                raise ValueError(f"{key}._target_={name!r} is not one of jacnet's {key} "
+                                 f"classes; allowed: {', '.join(sorted(classes))}")
+            for sub, inner in value.items():
+                if sub not in HYDRA_KEYS and _has_target(inner):
+                    raise ValueError(f"{key}.{sub} holds a _target_; jacnet builds only the "
+                                     "top-level classes of each group, not nested objects")
+        elif key != "hydra" and _has_target(value):
+            raise ValueError(f"{key} holds a _target_; only jacnet's config groups "
+                             f"({', '.join(configs.BUILT_GROUPS)}) name classes")
+
+
+def _has_target(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return "_target_" in value or any(_has_target(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_target(v) for v in value)
+    return False
+
+
+def _check_keys(group: str, cls: type, kwargs: Mapping[str, Any]) -> None:
+    params = inspect.signature(cls).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    for key in kwargs:
+        if key not in params:
+            valid = ", ".join(k for k, p in params.items()
+                              if p.kind is not inspect.Parameter.VAR_POSITIONAL and k != "self")
+            raise ValueError(f"{group}.{key} is not a key of {group} ({cls.__name__}); "
+                             f"valid keys: {valid}")
+
+
+# --------------------------------------------------------------------------- the parts
+
+
+@dataclass
+class Frame:
+    """What the model needs to know of its data: dimensions, column names, units."""
+
+    target: Target
+    x_names: list[str]
+    y_names: list[str]
+    units: Any = None  # core.units.Units when the model trains in standard units
+
+    @property
+    def d_x(self) -> int:
+        return len(self.x_names)
+
+    @property
+    def d_y(self) -> int:
+        return len(self.y_names)
+
+
+def data_spec(cfg: Mapping[str, Any]) -> DataSpec | FileData:
+    return make("data", cfg["data"])
+
+
+def is_file(cfg: Mapping[str, Any]) -> bool:
+    """Whether the run's data come from the user's file (`data=file`)."""
+    return isinstance(data_spec(cfg), FileData)
+
+
+def target(cfg: Mapping[str, Any]) -> Target:
+    return make("target", cfg["target"])
+
+
+def scalar_units(cfg: Mapping[str, Any]) -> bool:
+    """Whether the configured structure needs one scale for all of x (and of y)."""
+    if "activation" not in cfg or cfg.get("model", {}).get("_target_", "").endswith("MLPRegressor"):
+        return False
+    return bool(getattr(make("activation", cfg["activation"]), "scalar_units", False))
+
+
+def dataset(cfg: Mapping[str, Any], seed: int | None = None) -> tuple[Target, Dataset]:
+    """The target and the dataset: sampled from a closed-form target, or read from a file
+    (data=file; the target is then the table itself and `cfg.target` is not used)."""
+    seed = cfg["seed"] if seed is None else seed
+    spec = data_spec(cfg)
+    if isinstance(spec, FileData):
+        data = spec.load(seed, scalar_units=scalar_units(cfg))
+        return Table(spec.name, len(data.x_names), len(data.y_names)), data
+    tgt = target(cfg)
+    return tgt, make_dataset(spec, tgt, seed)
+
+
+def frame(cfg: Mapping[str, Any], data: Dataset | None = None,
+          tgt: Target | None = None) -> Frame:
+    """The data's frame, from a dataset, or without one (a saved run: the file's meta; a
+    closed-form target: its dimensions), so a model rebuilds without reading any data."""
+    if data is not None:
+        return Frame(tgt, list(data.x_names), list(data.y_names), data.units)
+    spec = data_spec(cfg)
+    if isinstance(spec, FileData):
+        meta = spec.meta
+        if meta is None:
+            raise ValueError("data.meta is not set: this config has not been trained on its "
+                             "file yet")
+        return Frame(Table(spec.name, len(meta["x_names"]), len(meta["y_names"])),
+                     list(meta["x_names"]), list(meta["y_names"]), spec.units_from_meta())
+    from jacnet_cli.data.sampled import default_names
+
+    tgt = target(cfg)
+    return Frame(tgt, default_names("x", tgt.d_x), default_names("y", tgt.d_y))
+
+
+def model(cfg: Mapping[str, Any], where: Frame, points: tuple[torch.Tensor, torch.Tensor] | None
+          = None) -> nn.Module:
+    """The model the config names: a JacNet with all its parts, or the plain MLP.
+
+    With data in standard units (`where.units`), the model is built in those units with
+    its structure's constants rescaled, and wrapped so it is used in the data's units.
+
+    Args:
+        cfg: the config.
+        where: the data's frame.
+        points: the training pairs (x, y) in the data's units, for anchors that start from
+            the data; None rebuilds a saved model (its state dict brings those values).
+    """
+    build_model = make("model", cfg["model"])
+    units, tgt = where.units, where.target
+    d_x, d_y = where.d_x, where.d_y
+    if getattr(build_model.func, "kind", None) != "jacnet":
+        core = build_model(d_x=d_x, d_y=d_y)
+        return core if units is None else _standardized(core, units, None)
+    structure = make("activation", cfg["activation"])
+    structure.bind(where.x_names)
+    anchor_cfg = dict(cfg["anchor"])
+    if anchor_cfg.get("y0") == "target" and not tgt.closed_form:
+        anchor_cfg["y0"] = "learned"  # data from a file: y0 must be learned
+    if points is not None and units is not None:
+        points = (units.x_in(points[0]), units.y_in(points[1]))
+    anchor = make("anchor", anchor_cfg)(d_x=d_x, d_y=d_y, target=tgt, points=points,
+                                        rebuild=points is None)
+    inner = structure if units is None else structure.rescaled(units.x_scale, units.y_scale)
+    core = build_model(d_x=d_x, d_y=d_y, structure=inner, path=make("path", cfg["path"]),
+                       anchor=anchor, integrator=make("solver", cfg["solver"]))
+    return core if units is None else _standardized(core, units, structure)
+
+
+def _standardized(core: nn.Module, units: Any, structure: Any) -> nn.Module:
+    from jacnet_cli.core.units import Standardized
+
+    return Standardized(core, units, structure)
+
+
+def optimizer(cfg: Mapping[str, Any], net: nn.Module) -> torch.optim.Optimizer:
+    return make("optim", cfg["optim"])(net.parameters())
+
+
+def schedule(cfg: Mapping[str, Any]) -> Schedule:
+    return make("schedule", cfg["schedule"])
+
+
+@dataclass
+class Training:
+    """Everything a training run starts from."""
+
+    target: Target
+    data: Dataset
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: Schedule
+
+
+def training(cfg: Mapping[str, Any], dev: torch.device | str, dt: torch.dtype) -> Training:
+    """Seed, then build target, data, model, optimiser and schedule on dev/dt."""
+    check(cfg)
+    torch.manual_seed(cfg["seed"])
+    tgt, data = dataset(cfg)
+    data = data.to(dev, dt)
+    net = model(cfg, frame(cfg, data, tgt), (data.x_train, data.y_train)).to(device=dev, dtype=dt)
+    return Training(tgt, data, net, optimizer(cfg, net), schedule(cfg))
+
+
+def preview(cfg: Mapping[str, Any]) -> None:
+    """Build a training config without reading data or training: every group and every
+    top-level key is checked by what uses it. Raises one-line ValueErrors."""
+    check(cfg)
+    settings = TrainSettings.of(cfg)
+    for group in ("schedule", "path", "solver", "optim", "logger"):
+        if cfg.get(group) is not None:
+            make(group, cfg[group])
+    spec = data_spec(cfg)
+    if isinstance(spec, FileData):
+        x_names, y_names = spec.column_labels()
+        tgt: Target = Table(spec.name, len(x_names), len(y_names))
+    else:
+        tgt = target(cfg)
+        from jacnet_cli.data.sampled import default_names
+
+        x_names, y_names = default_names("x", tgt.d_x), default_names("y", tgt.d_y)
+    if getattr(spec, "fresh", False) and settings.batch_size is None:
+        raise ValueError("batch_size=null is not allowed with data.fresh=true; set batch_size "
+                         "(rows drawn per step)")
+    with torch.random.fork_rng(devices=[]):
+        net = model(cfg, Frame(tgt, x_names, y_names))
+        make("optim", cfg["optim"])(net.parameters())

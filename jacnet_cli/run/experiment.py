@@ -1,0 +1,435 @@
+"""One experiment, from a resolved config to the files it leaves: build, train, evaluate,
+save; or a saved one loaded back. `jacnet train`, `eval` and `invert`, `make reproduce`, the
+benchmarks and the tests all go through `Experiment`.
+
+A run directory always says how it ended. metrics.json carries `status` (`completed`,
+`interrupted` or `failed`) and `reason`, and is replaced atomically; checkpoint.pt holds the
+weights of the last completed iteration (or the best validation weights, with the last ones
+beside them) and the state `resume` continues from. A signal during training, evaluation or
+plotting leaves both; a non-finite loss stops at once with the last finite weights; nothing is
+plotted from a run that failed.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from jacnet_cli.core.evaluation import predict, unwrap
+from jacnet_cli.core.targets import Target
+from jacnet_cli.data.sampled import Dataset
+from jacnet_cli.run import build, checkpoint, metrics, runtime
+from jacnet_cli.run.interrupts import Interrupted
+from jacnet_cli.run.progress import bar, status
+from jacnet_cli.run.records import Step
+from jacnet_cli.run.settings import TrainSettings
+from jacnet_cli.run.training import LOSSES, Batches, Diverged, Trainer
+
+log = logging.getLogger("jacnet")
+
+#: What a run leaves in its directory (removed first by overwrite=true).
+RESULT_FILES = ("checkpoint.pt", "metrics.json", "metrics.csv", "*.png", "*.tmp")
+
+Plotter = Callable[..., list[Path]]
+
+
+class RunFailed(RuntimeError):
+    """A run that ended without a result (e.g. diverged); its files say so. Exit code 1."""
+
+
+def clear(run_dir: Path) -> None:
+    """Remove what a previous run left in run_dir (its results and plots)."""
+    for pattern in RESULT_FILES:
+        for path in run_dir.glob(pattern):
+            path.unlink(missing_ok=True)
+
+
+def _curl_penalty(weight: float, model: nn.Module) -> Callable[[nn.Module, torch.Tensor], torch.Tensor] | None:
+    """`curl_weight` > 0: add weight x mean squared curl of J on (up to 32 of) each batch's
+    points, pushing a non-conservative structure towards a gradient field."""
+    if weight == 0:
+        return None
+    if getattr(model, "kind", None) != "jacnet" or model.d_x == 1:
+        raise ValueError(f"curl_weight={weight!r} needs a JacNet with d_x > 1 (in 1-D every "
+                         "field is conservative)")
+    from jacnet_cli.core.guarantees import curl_penalty
+
+    return lambda net, xb: weight * curl_penalty(net, xb[:32])
+
+
+@dataclass
+class Loaded:
+    """A saved run rebuilt: its config, target, data (when asked for) and trained model."""
+
+    path: Path
+    config: dict[str, Any]
+    target: Target
+    data: Dataset | None
+    model: nn.Module
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def x_names(self) -> list[str]:
+        meta = (self.config.get("data") or {}).get("meta") or {}
+        return list(meta.get("x_names") or build.frame(self.config).x_names)
+
+    @property
+    def y_names(self) -> list[str]:
+        meta = (self.config.get("data") or {}).get("meta") or {}
+        return list(meta.get("y_names") or build.frame(self.config).y_names)
+
+
+class Experiment:
+    """One training run of a resolved config, in a run directory.
+
+    Args:
+        config: the resolved config (plain containers).
+        run_dir: where its files go (None: build and train in memory, no files; `build`
+            then `trainer.run()`).
+        progress: show a progress bar.
+        resume_from: a checkpoint blob to continue (its `training` state), or None.
+    """
+
+    def __init__(self, config: dict[str, Any], run_dir: Path | None, progress: bool = False,
+                 resume_from: dict[str, Any] | None = None):
+        self.config, self.progress = config, progress
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.settings = TrainSettings.of(config)
+        self.resume_from = resume_from
+        self.phase = "setup"
+        self.out: dict[str, Any] = {}
+        self.steps: list[Step] = []
+        self.trainer: Trainer | None = None
+        self.model: nn.Module | None = None  # what the run reports (in the data's units)
+        self.target: Target | None = None
+        self.data: Dataset | None = None
+        self.extras: dict[str, torch.Tensor] = {}
+        self.started = time.perf_counter()
+        self.wall = 0.0  # seconds spent before a resume
+        self.tracker: Any = None  # the `logger` group's tracker
+
+    # -- files ---------------------------------------------------------------------------
+
+    def save(self, status_: str, reason: str = "") -> None:
+        self.out["status"], self.out["reason"] = status_, reason
+        self.out["wall_time_s"] = self.wall + time.perf_counter() - self.started
+        training = self.trainer.state_dict() if self.trainer is not None else None
+        if self.model is not None:
+            checkpoint.save(self.run_dir / checkpoint.FILENAME, self.model, self.config,
+                            status_, self.out, training, self.extras)
+        metrics.write_json(self.run_dir / "metrics.json", self.out)
+
+    # -- the run -------------------------------------------------------------------------
+
+    def run(self, plot: Plotter | None = None) -> dict[str, Any]:
+        """Train, evaluate, save and plot (with `plot`, when the config's `plots` is on);
+        leave metrics.json saying how it ended, also when setup fails."""
+        try:
+            return self._run(plot)
+        except Interrupted as exc:
+            self._ended_in_setup("interrupted", f"{exc.name} during setup, before training "
+                                 "began; nothing to resume: train again")
+            raise
+        except Exception as exc:
+            self._ended_in_setup("failed", f"setup failed: {exc}")
+            raise
+
+    def _ended_in_setup(self, status_: str, reason: str) -> None:
+        """metrics.json for a new run that stopped before it had a model to save."""
+        if self.phase == "setup" and self.resume_from is None:
+            self.out.update(status=status_, reason=reason)
+            metrics.write_json(self.run_dir / "metrics.json", self.out)
+
+    def build(self) -> None:
+        """Target, data, model, optimiser, schedule and the training loop."""
+        cfg, settings = self.config, self.settings
+        dev, dt = build.device(settings.runtime.device), build.dtype(settings.runtime.dtype)
+        setup = build.training(cfg, dev, dt)
+        self.target, self.data, self.model = setup.target, setup.data, setup.model
+        if self.data.meta is not None:  # kept with the run, so it rebuilds without the file
+            cfg["data"]["meta"] = self.data.meta
+        data, model = self.data, self.model
+        core, units = unwrap(model)  # the model trains in standard units when there are units
+        x, y, validation = data.x_train, data.y_train, data.validation
+        if units is not None:
+            x, y = units.x_in(x), units.y_in(y)
+            if validation is not None:
+                validation = (units.x_in(validation[0]), units.y_in(validation[1]))
+        if data.sampler is not None and settings.batch_size is None:
+            raise ValueError("batch_size=null is not allowed with data.fresh=true; set "
+                             "batch_size (rows drawn per step)")
+        if data.stream is not None:
+            batches, validation = self._streamed(data, units, settings.batch_size, dt, dev)
+        else:
+            batches = Batches(x, y, settings.batch_size, settings.seed, data.sampler)
+        total = settings.iterations if settings.epochs is None else \
+            settings.epochs * batches.per_epoch
+        threads = runtime.threads(settings.runtime.threads,
+                                  runtime.step_work(core, batches.batch_size))
+        self.trainer = Trainer(
+            core, setup.optimizer, batches, total, setup.schedule, LOSSES[settings.loss],
+            validation, settings.patience, settings.restore_best,
+            penalty=_curl_penalty(settings.curl_weight, core))
+        self.out = {"target": self.target.name, "device": str(dev), "dtype": settings.runtime.dtype,
+                    "threads": threads, "iterations_planned": total,
+                    "parameters": sum(p.numel() for p in model.parameters())}
+
+    def _run(self, plot: Plotter | None) -> dict[str, Any]:
+        self.build()
+        trainer, model, data, target = self.trainer, self.model, self.data, self.target
+        total = trainer.iterations
+        append = self.resume_from is not None
+        if append:
+            trainer.load_state_dict(self.resume_from["training"])
+            self.steps = metrics.read_steps(self.run_dir / "metrics.csv", upto=trainer.step)
+            previous = self.resume_from.get("metrics", {})
+            self.wall = float(previous.get("wall_time_s", 0.0))
+            self.extras = dict(self.resume_from.get("extras", {}))
+            self._rewrite_csv()
+            log.info("resuming %s at iteration %d of %d", self.run_dir, trainer.step, total)
+        else:
+            self.extras = snapshot(model, data)
+        self._describe()
+        csv_log = metrics.CSVLog(self.run_dir / "metrics.csv", append=append)
+        tracker = build.make("logger", self.config["logger"]) if self.config.get("logger") else None
+        if tracker is not None:
+            tracker.start(self.run_dir, self.config, resumed=append)
+        self.tracker = tracker
+        every = max(1, total // 10)
+
+        def record(step: Step) -> None:
+            self.steps.append(step)
+            csv_log(step)
+            if tracker is not None:
+                tracker.step(step)
+            advance(step)
+            if step.iteration % every == 0 or step.iteration == total - 1:
+                val = f" val {step.val_loss:.6g}" if step.val_loss is not None else ""
+                log.info("iter %d loss %.6g%s tol %s nfe %d+%d", step.iteration, step.loss,
+                         val, step.tolerance, step.nfe_forward, step.nfe_backward)
+
+        trainer.callback = record
+        written: list[Path] = []
+        try:
+            self.phase = "training"
+            try:
+                with bar(total, self.progress, done=trainer.step) as advance:
+                    trainer.run()
+            finally:
+                csv_log.close()
+            self.out.update(metrics.summarise(self.steps))
+            if trainer.best_step is not None:
+                self.out["best_iteration"] = trainer.best_step
+                self.out["restored_best"] = self.settings.restore_best
+            self.out["stopped_early"] = trainer.stopped_early
+            self.save("interrupted", "training finished; evaluation did not run")
+            self.phase = "evaluation"
+            with status("evaluating", self.progress) as shown:
+                self.out.update(metrics.evaluate(model, data, self.settings.eval_tolerance, shown))
+            self.save("completed")
+            self.phase = "plotting"
+            if plot is not None and self.settings.plots:
+                written = plot(self.run_dir, model, target, data, initial=self.extras,
+                               steps=self.steps)
+        except Interrupted as exc:
+            self._stopped(exc)
+            self._finish_tracker()
+            raise
+        except Diverged as exc:
+            self.out.update(metrics.summarise(self.steps))
+            self.save("failed", str(exc))
+            self._finish_tracker()
+            log.error("failed: %s; the checkpoint holds the last finite weights", exc)
+            raise RunFailed(f"{exc}; the checkpoint in {self.run_dir} holds the last finite "
+                            "weights (try a smaller optim.lr)") from None
+        self._finish_tracker()
+        self._summary(written)
+        return self.out
+
+    def _finish_tracker(self) -> None:
+        if self.tracker is not None:
+            self.tracker.finish(self.out)
+            self.tracker = None
+
+    def _stopped(self, exc: Interrupted) -> None:
+        done = self.trainer.step if self.trainer is not None else 0
+        if self.phase == "plotting":
+            reason = f"{exc.name} during plotting; metrics are complete, some plots are missing"
+        else:
+            reason = f"{exc.name} during {self.phase} after {done} iterations"
+        if self.phase == "training":
+            self.out.update(metrics.summarise(self.steps))
+        if self.trainer is not None:
+            self.save("interrupted", reason)
+        log.warning("interrupted: %s; resume with `jacnet train resume=%s`", reason, self.run_dir)
+
+    def _rewrite_csv(self) -> None:
+        """Drop CSV rows past the checkpoint's step (written after it, before the signal)."""
+        path = self.run_dir / "metrics.csv"
+        log_ = metrics.CSVLog(path)
+        for step in self.steps:
+            log_(step)
+        log_.close()
+
+    def _describe(self) -> None:
+        model, cfg = self.model, self.config
+        structure = getattr(model, "structure", None)
+        log.info("target=%s model=%s on %s/%s: %s", self.target.name,
+                 cfg["model"]["_target_"].rsplit(".", 1)[-1], self.out["device"],
+                 self.settings.runtime.dtype, structure or "plain MLP")
+        if structure is not None and not structure.by_construction(model.d_x, model.d_y) \
+                and structure.bounds(model.d_x, model.d_y):
+            log.warning(
+                "activation=%s does not carry its guarantee over to d_x=%d, d_y=%d: it holds "
+                "for the network's J, but ŷ's Jacobian equals J only where J is conservative "
+                "(paper section 4.5); the guarantee keys report what ŷ measures",
+                structure.name, model.d_x, model.d_y)
+        _, units = unwrap(model)
+        if units is not None:
+            self._describe_units(units)
+
+    def _streamed(self, data: Any, units: Any, batch_size: int | None,
+                  dt: torch.dtype, dev: Any) -> tuple[Any, Any]:
+        """Batches and validation read from a streamed file (memory of a few blocks)."""
+        from jacnet_cli.data import stream
+
+        if batch_size is None:
+            raise ValueError(f"batch_size=null is not allowed with streamed data "
+                             f"({data.stream.labels.shape[0]} rows read in blocks); set batch_size")
+        transform = None if units is None else (lambda x, y: (units.x_in(x), units.y_in(y)))
+        batches = stream.StreamBatches(data.stream, batch_size, self.settings.seed, transform,
+                                       dtype=dt, device=dev)
+        validation = None
+        if data.stream.counts["val"]:
+            loss = LOSSES[self.settings.loss]
+            validation = (lambda net: stream.chunked_loss(net, data.stream, "val", loss,
+                                                          transform, dt, dev))
+        log.info("streaming %d rows from %s in blocks of %d (train %d, validation %d, test %d)",
+                 data.stream.labels.shape[0], data.stream.path, batches.block,
+                 data.stream.counts["train"], data.stream.counts["val"],
+                 data.stream.counts["test"])
+        return batches, validation
+
+    def _describe_units(self, units: Any) -> None:
+        """Say how the model's units relate to the data's, and what that does to constants."""
+        model = self.model
+        self.out["units"] = "standardized"
+        self.out.update({f"units_{k}": v for k, v in units.describe().items()})
+        structure = getattr(model, "structure", None)
+        core_structure = getattr(model.core, "structure", None)
+        if structure is None or core_structure is None:
+            log.info("training in standard units: x scale %s, y scale %s",
+                     self.out["units_x_scale"], self.out["units_y_scale"])
+            return
+        user, inner = structure.constants(), core_structure.constants()
+        for key in user:
+            self.out[f"constant_{key}"] = user[key]
+            self.out[f"constant_{key}_standard_units"] = inner[key]
+        log.info("training in standard units (x scale %s, y scale %s); the guarantee holds in "
+                 "the data's units: %s", self.out["units_x_scale"], self.out["units_y_scale"],
+                 ", ".join(f"activation.{k} {user[k]:g} -> {inner[k]:.4g} for the standardised "
+                           "model" for k in user) or "no constants to rescale")
+
+    def _summary(self, written: list[Path]) -> None:
+        out = self.out
+        keys = [k for k in out.get("guarantee_keys", "").split(",") if k]
+        shown = [k for k in (*keys, "curl_max", "path_gap_max") if k in out]
+        log.info("test_mae %.4g (test_mse_db %.2f); %s; guarantee held: %s", out["test_mae"],
+                 out["test_mse_db"], ", ".join(f"{k} {out[k]:.3g}" for k in shown),
+                 out.get("guarantee_held"))
+        log.info("run directory: %s%s", self.run_dir,
+                 f" (plots: {', '.join(p.name for p in written)})" if written else "")
+
+
+def snapshot(model: nn.Module, data: Dataset) -> dict[str, torch.Tensor]:
+    """Predictions kept from before training (1-D: on the grid), for the fit plot; the
+    checkpoint carries them, so a resumed run still draws them."""
+    if data.x_grid.shape[1] != 1:
+        return {}
+    return {"init": predict(model, data.x_grid)[:, 0].detach().cpu().double()}
+
+
+def resume(run_dir: Path, changes: dict[str, Any] | None = None,
+           progress: bool = False) -> Experiment:
+    """The interrupted run in run_dir, ready to continue (`Experiment.run`).
+
+    Args:
+        run_dir: the run's directory.
+        changes: top-level keys that may change on resume (progress, plots, runtime).
+        progress: show a progress bar.
+    """
+    path = checkpoint.find(run_dir)
+    blob = checkpoint.read(path)
+    if blob.get("status") == "completed":
+        raise ValueError(f"resume={str(run_dir)!r} is a completed run; there is nothing to "
+                         "continue (fine-tune it with init_from=" + str(run_dir) + ", or pass "
+                         "overwrite=true with hydra.run.dir to replace it)")
+    if blob.get("training") is None:
+        raise ValueError(f"resume={str(run_dir)!r}: its checkpoint holds no training state to "
+                         "continue from")
+    if blob.get("status") == "failed":
+        raise ValueError(f"resume={str(run_dir)!r} failed "
+                         f"({blob.get('metrics', {}).get('reason', '?')}); resuming would fail "
+                         "the same way: train again with other settings")
+    config = copy.deepcopy(blob["config"])
+    config.update(changes or {})
+    return Experiment(config, run_dir, progress, resume_from=blob)
+
+
+def load(run_dir: str | Path, device: torch.device | str = "cpu",
+         dtype: torch.dtype | None = None, overrides: dict[str, Any] | None = None,
+         weights: str = "state_dict", data: bool = True) -> Loaded:
+    """Rebuild a saved run: config -> model (from the config and the data's saved frame,
+    without reading the training data), then its weights; the data only when asked for.
+
+    Args:
+        run_dir: a `jacnet train` run directory.
+        device, dtype: where to put the model (dtype default: the run's).
+        overrides: top-level config entries to replace before rebuilding (e.g. another
+            `solver`); `data` entries are merged key by key.
+        weights: "state_dict" (the reported weights) or "last" (the last step's).
+        data: also rebuild the dataset (test points, guarantee box) for evaluation.
+
+    Raises:
+        ValueError: the directory holds no checkpoint (one line).
+        CheckpointError: the checkpoint is damaged or names something jacnet does not build.
+    """
+    path = checkpoint.find(run_dir)
+    blob = checkpoint.read(path)
+    config = copy.deepcopy(blob["config"])
+    for key, value in (overrides or {}).items():
+        if key == "data":
+            config["data"] = {**config["data"], **value}
+        else:
+            config[key] = value
+    state = blob["state_dict"]
+    if weights == "last":
+        state = blob.get("training", {}).get("last") or state
+    try:
+        build.check(config)
+        where = build.frame(config)
+        model = build.model(config, where)
+        model.to(dtype=dtype or build.dtype(config.get("dtype", "float64")))
+        dataset = build.dataset(config)[1] if data else None
+    except KeyError as exc:
+        raise checkpoint.CheckpointError(f"checkpoint {path}: its config lacks the key "
+                                         f"{exc.args[0]!r}") from None
+    except (ValueError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise checkpoint.CheckpointError(f"checkpoint {path}: {first}") from None
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        detail = " ".join(str(exc).split())[:240]
+        raise checkpoint.CheckpointError(f"checkpoint {path}: its weights do not fit the model "
+                                         f"its config describes ({detail})") from None
+    model.to(device=device).eval()
+    extra = {k: v for k, v in blob.items() if k not in ("state_dict", "config")}
+    return Loaded(path.parent, config, where.target, dataset, model, extra)
