@@ -162,6 +162,8 @@ class NearestAnchor(Anchor):
         points: training pairs (x (M, d_x), y (M, d_y)), M >= 2.
     """
 
+    needs_points = True  # every training point is an anchor
+
     def __init__(self, d_x: int, d_y: int, target: Callable[[Tensor], Tensor] | None = None,
                  points: Points | None = None, rebuild: bool = False):
         super().__init__()

@@ -31,11 +31,17 @@ class FileData:
             of its width on each side.
         grid_points: guarantee grid points per axis, up to 3 inputs.
         guarantee_points: guarantee points sampled in the box beyond 3 inputs.
-        drop_nonfinite: drop rows holding NaN or inf (default: refuse the file).
+        drop_nonfinite: drop rows holding NaN, inf or an empty cell (default: refuse the
+            file, naming how many rows and the first).
+        delimiter: the CSV's delimiter; null sniffs it from the header (, ; tab | or runs of
+            spaces); else one character, "tab" or "whitespace".
+        split_seed: seeds the test/validation split; null: the run's seed (so a seed sweep
+            with split_seed fixed varies only the initialisation).
         stream: read the file once into a binary cache and stream it in blocks (memory of a
-            few batches; needs batch_size): true, false, or auto (when the table would take
-            more than `memory_mb` in memory).
-        memory_mb: the size above which `stream=auto` streams.
+            few batches; needs batch_size): true, false, or auto (when reading it into memory
+            would take more than `memory_mb`: about twice the float64 table of the chosen
+            columns, for the moment the rows are shuffled into their splits).
+        memory_mb: the memory above which `stream=auto` streams.
         meta: what a trained run keeps of the data (names, box, rows), filled in by training;
             a saved run rebuilds from it when the file is gone.
     """
@@ -51,8 +57,10 @@ class FileData:
     grid_points: int = 2001
     guarantee_points: int = 4000
     drop_nonfinite: bool = False
+    delimiter: str | None = None
+    split_seed: int | None = None
     stream: bool | str = "auto"
-    memory_mb: float = 512.0
+    memory_mb: float = 2048.0
     meta: dict | None = None
 
     MIN_TRAIN_ROWS = 2
@@ -82,6 +90,11 @@ class FileData:
         if self.stream not in (True, False, "auto"):
             raise checks.refuse("data.stream", self.stream, "choose true, false or auto")
         checks.positive("data.memory_mb", self.memory_mb)
+        checks.integer("data.split_seed", self.split_seed, 0, optional=True)
+        if self.delimiter is not None:
+            from jacnet_cli.data.tables import check_delimiter
+
+            check_delimiter(self.delimiter, "data.delimiter")
 
     @property
     def name(self) -> str:
@@ -98,12 +111,12 @@ class FileData:
         names, x_idx, y_idx = self._header(tables._existing(self.path, "data.path"))
         return [names[i] for i in x_idx], [names[i] for i in y_idx]
 
-    def _header(self, path: Path) -> tuple[list[str], list[int], list[int]]:
+    def _header(self, path: Path, key: str = "data.path") -> tuple[list[str], list[int], list[int]]:
         """The file's column names and the indices of the chosen x and y columns (the header
         only is read)."""
         from jacnet_cli.data import stream as streams
 
-        names = streams.column_names(path, "data.path")
+        names = streams.column_names(path, key, self.delimiter)
         x_idx = streams.select_indices(names, self.x, "data.x", path)
         y_idx = streams.select_indices(names, self.y, "data.y", path)
         overlap = sorted(set(x_idx) & set(y_idx))
@@ -128,29 +141,28 @@ class FileData:
             return bool(self.stream)
         from jacnet_cli.data.stream import table_bytes
 
-        return table_bytes(Path(str(self.path)).expanduser()) > self.memory_mb * 2**20
+        columns = len(_as_list(self.x)) + len(_as_list(self.y))
+        return 2 * table_bytes(Path(str(self.path)).expanduser(), columns) > \
+            self.memory_mb * 2**20
 
-    def _columns(self, path: str, key: str) -> tuple[list[str], Tensor, list[str], Tensor]:
+    def _read(self, path: str, key: str) -> tuple[list[str], list[str], np.ndarray]:
+        """The chosen columns of a file as one float64 table (N, d_x + d_y), x then y, read
+        column-wise (only those columns are parsed), with its rows holding NaN, inf or an
+        empty cell refused or dropped."""
         from jacnet_cli.data import tables
 
-        names, values = tables.read_table(path, key)
-        x_names, xv = tables.select(names, values, self.x, "data.x", path)
-        y_names, yv = tables.select(names, values, self.y, "data.y", path)
-        overlap = sorted(set(x_names) & set(y_names))
-        if overlap:
-            raise ValueError(f"data.x and data.y share the column(s) {', '.join(overlap)}; a "
-                             "column is either an input or an output")
-        both = np.concatenate([xv, yv], axis=1)
-        ok = tables.finite_rows(both)
+        names, x_idx, y_idx = self._header(tables._existing(path, key), key)
+        _, values = tables.read_table(path, key, delimiter=self.delimiter, columns=x_idx + y_idx)
+        ok = tables.finite_rows(values)
         if not ok.all():
             bad = int((~ok).sum())
             if not self.drop_nonfinite:
-                raise ValueError(f"{key}={path!r}: {bad} row(s) hold NaN or inf in the chosen "
-                                 f"columns (first: data row {int(np.argmax(~ok)) + 1}); remove "
-                                 "them or pass data.drop_nonfinite=true")
-            xv, yv = xv[ok], yv[ok]
-        return x_names, torch.from_numpy(np.ascontiguousarray(xv)), y_names, \
-            torch.from_numpy(np.ascontiguousarray(yv))
+                raise ValueError(f"{key}={path!r}: {bad} row(s) hold NaN, inf or an empty "
+                                 f"cell in the chosen columns (first: data row "
+                                 f"{int(np.argmax(~ok)) + 1}); remove them or pass "
+                                 "data.drop_nonfinite=true")
+            values = values[ok]
+        return [names[i] for i in x_idx], [names[i] for i in y_idx], values
 
     def load(self, seed: int, scalar_units: bool = False) -> Dataset:
         """Read, split and (optionally) standardise; the guarantee box from the data.
@@ -165,31 +177,40 @@ class FileData:
         tables._existing(self.path, "data.path")
         if self.streams():
             return self._streamed(seed, scalar_units)
-        x_names, x, y_names, y = self._columns(str(self.path), "data.path")
-        g = torch.Generator().manual_seed(int(seed))
+        x_names, y_names, table = self._read(str(self.path), "data.path")
+        d_x, rows = len(x_names), table.shape[0]
+        g = torch.Generator().manual_seed(int(seed if self.split_seed is None else self.split_seed))
         if self.test_path is not None:
-            tx_names, x_test, ty_names, y_test = self._columns(str(self.test_path),
-                                                               "data.test_path")
+            _, _, test_table = self._read(str(self.test_path), "data.test_path")
             n_test = 0
         else:
-            n_test = int(round(self.test_fraction * x.shape[0]))
-        n_val = int(round(self.val_fraction * x.shape[0]))
-        n_train = x.shape[0] - n_test - n_val
+            n_test = int(round(self.test_fraction * rows))
+        n_val = int(round(self.val_fraction * rows))
+        n_train = rows - n_test - n_val
         if n_train < self.MIN_TRAIN_ROWS or (self.test_path is None and self.test_fraction > 0
                                              and n_test < 1):
-            raise ValueError(f"data.path={self.path!r} has {x.shape[0]} usable rows; with "
+            raise ValueError(f"data.path={self.path!r} has {rows} usable rows; with "
                              f"test_fraction={self.test_fraction:g} and "
                              f"val_fraction={self.val_fraction:g} that leaves {n_train} for "
                              f"training and {n_test} for testing: give at least "
                              f"{self.MIN_TRAIN_ROWS} training rows and 1 test row")
-        order = torch.randperm(x.shape[0], generator=g)
-        test_i, val_i, train_i = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
+        lo, hi = table[:, :d_x].min(0), table[:, :d_x].max(0)
+        # One copy of the table: the rows in split order (test, validation, training); each
+        # split and its x and y are views of it.
+        order = torch.randperm(rows, generator=g).numpy()
+        shuffled = torch.from_numpy(table[order])
+        del table
+        x, y = shuffled[:, :d_x], shuffled[:, d_x:]
         if self.test_path is None:
-            x_test, y_test = x[test_i], y[test_i]
-        x_train, y_train = x[train_i], y[train_i]
-        x_val, y_val = (x[val_i], y[val_i]) if n_val else (None, None)
-        lo, hi = x.min(0).values, x.max(0).values
-        meta = {"x_names": x_names, "y_names": y_names, "rows": int(x.shape[0]),
+            x_test, y_test = x[:n_test], y[:n_test]
+        else:
+            test = torch.from_numpy(test_table)
+            x_test, y_test = test[:, :d_x], test[:, d_x:]
+        x_val, y_val = (x[n_test:n_test + n_val], y[n_test:n_test + n_val]) if n_val \
+            else (None, None)
+        x_train, y_train = x[n_test + n_val:], y[n_test + n_val:]
+        lo, hi = torch.from_numpy(lo), torch.from_numpy(hi)
+        meta = {"x_names": x_names, "y_names": y_names, "rows": int(rows),
                 "box_lo": lo.tolist(), "box_hi": hi.tolist()}
         units = None
         if self.standardize:
@@ -213,8 +234,10 @@ class FileData:
                              "data.test_fraction (or data.stream=false)")
         path = Path(str(self.path)).expanduser()
         names, x_idx, y_idx = self._header(path)
-        source = streams.convert(path, names, x_idx, y_idx, seed, self.test_fraction,
-                                 self.val_fraction, self.drop_nonfinite)
+        split = seed if self.split_seed is None else self.split_seed
+        source = streams.convert(path, names, x_idx, y_idx, split, self.test_fraction,
+                                 self.val_fraction, self.drop_nonfinite,
+                                 delimiter=self.delimiter)
         if source.counts["train"] < self.MIN_TRAIN_ROWS:
             raise ValueError(f"data.path={self.path!r} leaves {source.counts['train']} training "
                              f"rows; at least {self.MIN_TRAIN_ROWS} are needed")
@@ -235,7 +258,7 @@ class FileData:
                           torch.from_numpy(source.y_mean), scale(source.y_var))
             meta["units"] = units.describe()
         self.meta = meta
-        g = torch.Generator().manual_seed(int(seed))
+        g = torch.Generator().manual_seed(int(split))
         x_train, y_train = source.sample("train", self.SAMPLE_ROWS)
         x_test, y_test = source.sample("test", self.SAMPLE_ROWS)
         x_val, y_val = source.sample("val", self.SAMPLE_ROWS) if source.counts["val"] else (None, None)
@@ -263,18 +286,26 @@ class FileData:
                        list(m["x_names"]), list(m["y_names"]), units)
 
     def read_inputs(self, path: str) -> tuple[Tensor, Tensor | None]:
-        """A new file's x columns (by the run's names) and its y columns when present."""
+        """A new file's x columns (by the run's names) and its y columns when present; only
+        those columns are read."""
+        from jacnet_cli.data import stream as streams
         from jacnet_cli.data import tables
 
-        names, values = tables.read_table(path, "data.path")
+        file = tables._existing(path, "data.path")
+        names = streams.column_names(file, "data.path", self.delimiter)
         x_names, y_names = self.meta["x_names"], self.meta["y_names"]
-        _, xv = tables.select(names, values, x_names, "data.path", path)
-        yv = None
-        if all(n in names for n in y_names):
-            _, yv = tables.select(names, values, y_names, "data.path", path)
-        rows = np.concatenate([xv] + ([yv] if yv is not None else []), axis=1)
-        ok = tables.finite_rows(rows)
+        with_y = all(n in names for n in y_names)
+        _, values = tables.read_table(path, "data.path", delimiter=self.delimiter,
+                                      columns=x_names + (y_names if with_y else []))
+        ok = tables.finite_rows(values)
         if not ok.all():
-            raise ValueError(f"data.path={path!r}: {int((~ok).sum())} row(s) hold NaN or inf "
-                             f"(first: data row {int(np.argmax(~ok)) + 1}); remove them")
-        return torch.from_numpy(xv), None if yv is None else torch.from_numpy(yv)
+            raise ValueError(f"data.path={path!r}: {int((~ok).sum())} row(s) hold NaN, inf or "
+                             f"an empty cell (first: data row {int(np.argmax(~ok)) + 1}); "
+                             "remove them")
+        table = torch.from_numpy(values)
+        d_x = len(x_names)
+        return table[:, :d_x], table[:, d_x:] if with_y else None
+
+
+def _as_list(value: object) -> list:
+    return [value] if isinstance(value, (str, int)) else list(value)  # type: ignore[arg-type]

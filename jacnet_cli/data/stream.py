@@ -16,7 +16,6 @@ import hashlib
 import math
 import os
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -32,6 +31,15 @@ SPLITS = {"train": 0, "val": 1, "test": 2}
 def cache_dir() -> Path:
     """Where converted tables live: $JACNET_CACHE, else a folder in the system temp dir."""
     return Path(os.environ.get("JACNET_CACHE") or Path(tempfile.gettempdir()) / "jacnet-cache")
+
+
+def npy_header(handle: Any) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran order, dtype) of an .npy member, its header read and nothing more."""
+    from numpy.lib import format as npy
+
+    version = npy.read_magic(handle)
+    read = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+    return read(handle)
 
 
 @dataclass
@@ -58,46 +66,30 @@ class Moments:
         return np.maximum(self.squares / max(self.n, 1) - m * m, 0.0)
 
 
-def _chunks(path: Path, names: list[str], rows: int, key: str) -> Iterator[np.ndarray]:
-    """The table's rows in chunks (N, C), float64, any format, memory bounded by `rows`."""
+def _chunks(path: Path, names: list[str], rows: int, key: str, usecols: list[int],
+            delimiter: str | None = None) -> Iterator[np.ndarray]:
+    """The table's columns `usecols` in chunks (N, k), float64, any format, memory bounded
+    by `rows` (a CSV reads only those columns; empty cells are NaN)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        with open(path, newline="") as f:
-            next(f)  # the header
-            line = 2
-            while True:
-                try:
-                    with warnings.catch_warnings():  # the end of the file: "no data"
-                        warnings.simplefilter("ignore", UserWarning)
-                        block = np.loadtxt(f, delimiter=",", max_rows=rows, ndmin=2,
-                                           dtype=np.float64)
-                except ValueError as exc:
-                    raise ValueError(f"{key}={str(path)!r}: a cell near line {line} is not a "
-                                     f"number ({str(exc).splitlines()[0][:120]})") from None
-                if block.size == 0:
-                    return
-                if block.shape[1] != len(names):
-                    raise ValueError(f"{key}={str(path)!r}: rows near line {line} have "
-                                     f"{block.shape[1]} cells; the header has {len(names)}")
-                line += block.shape[0]
-                yield block
+        from jacnet_cli.data.tables import csv_blocks
+
+        yield from csv_blocks(path, key, delimiter, usecols, rows)
     elif suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows, columns=names):
-            yield np.column_stack([batch.column(i).to_numpy().astype(np.float64)
-                                   for i in range(batch.num_columns)])
+        wanted = [names[i] for i in usecols]
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows, columns=wanted):
+            yield np.column_stack([batch.column(n).to_numpy().astype(np.float64)
+                                   for n in wanted])
     else:  # .npz: arrays x and y, read member by member in chunks
         import zipfile
-
-        from numpy.lib import format as npy
 
         with zipfile.ZipFile(path) as archive:
             handles, shapes = [], []
             for member in ("x.npy", "y.npy"):
                 handle = archive.open(member)
-                version = npy.read_magic(handle)
-                shape, order, dtype = npy._read_array_header(handle, version)
+                shape, order, dtype = npy_header(handle)
                 if order or dtype.kind not in "biuf":
                     raise ValueError(f"{key}={str(path)!r}: array {member[0]!r} must be numeric "
                                      "and C-ordered")
@@ -108,7 +100,7 @@ def _chunks(path: Path, names: list[str], rows: int, key: str) -> Iterator[np.nd
                 n = min(rows, total - start)
                 parts = [np.frombuffer(h.read(n * w * dt.itemsize), dtype=dt).astype(np.float64)
                          .reshape(n, w) for h, dt, w in handles]
-                yield np.concatenate(parts, axis=1)
+                yield np.concatenate(parts, axis=1)[:, usecols]
 
 
 @dataclass
@@ -189,12 +181,13 @@ def assign(rows: int, start: int, seed: int, test: float, val: float) -> np.ndar
 
 def convert(path: str | Path, names: list[str], x_idx: list[int], y_idx: list[int],
             seed: int, test: float, val: float, drop_nonfinite: bool,
-            chunk_rows: int = 65536, key: str = "data.path") -> Stream:
+            chunk_rows: int = 65536, key: str = "data.path",
+            delimiter: str | None = None) -> Stream:
     """Read the table once into the cache; count, split and measure it (bounded memory)."""
     path = Path(path)
     stat = path.stat()
     tag = hashlib.sha1(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{x_idx}|{y_idx}|"
-                       f"{drop_nonfinite}".encode()).hexdigest()[:16]
+                       f"{drop_nonfinite}|{delimiter}".encode()).hexdigest()[:16]
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{path.stem}-{tag}.bin"
@@ -206,8 +199,7 @@ def convert(path: str | Path, names: list[str], x_idx: list[int], y_idx: list[in
     rows = 0
     write = not target.is_file()
     with open(partial, "wb") if write else open(os.devnull, "wb") as out:
-        for block in _chunks(path, names, chunk_rows, key):
-            chosen = block[:, x_idx + y_idx]
+        for chosen in _chunks(path, names, chunk_rows, key, x_idx + y_idx, delimiter):
             finite = np.isfinite(chosen).all(1)
             if not finite.all():
                 if bad == 0:
@@ -231,9 +223,9 @@ def convert(path: str | Path, names: list[str], x_idx: list[int], y_idx: list[in
             rows += chosen.shape[0]
     if bad and not drop_nonfinite:
         partial.unlink(missing_ok=True)
-        raise ValueError(f"{key}={str(path)!r}: {bad} row(s) hold NaN or inf in the chosen "
-                         f"columns (first: data row {first_bad}); remove them or pass "
-                         "data.drop_nonfinite=true")
+        raise ValueError(f"{key}={str(path)!r}: {bad} row(s) hold NaN, inf or an empty cell "
+                         f"in the chosen columns (first: data row {first_bad}); remove them or "
+                         "pass data.drop_nonfinite=true")
     if write:
         os.replace(partial, target)
     label = torch.from_numpy(np.concatenate(labels) if labels else np.zeros(0, np.uint8))
@@ -363,47 +355,66 @@ def chunked_loss(model: Callable[[Tensor], Tensor], stream: Stream, name: str,
     return total / max(n, 1)
 
 
-def column_names(path: str | Path, key: str) -> list[str]:
+def column_names(path: str | Path, key: str, delimiter: str | None = None) -> list[str]:
     """The header of a table without reading its rows."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        import csv
+        from jacnet_cli.data.tables import csv_header
 
-        with open(path, newline="") as f:
-            header = next(csv.reader(f), None)
-        if not header:
-            raise ValueError(f"{key}={str(path)!r} is empty")
-        names = [h.strip() for h in header]
-        try:
-            [float(h) for h in names]
-        except ValueError:
-            return names
-        raise ValueError(f"{key}={str(path)!r} has no header row (its first row is numbers: "
-                         f"{', '.join(names[:4])}); add a first row of column names")
+        return csv_header(path, key, delimiter)[0]
     if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise ValueError(f"{key}={str(path)!r} is Parquet, which needs pyarrow: "
+                             "pip install pyarrow (or use .csv or .npz)") from None
         return list(pq.ParquetFile(path).schema_arrow.names)
+    if suffix != ".npz":
+        from jacnet_cli.data.tables import FORMATS
+
+        raise ValueError(f"{key}={str(path)!r} has an unknown format {suffix!r}; use one of: "
+                         + ", ".join(FORMATS))
     import zipfile
 
-    from numpy.lib import format as npy
-
     names: list[str] = []
-    with zipfile.ZipFile(path) as archive:
-        for member in ("x", "y"):
-            with archive.open(f"{member}.npy") as handle:
-                shape, _, _ = npy._read_array_header(handle, npy.read_magic(handle))
-            width = int(np.prod(shape[1:])) if len(shape) > 1 else 1
-            names += [member] if width == 1 else [f"{member}{i + 1}" for i in range(width)]
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in ("x", "y"):
+                with archive.open(f"{member}.npy") as handle:
+                    shape, _, _ = npy_header(handle)
+                width = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+                names += [member] if width == 1 else [f"{member}{i + 1}" for i in range(width)]
+    except (KeyError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise ValueError(f"{key}={str(path)!r} cannot be read as .npz with arrays x and y "
+                         f"({str(exc).splitlines()[0][:120]})") from None
     return names
 
 
-def table_bytes(path: str | Path) -> int:
-    """About how many bytes the table takes as float64 in memory (from its file size)."""
+def table_bytes(path: str | Path, columns: int) -> int:
+    """About how many bytes `columns` columns of the table take as float64 in memory.
+
+    A CSV's rows are estimated from its size and the length of its first lines; an .npz's
+    and a Parquet file's are read from their headers.
+    """
     path = Path(path)
-    size = path.stat().st_size
-    return size if path.suffix.lower() != ".csv" else int(size * 0.5)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        with open(path, "rb") as f:
+            sample = f.read(1 << 16)
+        lines = sample.count(b"\n") or 1
+        rows = path.stat().st_size / (len(sample) / lines)
+    elif suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        rows = pq.ParquetFile(path).metadata.num_rows
+    else:
+        import zipfile
+
+        with zipfile.ZipFile(path) as archive, archive.open("x.npy") as handle:
+            shape, _, _ = npy_header(handle)
+        rows = shape[0] if shape else 1
+    return int(rows * columns * 8)
 
 
 def select_indices(names: Sequence[str], wanted: Sequence[str | int] | str | int, key: str,

@@ -206,6 +206,8 @@ def model(cfg: Mapping[str, Any], where: Frame, points: tuple[torch.Tensor, torc
     anchor_cfg = dict(cfg["anchor"])
     if anchor_cfg.get("y0") == "target" and not tgt.closed_form:
         anchor_cfg["y0"] = "learned"  # data from a file: y0 must be learned
+    if points is not None and not _uses_points(anchor_cfg, d_x, d_y):
+        points = (points[0][:0], points[1][:0])  # no copy of a large training set for nothing
     if points is not None and units is not None:
         points = (units.x_in(points[0]), units.y_in(points[1]))
     anchor = make("anchor", anchor_cfg)(d_x=d_x, d_y=d_y, target=tgt, points=points,
@@ -214,6 +216,15 @@ def model(cfg: Mapping[str, Any], where: Frame, points: tuple[torch.Tensor, torc
     core = build_model(d_x=d_x, d_y=d_y, structure=inner, path=make("path", cfg["path"]),
                        anchor=anchor, integrator=make("solver", cfg["solver"]))
     return core if units is None else _standardized(core, units, structure)
+
+
+def _uses_points(anchor_cfg: Mapping[str, Any], d_x: int, d_y: int) -> bool:
+    """Whether an anchor starts from the training points: anchors at every point, y0 from
+    the nearest one, and in 1-D the least-squares slope a J network can start at
+    (model.output_init=data)."""
+    cls = configs.allowed("anchor").get(anchor_cfg.get("_target_"))
+    return (getattr(cls, "needs_points", False) or anchor_cfg.get("y0") == "nearest"
+            or d_x == d_y == 1)
 
 
 def _standardized(core: nn.Module, units: Any, structure: Any) -> nn.Module:

@@ -157,18 +157,18 @@ class Experiment:
             cfg["data"]["meta"] = self.data.meta
         data, model = self.data, self.model
         core, units = unwrap(model)  # the model trains in standard units when there are units
-        x, y, validation = data.x_train, data.y_train, data.validation
-        if units is not None:
-            x, y = units.x_in(x), units.y_in(y)
-            if validation is not None:
-                validation = (units.x_in(validation[0]), units.y_in(validation[1]))
+        # Each batch is moved into the model's units as it is drawn: the training set stays
+        # one copy, in the data's units.
+        transform = None if units is None else (lambda x, y: (units.x_in(x), units.y_in(y)))
+        validation = data.validation
         if data.sampler is not None and settings.batch_size is None:
             raise ValueError("batch_size=null is not allowed with data.fresh=true; set "
                              "batch_size (rows drawn per step)")
         if data.stream is not None:
             batches, validation = self._streamed(data, units, settings.batch_size, dt, dev)
         else:
-            batches = Batches(x, y, settings.batch_size, settings.seed, data.sampler)
+            batches = Batches(data.x_train, data.y_train, settings.batch_size, settings.seed,
+                              data.sampler, transform)
         total = settings.iterations if settings.epochs is None else \
             settings.epochs * batches.per_epoch
         threads = runtime.threads(settings.runtime.threads,
@@ -296,7 +296,7 @@ class Experiment:
             self._describe_units(units)
 
     def _streamed(self, data: Any, units: Any, batch_size: int | None,
-                  dt: torch.dtype, dev: Any) -> tuple[Any, Any]:
+                  dt: torch.dtype, dev: Any) -> tuple[Any, Any]:  # noqa: D401
         """Batches and validation read from a streamed file (memory of a few blocks)."""
         from jacnet_cli.data import stream
 

@@ -58,15 +58,19 @@ class Batches:
         seed: seeds the shuffling (or sampling) generator.
         sampler: draws a fresh batch (n, generator) -> (x, y) every step instead of reading
             (x, y); an epoch is then N rows' worth of steps.
+        transform: applied to each batch (x, y) -> (x, y) (e.g. standardisation into the
+            model's units), so the training set is kept once, in the data's units.
 
     `state_dict(step)` taken between steps (or during one) replays the same batches from
     `step` on after `load_state_dict`.
     """
 
     def __init__(self, x: Tensor, y: Tensor, batch_size: int | None = None, seed: int = 0,
-                 sampler: Sampler | None = None):
+                 sampler: Sampler | None = None,
+                 transform: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]] | None = None):
         self.x, self.y = x, y
         self.sampler = sampler
+        self.transform = transform
         self.full = batch_size is None and sampler is None
         if sampler is not None and batch_size is None:
             raise ValueError("batch_size=None is not allowed with fresh samples; set batch_size")
@@ -80,6 +84,10 @@ class Batches:
 
     def get(self, iteration: int) -> tuple[Tensor, Tensor]:
         """The batch of a step, (B, d_x), (B, d_y)."""
+        x, y = self._get(iteration)
+        return (x, y) if self.transform is None else self.transform(x, y)
+
+    def _get(self, iteration: int) -> tuple[Tensor, Tensor]:
         if self.full:
             return self.x, self.y
         if self.sampler is not None:
@@ -130,8 +138,9 @@ class Trainer:
         iterations: total steps (an epoch is `batches.per_epoch` steps).
         schedule: integrator tolerance schedule; None leaves the integrator as it is.
         loss: (pred, target) -> scalar.
-        validation: (x_val, y_val), evaluated with `loss` at the end of every epoch, or a
-            callable model -> validation loss (e.g. over a streamed split).
+        validation: (x_val, y_val), evaluated with `loss` at the end of every epoch (after
+            `batches.transform`), or a callable model -> validation loss (e.g. over a
+            streamed split).
         patience: stop after this many epochs without a better validation loss (None: never).
         restore_best: end with the best validation weights (when validating).
         callback: called with each Step.
@@ -219,6 +228,8 @@ class Trainer:
             value = float(self.validation(self.model))
         else:
             x, y = self.validation
+            if self.batches.transform is not None:
+                x, y = self.batches.transform(x, y)
             value = float(self.loss(self.model(x), y))
         self.model.train()
         if value < self.best_val:
