@@ -109,15 +109,30 @@ def test_a_signal_after_training_keeps_the_trained_model(tmp_path, monkeypatch, 
 def test_divergence_stops_at_once_with_the_last_finite_state(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    with pytest.raises(RunFailed, match="non-finite loss at iteration 1"):
+    with pytest.raises(RunFailed, match="(non-finite|exploding) loss at iteration 1"):
         train_task.train(_cfg("experiment=debug", "optim.lr=1e300", "iterations=20"), run)
     m = _metrics(run)
-    assert m["status"] == "failed" and m["reason"].startswith("non-finite")
+    assert m["status"] == "failed" and "loss at iteration 1" in m["reason"]
     assert "test_mae" not in m and not list(run.glob("*.png"))
     state = torch.load(run / checkpoint.FILENAME, weights_only=True)["state_dict"]
     assert all(torch.isfinite(v).all() for v in state.values())
     with pytest.raises(ValueError, match="failed"):
         train_task.train(_cfg(f"resume={run}"), run)
+
+
+def test_a_loss_that_explodes_fails_with_the_last_good_weights(tmp_path):
+    """lr = 1e30 in float64 stays finite for a while; its loss grows past 1e6 x its start."""
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(RunFailed, match="exploding loss"):
+        train_task.train(_cfg("experiment=debug", "optim.lr=1e30", "iterations=50",
+                              "plots=false"), run)
+    m = _metrics(run)
+    assert m["status"] == "failed" and "exploding loss" in m["reason"]
+    assert "test_mae" not in m
+    rows = (run / "metrics.csv").read_text().splitlines()[1:]
+    first = float(rows[0].split(",")[2])
+    assert all(float(r.split(",")[2]) <= 1e6 * first for r in rows)  # no recorded step beyond
 
 
 def test_a_non_finite_step_is_undone(tmp_path, monkeypatch):
@@ -129,7 +144,9 @@ def test_a_non_finite_step_is_undone(tmp_path, monkeypatch):
     run = tmp_path / "run"
     run.mkdir()
     with monkeypatch.context() as m:
-        m.setattr(torch.optim.Adam, "step", poisoned)
+        from jacnet_cli.run.optimizers import AdamUpdate
+
+        m.setattr(AdamUpdate, "step", poisoned)
         with pytest.raises(RunFailed, match="non-finite parameter at iteration 0"):
             train_task.train(_cfg("experiment=debug", "iterations=20"), run)
     fresh = tmp_path / "fresh"

@@ -28,21 +28,24 @@ def unwrap(model: nn.Module) -> tuple[nn.Module, Any]:
     return model, None
 
 
-def derivative(f: Callable[[Tensor], Tensor], x: Tensor, create_graph: bool = False) -> Tensor:
+def derivative(f: Callable[[Tensor], Tensor], x: Tensor, create_graph: bool = False,
+               value: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """Jacobian of a pointwise batched function by autograd: x (N, d_x) -> (N, d_y, d_x).
 
     `f` must map each row of x independently (true of every model here), so one backward pass
-    per output coordinate gives all N Jacobians.
+    per output coordinate gives all N Jacobians. With `value`, also f(x) (N, d_y), detached:
+    the values the Jacobian was taken of, at no extra cost.
     """
     with torch.enable_grad():
         xg = x if (create_graph and x.requires_grad) else x.detach().requires_grad_(True)
         y = f(xg)  # (N, d_y)
         rows = [
             torch.autograd.grad(y[:, i].sum(), xg, create_graph=create_graph,
-                                retain_graph=True)[0]  # (N, d_x)
+                                retain_graph=i + 1 < y.shape[1] or create_graph)[0]  # (N, d_x)
             for i in range(y.shape[1])
         ]
-    return torch.stack(rows, dim=1)  # (N, d_y, d_x)
+    jac = torch.stack(rows, dim=1)  # (N, d_y, d_x)
+    return (jac, y.detach()) if value else jac
 
 
 @torch.no_grad()

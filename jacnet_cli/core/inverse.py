@@ -69,7 +69,7 @@ def method_names() -> list[str]:
 
 def check_method(method: Any) -> str:
     """The method, or a one-line ValueError naming what is allowed."""
-    if isinstance(method, str) and method in method_names():
+    if isinstance(method, str) and (method in METHODS or method in torchdiffeq_methods()):
         return method
     raise ValueError(f"method={method!r} is not allowed; choose one of: {', '.join(METHODS)}, "
                      f"or a torchdiffeq method: {', '.join(torchdiffeq_methods())}")

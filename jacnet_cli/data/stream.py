@@ -316,28 +316,6 @@ class StreamBatches:
         self._epoch, self._iter = -1, None
 
 
-def errors(model: Callable[[Tensor], Tensor], stream: Stream, name: str, prefix: str,
-           dtype: torch.dtype, device: torch.device | str = "cpu",
-           chunk: int = 65536) -> dict[str, float]:
-    """MAE, RMSE, max error and MSE in dB of one split, accumulated in chunks."""
-    total = squares = 0.0
-    worst, n = 0.0, 0
-    with torch.no_grad():
-        for x, y in stream.split(name, chunk):
-            pred = model(x.to(device=device, dtype=dtype))
-            err = torch.linalg.vector_norm(pred - y.to(pred), dim=-1).double()
-            total += float(err.sum())
-            squares += float((err * err).sum())
-            worst = max(worst, float(err.max()))
-            n += err.shape[0]
-    if n == 0:
-        return {}
-    mse = squares / n
-    return {f"{prefix}_mae": total / n, f"{prefix}_rmse": math.sqrt(mse),
-            f"{prefix}_max_err": worst, f"{prefix}_mse_db": 10 * math.log10(mse) if mse > 0
-            else -math.inf, f"{prefix}_rows": n}
-
-
 def chunked_loss(model: Callable[[Tensor], Tensor], stream: Stream, name: str,
                  loss: Callable[[Tensor, Tensor], Tensor],
                  transform: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]] | None,

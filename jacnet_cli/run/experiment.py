@@ -171,8 +171,10 @@ class Experiment:
                               data.sampler, transform)
         total = settings.iterations if settings.epochs is None else \
             settings.epochs * batches.per_epoch
-        threads = runtime.threads(settings.runtime.threads,
-                                  runtime.step_work(core, batches.batch_size))
+        setting = settings.runtime.threads
+        if setting == "auto" and self.resume_from is not None:  # the count it started with
+            setting = self.resume_from.get("metrics", {}).get("threads", "auto")
+        threads = runtime.threads(setting, runtime.step_work(core, batches.batch_size))
         self.trainer = Trainer(
             core, setup.optimizer, batches, total, setup.schedule, LOSSES[settings.loss],
             validation, settings.patience, settings.restore_best,
@@ -233,7 +235,12 @@ class Experiment:
             self.phase = "evaluation"
             with status("evaluating", self.progress) as shown:
                 self.out.update(metrics.evaluate(model, data, self.settings.eval_tolerance, shown))
-            self.save("completed")
+            self.out["loss_still_falling"] = still_falling(self.steps, trainer)
+            if self.settings.strict and self.out.get("guarantee_held") is False:
+                self.save("failed", "guarantee not held (strict=true): "
+                          + self.out.get("guarantee_violations", ""))
+            else:
+                self.save("completed")
             self.phase = "plotting"
             if plot is not None and self.settings.plots:
                 written = plot(self.run_dir, model, target, data, initial=self.extras,
@@ -251,6 +258,8 @@ class Experiment:
                             "weights (try a smaller optim.lr)") from None
         self._finish_tracker()
         self._summary(written)
+        if self.out["status"] == "failed":
+            raise RunFailed(self.out["reason"])
         return self.out
 
     def _finish_tracker(self) -> None:
@@ -338,14 +347,51 @@ class Experiment:
                            "model" for k in user) or "no constants to rescale")
 
     def _summary(self, written: list[Path]) -> None:
-        out = self.out
-        keys = [k for k in out.get("guarantee_keys", "").split(",") if k]
-        shown = [k for k in (*keys, "curl_max", "path_gap_max") if k in out]
-        log.info("test_mae %.4g (test_mse_db %.2f); %s; guarantee held: %s", out["test_mae"],
-                 out["test_mse_db"], ", ".join(f"{k} {out[k]:.3g}" for k in shown),
-                 out.get("guarantee_held"))
+        summary(self.out, log)
         log.info("run directory: %s%s", self.run_dir,
                  f" (plots: {', '.join(p.name for p in written)})" if written else "")
+
+
+def still_falling(steps: list[Step], trainer: Trainer) -> bool:
+    """Whether training stopped while it was still improving: the best validation loss came
+    in the last tenth of the steps, or (without validation) the mean loss of the last tenth
+    is more than 10% below that of the tenth before. Never after early stopping."""
+    if trainer.stopped_early or len(steps) < 20:
+        return False
+    tenth = max(1, len(steps) // 10)
+    if trainer.best_step is not None:
+        return trainer.best_step >= steps[-1].iteration - tenth
+    last = sum(s.loss for s in steps[-tenth:]) / tenth
+    before = sum(s.loss for s in steps[-2 * tenth:-tenth]) / tenth
+    return last < 0.9 * before
+
+
+def summary(out: dict[str, Any], logger: logging.Logger) -> None:
+    """The run in words: its error beside the linear baseline's, and a WARNING for what a
+    newcomer must not miss (a guarantee that does not hold, no gain over a linear fit, a loss
+    still falling when training stopped)."""
+    keys = [k for k in out.get("guarantee_keys", "").split(",") if k]
+    shown = [k for k in (*keys, "curl_max", "path_gap_max") if k in out]
+    fit = f"test_mae {out['test_mae']:.4g} (test_mse_db {out['test_mse_db']:.2f}"
+    if "test_r2" in out:
+        fit += f", R² {out['test_r2']:.4f}"
+    if "linear_test_mse_db" in out:
+        fit += (f"; a linear fit: {out['linear_test_mse_db']:.2f} dB"
+                + (f", R² {out['linear_test_r2']:.4f}" if "linear_test_r2" in out else ""))
+    logger.info("%s); %s; guarantee held: %s", fit,
+                ", ".join(f"{k} {out[k]:.3g}" for k in shown) or "no guarantee keys",
+                out.get("guarantee_held"))
+    if out.get("guarantee_held") is False:
+        logger.warning("GUARANTEE NOT HELD on the function as evaluated: %s",
+                       out.get("guarantee_violations", "?"))
+    if "linear_test_mse_db" in out and out["test_mse_db"] >= out["linear_test_mse_db"]:
+        logger.warning("the model does not beat a linear least-squares fit on the test set "
+                       "(%.2f dB against %.2f dB): train longer (epochs=, iterations=), or "
+                       "check the data and the structure", out["test_mse_db"],
+                       out["linear_test_mse_db"])
+    if out.get("loss_still_falling"):
+        logger.warning("the loss was still falling when training stopped: more iterations "
+                       "or epochs would likely fit better")
 
 
 def snapshot(model: nn.Module, data: Dataset) -> dict[str, torch.Tensor]:

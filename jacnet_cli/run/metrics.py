@@ -27,18 +27,127 @@ STATUSES = ("completed", "interrupted", "failed")
 
 
 def test_errors(pred: torch.Tensor, truth: torch.Tensor, prefix: str = "test") -> dict[str, float]:
-    """MAE, RMSE, max of the pointwise error ‖ŷ - y‖ over (N, d_y) predictions, and the mean
-    squared error in dB, 10 log10(mean ‖ŷ - y‖²)."""
-    err = torch.linalg.vector_norm(pred - truth, dim=-1)  # (N,)
-    mse = float(err.pow(2).mean())
-    return {f"{prefix}_mae": float(err.mean()), f"{prefix}_rmse": math.sqrt(mse),
-            f"{prefix}_max_err": float(err.max()),
-            f"{prefix}_mse_db": 10 * math.log10(mse) if mse > 0 else -math.inf}
+    """MAE, RMSE, max of the pointwise error ‖ŷ - y‖ over (N, d_y) predictions, the mean
+    squared error in dB, 10 log10(mean ‖ŷ - y‖²), and R² (1 - SSE/SST about the mean of y)."""
+    errors = Errors()
+    errors.add(pred, truth)
+    return errors.summary(prefix)
+
+
+class Errors:
+    """Error sums of one split, added chunk by chunk (so a streamed split is never whole)."""
+
+    def __init__(self) -> None:
+        self.n, self.abs, self.sq, self.worst = 0, 0.0, 0.0, 0.0
+        self.shift: torch.Tensor | None = None  # a y near the mean, against cancellation in SST
+        self.y_sum: torch.Tensor | None = None
+        self.y_sq = 0.0
+
+    def add(self, pred: torch.Tensor, truth: torch.Tensor) -> None:
+        """(N, d_y) predictions and their targets."""
+        err = torch.linalg.vector_norm((pred - truth).double(), dim=-1)  # (N,)
+        if err.numel() == 0:
+            return
+        truth = truth.double()
+        if self.shift is None:
+            self.shift = truth.mean(0)
+            self.y_sum = torch.zeros_like(self.shift)
+        centred = truth - self.shift  # (N, d_y)
+        self.n += err.numel()
+        self.abs += float(err.sum())
+        self.sq += float((err * err).sum())
+        self.worst = max(self.worst, float(err.max()))
+        self.y_sum += centred.sum(0)
+        self.y_sq += float((centred * centred).sum())
+
+    def summary(self, prefix: str) -> dict[str, float]:
+        if self.n == 0:
+            return {}
+        mse = self.sq / self.n
+        sst = self.y_sq - float((self.y_sum * self.y_sum).sum()) / self.n
+        out = {f"{prefix}_mae": self.abs / self.n, f"{prefix}_rmse": math.sqrt(mse),
+               f"{prefix}_max_err": self.worst,
+               f"{prefix}_mse_db": 10 * math.log10(mse) if mse > 0 else -math.inf}
+        if sst > 0:
+            out[f"{prefix}_r2"] = 1 - self.sq / sst
+        return out
+
+
+class Linear:
+    """The baseline every run reports beside its own error: y ≈ A x + b by least squares on
+    the training rows (accumulated chunk by chunk as normal equations)."""
+
+    def __init__(self) -> None:
+        self.gram: torch.Tensor | None = None  # (d_x + 1, d_x + 1)
+        self.cross: torch.Tensor | None = None  # (d_x + 1, d_y)
+        self.coef: torch.Tensor | None = None
+
+    def add(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        features = torch.cat([x.double(), torch.ones_like(x[:, :1], dtype=torch.float64)], 1)
+        g, c = features.T @ features, features.T @ y.double()
+        self.gram = g if self.gram is None else self.gram + g
+        self.cross = c if self.cross is None else self.cross + c
+
+    def fit(self) -> "Linear":
+        if self.gram is not None:
+            # A tiny ridge keeps the normal equations positive definite (a constant column);
+            # Cholesky, not lstsq: lstsq's LAPACK driver can differ in the last bit from one
+            # call to the next on the same input, and a resumed run must report the same.
+            ridge = 1e-10 * torch.diagonal(self.gram).abs().max().clamp_min(1e-300)
+            eye = torch.eye(self.gram.shape[0], dtype=torch.float64)
+            chol = torch.linalg.cholesky(self.gram + ridge * eye)
+            self.coef = torch.cholesky_solve(self.cross, chol)
+        return self
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        coef = self.coef.to(x.device)
+        return (x.double() @ coef[:-1] + coef[-1]).to(x.dtype)  # (N, d_y)
+
+
+def _splits(data: Dataset, chunk: int = 65536):
+    """(name, iterable of (x, y) chunks) for test, train and validation, in memory or
+    streamed."""
+    if data.stream is not None:
+        device = data.x_grid.device
+        for name in ("test", "train", "val"):
+            yield name, ((x.to(device), y.to(device)) for x, y in data.stream.split(name, chunk))
+        return
+    for name, x, y in (("test", data.x_test, data.y_test), ("train", data.x_train, data.y_train),
+                       ("val", data.x_val, data.y_val)):
+        if x is not None and x.shape[0] > 0:
+            yield name, zip(x.split(chunk), y.split(chunk))
+
+
+def errors(model: nn.Module, data: Dataset) -> dict[str, Any]:
+    """Errors and R² of the model on every split, and of the linear baseline (fitted on the
+    training rows) on the test split: one pass over each split, in chunks."""
+    out: dict[str, Any] = {}
+    dtype = next(model.parameters()).dtype
+    baseline = Linear()
+    for name, chunks in _splits(data):
+        if name == "train":
+            for x, y in chunks:
+                baseline.add(x, y)
+    baseline.fit()
+    for name, chunks in _splits(data):
+        mine, theirs = Errors(), Errors()
+        for x, y in chunks:
+            x, y = x.to(dtype), y.to(dtype)
+            mine.add(predict(model, x), y)
+            if name == "test" and baseline.coef is not None:
+                theirs.add(baseline(x), y)
+        out.update(mine.summary(name))
+        if data.stream is not None and mine.n:
+            out[f"{name}_rows"] = mine.n
+        if name == "test":
+            out.update(theirs.summary("linear_test"))
+    return out
 
 
 def evaluate(model: nn.Module, data: Dataset, eval_tolerance: float | None = None,
              status: Any = None) -> dict[str, Any]:
-    """Test errors, guarantees and (n-D) conservation diagnostics of a trained model.
+    """Errors (and a linear baseline's), guarantees and (n-D) conservation diagnostics of a
+    trained model.
 
     ODE solvers are set to `eval_tolerance` first (the training schedule may have left them
     loose); the guarantee keys describe the function as evaluated with that setting.
@@ -58,18 +167,7 @@ def evaluate(model: nn.Module, data: Dataset, eval_tolerance: float | None = Non
     out: dict[str, Any] = {}
     say("test errors")
     errors_start = time.perf_counter()
-    if data.stream is not None:  # every row of each split, read in chunks
-        from jacnet_cli.data.stream import errors
-
-        dtype = next(model.parameters()).dtype
-        for name in ("test", "train", "val"):
-            out.update(errors(lambda x: predict(model, x), data.stream, name, name, dtype,
-                              data.x_grid.device))
-    else:
-        for prefix, x, y in (("test", data.x_test, data.y_test),
-                             ("train", data.x_train, data.y_train), ("val", data.x_val, data.y_val)):
-            if x is not None and x.shape[0] > 0:
-                out.update(test_errors(predict(model, x), y, prefix=prefix))
+    out.update(errors(model, data))
     out["errors_time_s"] = time.perf_counter() - errors_start
     if integrator is not None:
         out["eval_nfe"] = integrator.nfe_forward
@@ -88,6 +186,8 @@ def evaluate(model: nn.Module, data: Dataset, eval_tolerance: float | None = Non
             out.update(guarantees.conservation(model, data.x_test, grid))
         out["guarantee_keys"] = ",".join(k for k in guarantees.applicable(model) if k in out)
         out["guarantee_held"] = guarantees.held(model, out)
+        if out["guarantee_held"] is False:
+            out["guarantee_violations"] = "; ".join(guarantees.violations(model, out))
     out["eval_time_s"] = time.perf_counter() - start
     return out
 

@@ -95,6 +95,7 @@ class TrainSettings:
     restore_best: bool = True
     eval_tolerance: float = 1e-7
     plots: bool = True
+    strict: bool = False
     resume: str | None = None
     overwrite: bool = False
     runtime: Runtime | None = None
@@ -114,6 +115,7 @@ class TrainSettings:
             curl_weight=checks.nonnegative("curl_weight", _get(cfg, "curl_weight", 0.0)),
             eval_tolerance=checks.positive("eval_tolerance", _get(cfg, "eval_tolerance", 1e-7)),
             plots=checks.boolean("plots", _get(cfg, "plots", True)),
+            strict=checks.boolean("strict", _get(cfg, "strict", False)),
             runtime=Runtime.of(cfg),
             loss=checks.one_of("loss", _get(cfg, "loss", "norm"), LOSSES),
             resume=_get(cfg, "resume"),

@@ -41,12 +41,27 @@ def mse_loss(pred: Tensor, target: Tensor) -> Tensor:
 LOSSES: dict[str, Loss] = {"norm": norm_loss, "mse": mse_loss}
 
 
+#: a loss this many times its start fails the run like a non-finite one; the start is the
+#: first step's loss or, if larger, the loss of predicting zero (a floor for data a model
+#: happens to fit almost exactly at initialisation)
+GROWTH = 1e6
+
+
 class Diverged(RuntimeError):
-    """Training produced a non-finite loss or parameter; the model holds the last finite state."""
+    """Training produced a non-finite loss or parameter, or a loss GROWTH times its start;
+    the model holds the last good state."""
 
     def __init__(self, iteration: int, what: str):
-        super().__init__(f"non-finite {what} at iteration {iteration}")
+        super().__init__(f"{what} at iteration {iteration}")
         self.iteration = iteration
+
+
+def _restore(params: list[Tensor], flat: Tensor) -> None:
+    with torch.no_grad():
+        at = 0
+        for p in params:
+            p.copy_(flat[at:at + p.numel()].view_as(p))
+            at += p.numel()
 
 
 class Batches:
@@ -167,6 +182,8 @@ class Trainer:
         self.waited = 0  # epochs since the best validation loss
         self.stopped_early = False
         self.last_weights: dict[str, Tensor] | None = None  # set once the best are restored
+        self.start_loss: float | None = None  # the first step's loss (GROWTH x it fails)
+        self._good: Tensor | None = None  # the weights before the last step
 
     @property
     def done(self) -> bool:
@@ -188,21 +205,27 @@ class Trainer:
             value = self.loss(self.model(xb), yb)
             nfe_f = self.integrator.nfe_forward if self.integrator is not None else 0
             if not torch.isfinite(value):
-                raise Diverged(it, "loss")
+                raise Diverged(it, "non-finite loss")
+            current = float(value.detach())
+            if self.start_loss is None:
+                with torch.no_grad():
+                    self.start_loss = max(current, float(self.loss(torch.zeros_like(yb), yb)))
+            elif self.start_loss > 0 and current > GROWTH * self.start_loss:
+                if self._good is not None:  # the weights of the last step with a sane loss
+                    _restore(params, self._good)
+                raise Diverged(it, f"exploding loss ({current:.3g}, over {GROWTH:g} × its "
+                                   f"start {self.start_loss:.3g})")
             total = value if self.penalty is None else value + self.penalty(self.model, xb)
             total.backward()
             before = _flat(params)  # one copy of every weight, to undo a non-finite step
             with deferred():
                 self.optimizer.step()
                 if not bool(torch.isfinite(_flat(params)).all()):
-                    with torch.no_grad():
-                        at = 0
-                        for p in params:
-                            p.copy_(before[at:at + p.numel()].view_as(p))
-                            at += p.numel()
-                    raise Diverged(it, "parameter")
+                    _restore(params, before)
+                    raise Diverged(it, "non-finite parameter")
+                self._good = before
                 nfe_b = self.integrator.nfe_backward if self.integrator is not None else 0
-                step = Step(it, float(value.detach()), tol, nfe_f, nfe_b,
+                step = Step(it, current, tol, nfe_f, nfe_b,
                             time.perf_counter() - start, epoch=it // self.batches.per_epoch)
                 if self.schedule is not None:
                     self.schedule.update(step.loss)
@@ -252,7 +275,7 @@ class Trainer:
             "batches": self.batches.state_dict(self.step),
             "rng": torch.get_rng_state(),
             "best_val": self.best_val, "best_step": self.best_step, "waited": self.waited,
-            "stopped_early": self.stopped_early,
+            "stopped_early": self.stopped_early, "start_loss": self.start_loss,
             "best": self.best_weights,
             "last": self.last_weights if self.last_weights is not None else weights(self.model),
         }
@@ -269,6 +292,7 @@ class Trainer:
         self.best_val, self.best_step = float(state["best_val"]), state["best_step"]
         self.waited, self.stopped_early = int(state["waited"]), bool(state["stopped_early"])
         self.best_weights = state.get("best")
+        self.start_loss = state.get("start_loss")
 
 
 def fit(model: nn.Module, x: Tensor, y: Tensor, optimizer: torch.optim.Optimizer,
