@@ -128,8 +128,8 @@ def test_2d_run_gets_2d_plots(tmp_path):
     (run,) = run_dirs(tmp_path, "train")
     assert {"grid.png", "error.png", "loss.png"} <= {p.name for p in run.iterdir()}
     m = json.loads((run / "metrics.json").read_text())
-    assert {"cr_residual_max", "net_cr_residual_max", "roundtrip_max_err"} <= set(m)
-    assert m["net_cr_residual_max"] == 0.0
+    assert {"cr_residual_rel_max", "net_cr_residual_max", "roundtrip_max_err"} <= set(m)
+    assert m["cr_residual_rel_max"] == 0.0 == m["net_cr_residual_max"]
 
 
 BAD = [

@@ -75,14 +75,22 @@ def test_every_option_composes_and_builds(compose, group, option):
     assert out.shape == (3, target.d_y) and torch.isfinite(out).all()
 
 
-def test_defaults_are_the_papers_setup(compose):
-    cfg = compose([])
-    assert cfg.target._target_.endswith("Exp") and cfg.activation.eps == 1e-4
-    assert (cfg.data.n_train, list(cfg.data.train_range)) == (5, [-1.0, 1.0])
-    assert (cfg.data.n_test, list(cfg.data.test_range)) == (100, [-2.0, 2.0])
-    assert cfg.model.depth == 1  # width: 128 by the accuracy study, 64 with experiment=paper
-    assert cfg.optim.lr == 0.01 and cfg.iterations == 50 and cfg.loss == "norm"
-    assert cfg.anchor.x0 == 0.0 and cfg.path._target_.endswith("LinearPath")
+def test_defaults_are_the_papers_setup_for_a_1d_target(compose):
+    """`auto` data and training resolve to the paper's section 5 for a 1-D target."""
+    from jacnet_cli.run import plan
+    from jacnet_cli.run.settings import TrainSettings
+
+    cfg = compose([], plain=True)
+    target = build.target(cfg)
+    data = build.data_spec(cfg).resolve(target)
+    assert cfg["target"]["_target_"].endswith("Exp") and cfg["activation"]["eps"] == 1e-4
+    assert (data.n_train, tuple(data.train_range)) == (5, (-1.0, 1.0))
+    assert (data.n_test, tuple(data.test_range)) == (100, (-2.0, 2.0))
+    assert cfg["model"]["depth"] == 1  # width: 128 by the accuracy study, 64 with experiment=paper
+    chosen = plan.make(TrainSettings.of(cfg), data.n_train, False, 1, validating=False)
+    assert cfg["optim"]["lr"] == 0.01 and chosen.iterations == 50 and chosen.loss == "norm"
+    assert chosen.batch_size is None and chosen.regime == "paper"
+    assert cfg["anchor"]["x0"] == 0.0 and cfg["path"]["_target_"].endswith("LinearPath")
 
 
 def test_the_library_and_the_command_line_share_the_model_defaults(compose):

@@ -322,4 +322,5 @@ def test_streamed_bad_rows_are_refused_in_one_line(tmp_path, monkeypatch):
                "data.stream=true", "batch_size=64")
     with pytest.raises(ValueError, match="batch_size=null is not allowed with streamed data"):
         _train(tmp_path, "data=file", f"data.path={data}", "data.x=[c0,c1,c2]", "data.y=[y]",
-               "data.stream=true", "data.drop_nonfinite=true", "activation=lipschitz", name="r2")
+               "data.stream=true", "data.drop_nonfinite=true", "activation=lipschitz",
+               "batch_size=null", name="r2")

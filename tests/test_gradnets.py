@@ -142,7 +142,7 @@ def test_conservation_diagnostics_vanish_for_potential_structures(name):
 
 def test_conservation_diagnostics_show_a_non_conservative_field():
     torch.manual_seed(0)
-    model = JacNet(3, 3, STRUCTURES["pd"](1e-2), hidden=16)
+    model = JacNet(3, 3, STRUCTURES["pd"](1e-2, conservative=False), hidden=16)  # paper's form
     out = conservation(model, _box(40, 3), _box(40, 3, seed=2))
     assert out["curl_max"] > 1e-3 and out["path_gap_max"] > 1e-4
     assert measure(model, _box(100, 3))["jacobian_asym_max"] > 1e-3
@@ -190,7 +190,7 @@ def test_monotone_options_are_checked():
     with pytest.raises(ValueError, match="needs d_x == d_y"):
         JacNet(2, 3, Gradient())
     with pytest.raises(ValueError, match="no closed-form antiderivative"):
-        JacNet(2, 2, STRUCTURES["pd"](), integrator=Exact())
+        JacNet(2, 2, STRUCTURES["pd"](conservative=False), integrator=Exact())
 
 
 @pytest.mark.subprocess

@@ -49,10 +49,40 @@ FLOPS = 4e9  # a measurement's budget of floating-point work, to size n-D point 
 ROUNDTRIP = "roundtrip_max_err"
 
 
-def bounds(model: nn.Module) -> dict[str, Bound]:
-    """The guarantee keys the model's structure states, with their bounds."""
+WIDE = 3.0  # n-D guarantees are also measured on a box this many times the guarantee box
+
+
+def bounds(model: nn.Module, wide: bool = True) -> dict[str, Bound]:
+    """The guarantee keys the model's structure states, with their bounds; with `wide`, also
+    the same keys measured on the wider box (`<key>_wide`, see `measure_wide`), except those
+    the structure states on the guarantee box only (`local_keys`)."""
     structure = getattr(model, "structure", None)
-    return {} if structure is None else structure.bounds(model.d_x, model.d_y)
+    if structure is None:
+        return {}
+    out = structure.bounds(model.d_x, model.d_y)
+    if wide:
+        local = getattr(structure, "local_keys", ())
+        out = {**out, **{f"{k}_wide": b for k, b in out.items() if k not in local}}
+    return out
+
+
+def widened(grid: Tensor, factor: float = WIDE) -> Tensor:
+    """The points of a box `factor` times as wide about the same centre: (M, d) -> (M, d)."""
+    centre = (grid.min(0).values + grid.max(0).values) / 2
+    return centre + factor * (grid - centre)
+
+
+def measure_wide(model: nn.Module, grid: Tensor, factor: float = WIDE) -> dict[str, float]:
+    """The structure's keys on ŷ's D at the guarantee points pushed `factor` times as far
+    from the box's centre, as `<key>_wide`: a guarantee by construction holds there too,
+    one learned from data need not (the 3x box of the n-D issues)."""
+    structure = getattr(model, "structure", None)
+    local = getattr(structure, "local_keys", ())
+    keys = [k for k in bounds(model, wide=False) if k not in local]
+    if not keys:
+        return {}
+    found = measure(model, widened(grid, factor), keys, net_checks=False)
+    return {f"{k}_wide": v for k, v in found.items() if k in keys}
 
 
 def applicable(model: nn.Module) -> list[str]:
@@ -62,7 +92,7 @@ def applicable(model: nn.Module) -> list[str]:
     structure = getattr(model, "structure", None)
     if structure is None:
         return []
-    keys = list(bounds(model))
+    keys = list(bounds(model, wide=False))
     if model.d_x > 1 and model.d_x == model.d_y and "jacobian_asym_max" not in keys:
         keys.append("jacobian_asym_max")
     return keys + ([ROUNDTRIP] if model.invertible else [])
@@ -88,7 +118,8 @@ def _measure_key(structure: Any, key: str, jac: Tensor) -> tuple[Tensor, str]:
 
 
 def measure(model: nn.Module, x: Tensor, keys: list[str] | None = None,
-            chunk: int = 4096, roundtrip_points: int = 512) -> dict[str, float]:
+            chunk: int = 4096, roundtrip_points: int = 512,
+            net_checks: bool = True) -> dict[str, float]:
     """Measure guarantees of `model` on points x (M, d_x).
 
     Args:
@@ -98,6 +129,7 @@ def measure(model: nn.Module, x: Tensor, keys: list[str] | None = None,
             Any key of `MEASURES` can be asked of any model (e.g. `lipschitz_max` of an
             unconstrained one).
         chunk: points per autograd pass (fewer at high dimension).
+        net_checks: also the structure's `net_` check of J_θ.
         roundtrip_points: the round trip is measured on this many of the points, evenly
             strided (each inverse is a solve), at the values ŷ took for D (no extra pass).
 
@@ -133,7 +165,7 @@ def measure(model: nn.Module, x: Tensor, keys: list[str] | None = None,
     if ROUNDTRIP in keys:
         y = torch.cat(values_at)[::step] if values_at else None
         out[ROUNDTRIP] = roundtrip_error(model, x[::step], chunk, y=y)
-    if structure is not None:
+    if structure is not None and net_checks:
         with torch.no_grad():
             checks = [structure.check(model.jacobian(p)) for p in parts]
         for key in checks[0]:
@@ -231,9 +263,11 @@ def _jacobian_derivative(model: nn.Module, x: Tensor, create_graph: bool = False
     if d_y * d_x <= 64 or by_autograd:
         xg = x.requires_grad_(True) if not x.requires_grad else x
         jac = model.jacobian(xg)  # (N, d_y, d_x)
+        # allow_unused: a piecewise-constant J (MaxMin, abs networks) has no x in its graph
         rows = [torch.autograd.grad(jac[:, i, j].sum(), xg, create_graph=create_graph,
-                                    retain_graph=True)[0]  # (N, d_x)
+                                    retain_graph=True, allow_unused=True)[0]  # (N, d_x)
                 for i in range(d_y) for j in range(d_x)]
+        rows = [torch.zeros_like(xg) if r is None else r for r in rows]
         return torch.stack(rows, dim=1).reshape(x.shape[0], d_y, d_x, d_x)
     from torch.func import jacfwd, vmap
 

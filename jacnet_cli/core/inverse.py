@@ -6,6 +6,8 @@ solves the paper's ODE with that method):
 - "table" (1-D): tabulate ŷ once, polish each point by bracketed Newton;
 - "bracket" (1-D): grow a bracket per point from the anchor, then safeguarded Newton;
 - "newton" (any d): damped Newton from the anchor with a backtracking line search;
+- "grid" (any d): damped Newton from the nearest of ŷ's values tabulated on the structure's
+  region (a local inverse: `cauchy_riemann` with min_modulus, invertible near each point);
 - "ode": the paper's output-space ODE (eq. 4.5) dx/dt = J(x)⁻¹ (y - y0), then Newton;
 - "substitution": a structure with a direct inverse of its closed form (`invert_primitive`:
   triangular blocks inverted coordinate by coordinate);
@@ -252,7 +254,7 @@ def solve_input(model: nn.Module, y: Tensor, x: Tensor, index: int, sign: float 
 
 @torch.no_grad()
 def newton_nd(model: nn.Module, y: Tensor, max_iter: int = 60, xtol: float = 1e-13,
-              halvings: int = 40, batch: int = 8) -> Tensor:
+              halvings: int = 40, batch: int = 8, start: Tensor | None = None) -> Tensor:
     """Roots of ŷ(x) = y by damped Newton with a backtracking line search, in any dimension.
 
     Each point steps x <- x - λ s, s = D(x)⁻¹ (ŷ(x) - y), with the largest λ in 1, 1/2,
@@ -275,6 +277,7 @@ def newton_nd(model: nn.Module, y: Tensor, max_iter: int = 60, xtol: float = 1e-
         xtol: relative step size that ends a point's iteration.
         halvings: step halvings tried before a point stops.
         batch: step lengths tried per network call after a full step fails.
+        start: (N, d_x) starting points instead of the step from the anchor.
 
     Returns:
         (N, d_x) the preimages (no gradient).
@@ -289,21 +292,24 @@ def newton_nd(model: nn.Module, y: Tensor, max_iter: int = 60, xtol: float = 1e-
             return model.structure.solve(jac, r)  # (P, d_x), Cholesky for monotone
         return torch.linalg.solve(jac, r)  # (P, d_x)
 
-    y0, x0 = model.anchor.inverse(y)  # (N, d_y), (N, d_x)
-    if model.anchor.shared:
-        jac0 = jacobian(x0[:1])  # (1, d, d): one Jacobian for every point's first step
-        start = x0 + torch.linalg.solve(jac0, (y - y0).unsqueeze(-1)).squeeze(-1)
+    if start is not None:
+        x, r = start.clone(), model(start) - y
     else:
-        start = x0 + solve_step(jacobian(x0), y - y0)
-    # Keep the anchor where the first step made things worse. (J is computed only where a
-    # step was accepted: computing it with every trial value, as a fused pass would, cost up
-    # to 2x the whole inverse for modular networks, whose full steps often fail far out.)
-    # With an exact structure ŷ(x0) = y0 + P(x0) - P(x0) = y0: no pass needed there.
-    f0 = y0 if exact and model.anchor.shared else model(x0)
-    r0, rs = f0 - y, model(start) - y  # (N, d_y) each
-    better = (rs * rs).sum(-1) < (r0 * r0).sum(-1)  # (N,)
-    x = torch.where(better[:, None], start, x0)
-    r = torch.where(better[:, None], rs, r0)
+        y0, x0 = model.anchor.inverse(y)  # (N, d_y), (N, d_x)
+        if model.anchor.shared:
+            jac0 = jacobian(x0[:1])  # (1, d, d): one Jacobian for every point's first step
+            start = x0 + torch.linalg.solve(jac0, (y - y0).unsqueeze(-1)).squeeze(-1)
+        else:
+            start = x0 + solve_step(jacobian(x0), y - y0)
+        # Keep the anchor where the first step made things worse. (J is computed only where
+        # a step was accepted: computing it with every trial value, as a fused pass would,
+        # cost up to 2x the whole inverse for modular networks, whose full steps often fail
+        # far out.) With an exact structure ŷ(x0) = y0 + P(x0) - P(x0) = y0: no pass there.
+        f0 = y0 if exact and model.anchor.shared else model(x0)
+        r0, rs = f0 - y, model(start) - y  # (N, d_y) each
+        better = (rs * rs).sum(-1) < (r0 * r0).sum(-1)  # (N,)
+        x = torch.where(better[:, None], start, x0)
+        r = torch.where(better[:, None], rs, r0)
     size = (r * r).sum(-1)  # (N,) merit ‖r‖²
     active = torch.arange(y.shape[0], device=y.device)  # (P,) points still iterating
     exponents = torch.arange(1, batch + 1, dtype=y.dtype, device=y.device)  # (B,)
@@ -582,6 +588,31 @@ def _newton(model: nn.Module, y: Tensor, max_iter: int = 60, **unused: Any) -> T
     return newton_nd(model, y, max_iter=max_iter)
 
 
+def grid_newton(model: nn.Module, y: Tensor, points: int = 4096, max_iter: int = 60) -> Tensor:
+    """Damped Newton from the tabulated point whose value is nearest y: a regular grid of
+    about `points` over the structure's region (`Structure.region`; uniform samples beyond
+    3 inputs), or the plain `newton_nd` where the structure states none."""
+    region = model.structure.region(model.net)
+    if region is None:
+        return newton_nd(model, y, max_iter=max_iter)
+    lo, hi = (t.to(y) for t in region)
+    d = lo.shape[0]
+    if d <= 3:
+        axis = torch.linspace(0, 1, max(2, round(points ** (1 / d))), dtype=y.dtype, device=y.device)
+        unit = torch.cartesian_prod(*([axis] * d)).reshape(-1, d)
+    else:
+        gen = torch.Generator().manual_seed(0)
+        unit = torch.rand(points, d, generator=gen, dtype=y.dtype).to(y.device)
+    table = lo + (hi - lo) * unit  # (M, d)
+    values = predict(model, table)  # (M, d_y)
+    nearest = torch.cat([torch.cdist(part, values).argmin(1) for part in y.split(4096)])
+    return newton_nd(model, y, max_iter=max_iter, start=table[nearest])
+
+
+def _grid(model: nn.Module, y: Tensor, max_iter: int = 60, **unused: Any) -> Tensor:
+    return grid_newton(model, y, max_iter=max_iter)
+
+
 def _bracket(model: nn.Module, y: Tensor, tol: float = 0.0, **unused: Any) -> Tensor:
     return bracket_1d(model, y, tol)
 
@@ -596,5 +627,5 @@ def _ode(model: nn.Module, y: Tensor, **options: Any) -> Tensor:
 
 #: name -> method (model, y, **options) -> x; "auto" asks the structure.
 METHODS: dict[str, Callable[..., Tensor] | None] = {
-    "auto": None, "table": _table, "bracket": _bracket, "newton": _newton, "ode": _ode,
-    "substitution": substitution}
+    "auto": None, "table": _table, "bracket": _bracket, "newton": _newton, "grid": _grid,
+    "ode": _ode, "substitution": substitution}

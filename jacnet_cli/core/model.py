@@ -103,14 +103,14 @@ class JacNet(nn.Module):
         (N, d_x) x2 -> (N, d_y)."""
         n = start.shape[0]
         delta = end - start  # (N, d_x)
-        jvp = getattr(self.structure, "jvp", None)  # J v without forming J, where offered
 
         def integrand(t: Tensor) -> Tensor:
             k = t.shape[0]
             c = start.unsqueeze(1) + t[None, :, None] * delta.unsqueeze(1)  # (N, K, d_x)
-            if jvp is not None:
-                v = delta.unsqueeze(1).expand(n, k, self.d_x).reshape(n * k, self.d_x)
-                return jvp(self.net, c.reshape(n * k, self.d_x), v).reshape(n, k, self.d_y)
+            v = delta.unsqueeze(1).expand(n, k, self.d_x).reshape(n * k, self.d_x)
+            jv = self.structure.jvp(self.net, c.reshape(n * k, self.d_x), v)  # None: form J
+            if jv is not None:
+                return jv.reshape(n, k, self.d_y)
             jac = self.jacobian(c.reshape(n * k, self.d_x)).reshape(n, k, self.d_y, self.d_x)
             return (jac @ delta[:, None, :, None]).squeeze(-1)  # (N, K, d_y)
 

@@ -41,6 +41,11 @@ __all__ = [
     "ComplexSquare",
     "IcgnConvex",
     "PolyMax",
+    "RotatedTanh",
+    "RotatedCubic",
+    "OrthoRidge",
+    "CubicSin",
+    "Mobius",
     "TARGETS",
     "get_target",
 ]
@@ -61,6 +66,10 @@ class Target:
     d_y: int = 1
     invertible: bool = False
     closed_form: bool = True  # False for data from a file: nothing to compare against
+    #: the natural training box [lo, hi]^d and sample size of an n-D target (data=auto; a
+    #: 1-D target gets the paper's data)
+    domain: tuple[float, float] = (-1.0, 1.0)
+    samples: int = 2000
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -545,6 +554,8 @@ class IcgnConvex(Potential):
     """
 
     name = "icgn_convex"
+    domain = (0.0, 1.0)
+    samples = 10000
     d_x = 2
     d_y = 2
 
@@ -582,6 +593,8 @@ class PolyMax(Potential):
     """
 
     name = "polymax"
+    domain = (0.0, 1.0)
+    samples = 10000
 
     def __init__(self, dim: int = 8) -> None:
         if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2:
@@ -626,6 +639,145 @@ class PolyMax(Potential):
         return 2 * a[q.argmax(dim=-1)] / self._c  # (N, d, d)
 
 
+# --------------------------------------------------------------------------------------------
+# Invertible maps that are not monotone (for `invertible`): a rotation composed with a
+# deformation, so J is neither symmetric nor positive definite.
+# --------------------------------------------------------------------------------------------
+
+
+def rotation(d: int, generator: torch.Generator) -> Tensor:
+    """A random rotation (orthogonal, det = +1), float64: (d, d). The sign-fixed Q factor of
+    a Gaussian matrix, one column negated when it is a reflection (half the time)."""
+    q, r = torch.linalg.qr(torch.randn(d, d, generator=generator, dtype=torch.float64))
+    q = q * torch.where(torch.diagonal(r) < 0, -1.0, 1.0)
+    if torch.linalg.det(q) < 0:
+        q[:, 0] = -q[:, 0]
+    return q
+
+
+def _dim(dim: object) -> int:
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        raise ValueError(f"target.dim={dim!r} is not allowed; it must be an integer >= 1")
+    return dim
+
+
+class RotatedTanh(Target):
+    """f(x) = Q (x + a tanh(B x + c)) with a‖B‖₂ < 1 and Q a rotation: invertible, not monotone.
+
+    D = Q (I + a diag(sech²(B x + c)) B); the bracket is I plus a perturbation of norm
+    a‖B‖₂ < 1, so det D > 0 everywhere. The inverse is the fixed point of the contraction
+    x = Qᵀ y - a tanh(B x + c) (rate a‖B‖₂), iterated until a step is below 1e-13
+    (accuracy ~1e-12 in float64). At dim = 2 Q is the rotation by `degrees` (the issue's
+    instance: ‖B‖₂ = 1.2, a = 0.6, 120°); other dims draw Q from `seed`.
+
+    Args:
+        dim: d_x = d_y.
+        seed: seeds Q (dim != 2), B and c.
+        norm: ‖B‖₂ (B is rescaled to it exactly).
+        a: amplitude; a·norm < 1.
+        degrees: the rotation at dim = 2.
+    """
+
+    name = "rotated_tanh"
+    samples = 3000
+    invertible = True
+
+    def __init__(self, dim: int = 2, seed: int = 0, norm: float = 1.2, a: float = 0.6,
+                 degrees: float = 120.0) -> None:
+        self.dim = self.d_x = self.d_y = _dim(dim)
+        if not (isinstance(a, (int, float)) and isinstance(norm, (int, float)) and a > 0
+                and norm > 0 and a * norm < 1):
+            raise ValueError(f"target.a={a!r} with target.norm={norm!r} is not allowed; a * norm "
+                             "must be in (0, 1) (a contraction)")
+        self.seed, self.norm, self.a, self.degrees = seed, float(norm), float(a), float(degrees)
+        gen = torch.Generator().manual_seed(int(seed))
+        if dim == 2:
+            c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+            self._q = torch.tensor([[c, -s], [s, c]], dtype=torch.float64)
+        else:
+            self._q = rotation(dim, gen)  # (d, d)
+        b = torch.randn(dim, dim, generator=gen, dtype=torch.float64)
+        self._b = b * (self.norm / torch.linalg.matrix_norm(b, ord=2))  # ‖B‖₂ = norm
+        self._c = 0.5 * torch.randn(dim, generator=gen, dtype=torch.float64)
+
+    def __repr__(self) -> str:
+        return f"RotatedTanh(dim={self.dim}, seed={self.seed}, norm={self.norm}, a={self.a})"
+
+    def _mats(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        return self._q.to(x), self._b.to(x), self._c.to(x)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        self._check(x, self.dim)
+        q, b, c = self._mats(x)
+        return (x + self.a * torch.tanh(x @ b.T + c)) @ q.T  # (N, d)
+
+    def jacobian(self, x: Tensor) -> Tensor:
+        self._check(x, self.dim)
+        q, b, c = self._mats(x)
+        s = 1 - torch.tanh(x @ b.T + c) ** 2  # (N, d)
+        eye = torch.eye(self.dim, dtype=x.dtype, device=x.device)
+        return q @ (eye + self.a * s[:, :, None] * b)  # (N, d, d)
+
+    def inverse(self, y: Tensor) -> Tensor:
+        self._check(y, self.dim, "y")
+        q, b, c = self._mats(y)
+        base = y @ q  # (N, d) = Qᵀ y per row
+        x = base.clone()
+        rate = self.a * self.norm
+        stop = 1e-13 * (1 - rate) / rate
+        for _ in range(2000):
+            new = base - self.a * torch.tanh(x @ b.T + c)
+            step = float((new - x).abs().max()) if new.numel() else 0.0
+            x = new
+            if step <= stop:
+                break
+        return x
+
+
+class RotatedCubic(Target):
+    """f(x) = Q₁ g(Q₂ x) + b with g(t) = t + t³/2 elementwise and Q₁, Q₂ rotations.
+
+    D = Q₁ diag(1 + 1.5 t²) Q₂ (t = Q₂ x): det D = Π (1 + 1.5 t²) > 0; not monotone unless
+    Q₁ = Q₂ᵀ. The inverse is in closed form: t = g⁻¹(u), the real root of t³ + 2t - 2u = 0,
+    t = A - 2/(3A) with A = sign(u) ∛(|u| + √(u² + 8/27)), free of cancellation.
+
+    Args:
+        dim: d_x = d_y.
+        seed: seeds Q₁, Q₂ and b.
+    """
+
+    name = "rotated_cubic"
+    samples = 3000
+    invertible = True
+
+    def __init__(self, dim: int = 2, seed: int = 0) -> None:
+        self.dim = self.d_x = self.d_y = _dim(dim)
+        self.seed = seed
+        gen = torch.Generator().manual_seed(int(seed) + 7919)
+        self._q1, self._q2 = rotation(dim, gen), rotation(dim, gen)  # (d, d) each
+        self._shift = 0.3 * torch.randn(dim, generator=gen, dtype=torch.float64)  # (d,)
+
+    def __repr__(self) -> str:
+        return f"RotatedCubic(dim={self.dim}, seed={self.seed})"
+
+    def __call__(self, x: Tensor) -> Tensor:
+        self._check(x, self.dim)
+        t = x @ self._q2.to(x).T  # (N, d)
+        return (t + 0.5 * t**3) @ self._q1.to(x).T + self._shift.to(x)
+
+    def jacobian(self, x: Tensor) -> Tensor:
+        self._check(x, self.dim)
+        t = x @ self._q2.to(x).T
+        return self._q1.to(x) @ ((1 + 1.5 * t**2)[:, :, None] * self._q2.to(x))  # (N, d, d)
+
+    def inverse(self, y: Tensor) -> Tensor:
+        self._check(y, self.dim, "y")
+        u = (y - self._shift.to(y)) @ self._q1.to(y)  # (N, d) = Q₁ᵀ (y - b)
+        big = torch.pow(u.abs() + torch.sqrt(u * u + 8.0 / 27.0), 1.0 / 3.0)
+        t = torch.sign(u) * (big - 2.0 / (3.0 * big))
+        return t @ self._q2.to(y)  # Q₂ᵀ t
+
+
 class Table(Target):
     """The user's data: no closed form, so metrics that need one (a true Jacobian or inverse)
     are skipped, not faked.
@@ -667,3 +819,162 @@ def get_target(name: str, **kwargs: object) -> Target:
             f"target={name!r} is not a known target; choose one of: {', '.join(TARGETS)}"
         )
     return TARGETS[name](**kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# k-Lipschitz maps whose constant is attained, and more holomorphic maps.
+# --------------------------------------------------------------------------------------------
+
+_RIDGE_PROFILES = {"abs": (torch.abs, torch.sign), "sin": (torch.sin, torch.cos),
+                   "tanh": (torch.tanh, lambda u: torch.cosh(u).reciprocal().square())}
+
+
+def _orthonormal_rows(rows: int, cols: int, generator: torch.Generator) -> Tensor:
+    """rows x cols, float64, with orthonormal rows (rows <= cols) or columns: ‖·‖₂ = 1."""
+    a = torch.randn(max(rows, cols), min(rows, cols), generator=generator, dtype=torch.float64)
+    q, r = torch.linalg.qr(a)
+    q = q * torch.where(torch.diagonal(r) < 0, -1.0, 1.0)  # sign-fixed: backend-independent
+    return q if rows >= cols else q.T
+
+
+class OrthoRidge(Target):
+    """f(x) = (k/ω) U σ(ω V x + c): a k-Lipschitz map R^d_x -> R^d_y whose constant is attained.
+
+    V (d_x x d_x) is orthogonal, U (d_y x d_x) has orthonormal rows (d_y <= d_x) or columns,
+    c a fixed offset. D(x) = k U diag(σ'(ω V x + c)) V, so ‖D(x)‖₂ <= k |σ'|max = k, and:
+    σ = |·| (default): σ' = ±1, D Dᵀ = k² I for d_y <= d_x, so ‖D(x)‖₂ = k at every x off
+    the kinks (a gradient-norm-preserving map); σ = sin or tanh: ‖D‖₂ = k where ω V x + c = 0,
+    at x* = -Vᵀ c / ω (inside [-1, 1]^d for the defaults). Not invertible in general.
+
+    Args:
+        d_x, d_y: dimensions.
+        profile: "abs", "sin" or "tanh".
+        k: the Lipschitz constant (attained).
+        omega: frequency ω > 0 (kinks or oscillations per unit length).
+        seed: seeds U, V and c.
+    """
+
+    name = "ortho_ridge"
+    samples = 3000
+
+    def __init__(self, d_x: int = 4, d_y: int = 2, profile: str = "abs", k: float = 1.0,
+                 omega: float = 2.0, seed: int = 0) -> None:
+        self.d_x, self.d_y = _dim(d_x), _dim(d_y)
+        if profile not in _RIDGE_PROFILES:
+            raise ValueError(f"target.profile={profile!r} is not allowed; choose one of: "
+                             + ", ".join(_RIDGE_PROFILES))
+        for key, value in (("k", k), ("omega", omega)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                    math.isfinite(value) and value > 0):
+                raise ValueError(f"target.{key}={value!r} is not allowed; it must be a number > 0")
+        self.profile, self.k, self.omega, self.seed = profile, float(k), float(omega), seed
+        gen = torch.Generator().manual_seed(int(seed))
+        self._v = _orthonormal_rows(self.d_x, self.d_x, gen)  # (d_x, d_x)
+        self._u = _orthonormal_rows(self.d_y, self.d_x, gen)  # (d_y, d_x)
+        self._c = 0.5 * torch.randn(self.d_x, generator=gen, dtype=torch.float64)  # (d_x,)
+
+    def __repr__(self) -> str:
+        return (f"OrthoRidge(d_x={self.d_x}, d_y={self.d_y}, profile={self.profile!r}, "
+                f"k={self.k:g}, omega={self.omega:g}, seed={self.seed})")
+
+    def peak(self) -> Tensor:
+        """x* = -Vᵀ c / ω, where ‖D‖₂ = k for every profile: (1, d_x), float64."""
+        return (-(self._v.T @ self._c) / self.omega)[None]
+
+    def _pre(self, x: Tensor) -> Tensor:
+        return self.omega * (x @ self._v.to(x).T) + self._c.to(x)  # (N, d_x)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        self._check(x, self.d_x)
+        f = _RIDGE_PROFILES[self.profile][0]
+        return (self.k / self.omega) * (f(self._pre(x)) @ self._u.to(x).T)  # (N, d_y)
+
+    def jacobian(self, x: Tensor) -> Tensor:
+        self._check(x, self.d_x)
+        ds = _RIDGE_PROFILES[self.profile][1](self._pre(x))  # (N, d_x)
+        return self.k * (self._u.to(x) * ds[:, None, :]) @ self._v.to(x)  # (N, d_y, d_x)
+
+
+def _as_complex(x: Tensor) -> Tensor:
+    return torch.complex(x[:, 0], x[:, 1])  # (N,)
+
+
+def _as_real(z: Tensor) -> Tensor:
+    return torch.stack([z.real, z.imag], dim=-1)  # (N, 2)
+
+
+class CubicSin(Target):
+    """f(z) = z³/3 - z + sin z on R² = C: holomorphic, f'(z) = z² - 1 + cos z.
+
+    f'(0) = 0 (a critical point), so f is not invertible; the natural box is [-1.5, 1.5]².
+    """
+
+    name = "cubic_sin"
+    d_x = 2
+    d_y = 2
+    domain = (-1.5, 1.5)
+    samples = 3000
+
+    def __call__(self, x: Tensor) -> Tensor:
+        self._check(x, 2)
+        z = _as_complex(x)
+        return _as_real(z ** 3 / 3 - z + torch.sin(z))  # (N, 2)
+
+    def jacobian(self, x: Tensor) -> Tensor:
+        self._check(x, 2)
+        z = _as_complex(x)
+        w = z * z - 1 + torch.cos(z)
+        return _holomorphic_jacobian(w.real, w.imag)  # (N, 2, 2)
+
+
+class Mobius(Target):
+    """f(z) = (a z + b) / (c z + d) with ad - bc != 0: holomorphic off the pole -d/c,
+    f'(z) = (ad - bc) / (c z + d)², never zero; inverse (d w - b) / (a - c w).
+
+    The defaults a, b, c, d = 1, i, 1/2, 3/2 - i/2 put the pole at -3 + i, 1.5 from the box
+    [-1.5, 1.5]², where |f'| lies in [0.27, 3.2]: a target for `min_modulus`.
+
+    Args:
+        a, b, c, d: the coefficients as [re, im] pairs.
+    """
+
+    name = "mobius"
+    d_x = 2
+    d_y = 2
+    domain = (-1.5, 1.5)
+    samples = 3000
+    invertible = True
+
+    def __init__(self, a: list[float] = (1.0, 0.0), b: list[float] = (0.0, 1.0),
+                 c: list[float] = (0.5, 0.0), d: list[float] = (1.5, -0.5)) -> None:
+        values = []
+        for key, value in (("a", a), ("b", b), ("c", c), ("d", d)):
+            try:
+                re, im = (float(v) for v in value)
+            except (TypeError, ValueError):
+                raise ValueError(f"target.{key}={value!r} is not allowed; give [re, im]") from None
+            values.append(complex(re, im))
+        self.a, self.b, self.c, self.d = values
+        if self.a * self.d - self.b * self.c == 0:
+            raise ValueError("target: a d - b c = 0 is not allowed; the map would be constant")
+
+    def __repr__(self) -> str:
+        return f"Mobius(a={self.a}, b={self.b}, c={self.c}, d={self.d})"
+
+    def pole(self) -> complex:
+        return -self.d / self.c if self.c != 0 else complex("inf")
+
+    def __call__(self, x: Tensor) -> Tensor:
+        self._check(x, 2)
+        z = _as_complex(x)
+        return _as_real((self.a * z + self.b) / (self.c * z + self.d))
+
+    def jacobian(self, x: Tensor) -> Tensor:
+        self._check(x, 2)
+        w = (self.a * self.d - self.b * self.c) / (self.c * _as_complex(x) + self.d) ** 2
+        return _holomorphic_jacobian(w.real, w.imag)
+
+    def inverse(self, y: Tensor) -> Tensor:
+        self._check(y, 2, "y")
+        w = _as_complex(y)
+        return _as_real((self.d * w - self.b) / (self.a - self.c * w))

@@ -11,8 +11,9 @@ Config group: ``conf/data/<name>.yaml``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -37,9 +38,21 @@ def grid_points(key: str, value: object, optional: bool = False) -> int | None:
                      "range)")
 
 
+#: The paper's data (section 5), what `auto` means for a 1-D target.
+PAPER = {"n_train": 5, "train_range": (-1.0, 1.0), "n_test": 100, "test_range": (-2.0, 2.0),
+         "guarantee_range": (-3.0, 3.0), "n_val": 0}
+AUTO_TEST = 2000  # test points of an n-D target's data
+
+
 @dataclass
 class DataSpec:
     """Where and how many points to sample.
+
+    Every count and range may be `auto` (`conf/data/auto.yaml`, the default): for a 1-D
+    target the paper's data (5 training points in [-1, 1], 100 test points in [-2, 2],
+    guarantees on [-3, 3]); for an n-D target its natural domain and sample size
+    (`Target.domain`, `Target.samples`), test points in the same box, a validation set of a
+    fifth as many points, and guarantees on the box three times as wide.
 
     Args:
         n_train: training points, uniform in train_range^d (with `fresh`, the points per epoch).
@@ -55,30 +68,49 @@ class DataSpec:
             uniform samples.
         fresh: every training step draws a fresh uniform batch from the target instead of
             reusing the n_train points (needs batch_size).
+        split_seed: seeds the draws; null: the run's seed (set it to vary only the
+            initialisation across a seed sweep).
     """
 
-    n_train: int = 5
-    train_range: Sequence[float] = (-1.0, 1.0)
-    n_test: int = 100
-    test_range: Sequence[float] = (-2.0, 2.0)
-    guarantee_range: Sequence[float] = (-3.0, 3.0)
+    n_train: int | str = 5
+    train_range: Sequence[float] | str = (-1.0, 1.0)
+    n_test: int | str = 100
+    test_range: Sequence[float] | str = (-2.0, 2.0)
+    guarantee_range: Sequence[float] | str = (-3.0, 3.0)
     grid_points: int = 2001
     guarantee_points: int = 4000
-    n_val: int = 0
+    n_val: int | str = 0
     test_grid: bool = False
     fresh: bool = False
+    split_seed: int | None = None
 
     def __post_init__(self) -> None:
-        checks.integer("data.n_train", self.n_train, 1)
-        checks.integer("data.n_test", self.n_test, 1)
+        checks.integer("data.split_seed", self.split_seed, 0, optional=True)
+        for key, minimum in (("n_train", 1), ("n_test", 1), ("n_val", 0)):
+            if getattr(self, key) != "auto":
+                checks.integer(f"data.{key}", getattr(self, key), minimum)
         grid_points("data.grid_points", self.grid_points)
         checks.integer("data.guarantee_points", self.guarantee_points, 16)
-        checks.integer("data.n_val", self.n_val, 0)
         checks.boolean("data.test_grid", self.test_grid)
         checks.boolean("data.fresh", self.fresh)
-        self.train_range = checks.interval("data.train_range", self.train_range)
-        self.test_range = checks.interval("data.test_range", self.test_range)
-        self.guarantee_range = checks.interval("data.guarantee_range", self.guarantee_range)
+        for key in ("train_range", "test_range", "guarantee_range"):
+            if getattr(self, key) != "auto":
+                setattr(self, key, checks.interval(f"data.{key}", getattr(self, key)))
+
+    def resolve(self, target: Any) -> "DataSpec":
+        """The spec with every `auto` filled in for this target (see the class docstring)."""
+        if target.d_x == 1:
+            auto = PAPER
+        else:
+            lo, hi = getattr(target, "domain", (-1.0, 1.0))
+            width = hi - lo
+            n = int(getattr(target, "samples", 2000))
+            auto = {"n_train": n, "train_range": (lo, hi), "n_test": AUTO_TEST,
+                    "test_range": (lo, hi), "guarantee_range": (lo - width, hi + width),
+                    "n_val": max(1, n // 5)}
+        values = {k: (auto[k] if getattr(self, k) == "auto" else getattr(self, k))
+                  for k in auto}
+        return dataclasses.replace(self, **values)
 
 
 def uniform(n: int, d: int, bounds: tuple[float, float], generator: torch.Generator) -> Tensor:
@@ -169,7 +201,8 @@ def make_dataset(spec: DataSpec, target, seed: int) -> Dataset:
     The draws come in a fixed order (train, test, guarantee points, validation), so adding
     validation points leaves the training and test sets of a seed unchanged.
     """
-    g = torch.Generator().manual_seed(int(seed))
+    spec = spec.resolve(target)
+    g = torch.Generator().manual_seed(int(seed if spec.split_seed is None else spec.split_seed))
     d = target.d_x
     x_train = uniform(spec.n_train, d, spec.train_range, g)
     if spec.test_grid:

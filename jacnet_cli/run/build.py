@@ -206,7 +206,7 @@ def model(cfg: Mapping[str, Any], where: Frame, points: tuple[torch.Tensor, torc
     anchor_cfg = dict(cfg["anchor"])
     if anchor_cfg.get("y0") == "target" and not tgt.closed_form:
         anchor_cfg["y0"] = "learned"  # data from a file: y0 must be learned
-    if points is not None and not _uses_points(anchor_cfg, d_x, d_y):
+    if points is not None and not (_uses_points(anchor_cfg, d_x, d_y) or structure.needs_points):
         points = (points[0][:0], points[1][:0])  # no copy of a large training set for nothing
     if points is not None and units is not None:
         points = (units.x_in(points[0]), units.y_in(points[1]))
@@ -215,6 +215,10 @@ def model(cfg: Mapping[str, Any], where: Frame, points: tuple[torch.Tensor, torc
     inner = structure if units is None else structure.rescaled(units.x_scale, units.y_scale)
     core = build_model(d_x=d_x, d_y=d_y, structure=inner, path=make("path", cfg["path"]),
                        anchor=anchor, integrator=make("solver", cfg["solver"]))
+    if points is not None and structure.needs_points:  # a new model learns from its data
+        inner.fit_data(core.net, *points)
+        for key, value in inner.resolved(core.net).items():
+            setattr(structure, key, value)
     return core if units is None else _standardized(core, units, structure)
 
 

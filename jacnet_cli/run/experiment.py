@@ -26,6 +26,7 @@ from jacnet_cli.core.evaluation import predict, unwrap
 from jacnet_cli.core.targets import Target
 from jacnet_cli.data.sampled import Dataset
 from jacnet_cli.run import build, checkpoint, metrics, runtime
+from jacnet_cli.run import plan as plans
 from jacnet_cli.run.interrupts import Interrupted
 from jacnet_cli.run.progress import bar, status
 from jacnet_cli.run.records import Step
@@ -62,6 +63,19 @@ def _curl_penalty(weight: float, model: nn.Module) -> Callable[[nn.Module, torch
     from jacnet_cli.core.guarantees import curl_penalty
 
     return lambda net, xb: weight * curl_penalty(net, xb[:32])
+
+
+def _penalty(weight: float, model: nn.Module) -> Callable[[nn.Module, torch.Tensor], torch.Tensor] | None:
+    """The training loss's extra terms: the curl penalty (`curl_weight`) and the structure's
+    own (`Structure.penalty`, e.g. the margin cauchy_riemann keeps on min_modulus)."""
+    curl = _curl_penalty(weight, model)
+    structure = getattr(model, "structure", None)
+    own = structure is not None and structure.penalty(model.net) is not None
+    if not own:
+        return curl
+    if curl is None:
+        return lambda net, xb: net.structure.penalty(net.net)
+    return lambda net, xb: curl(net, xb) + net.structure.penalty(net.net)
 
 
 @dataclass
@@ -157,31 +171,37 @@ class Experiment:
             cfg["data"]["meta"] = self.data.meta
         data, model = self.data, self.model
         core, units = unwrap(model)  # the model trains in standard units when there are units
+        if getattr(core, "structure", None) is not None:  # what the data decided, kept too
+            cfg["activation"].update(core.structure.resolved(core.net))
         # Each batch is moved into the model's units as it is drawn: the training set stays
         # one copy, in the data's units.
         transform = None if units is None else (lambda x, y: (units.x_in(x), units.y_in(y)))
         validation = data.validation
-        if data.sampler is not None and settings.batch_size is None:
+        rows = data.stream.counts["train"] if data.stream is not None else data.x_train.shape[0]
+        validating = validation is not None or (data.stream is not None
+                                                and data.stream.counts["val"] > 0)
+        self.plan = plan = plans.make(settings, rows, build.is_file(cfg), core.d_x, validating)
+        if data.sampler is not None and plan.batch_size is None:
             raise ValueError("batch_size=null is not allowed with data.fresh=true; set "
                              "batch_size (rows drawn per step)")
         if data.stream is not None:
-            batches, validation = self._streamed(data, units, settings.batch_size, dt, dev)
+            batches, validation = self._streamed(data, units, plan.batch_size, dt, dev)
         else:
-            batches = Batches(data.x_train, data.y_train, settings.batch_size, settings.seed,
+            batches = Batches(data.x_train, data.y_train, plan.batch_size, settings.seed,
                               data.sampler, transform)
-        total = settings.iterations if settings.epochs is None else \
-            settings.epochs * batches.per_epoch
+        total = plan.iterations if plan.epochs is None else plan.epochs * batches.per_epoch
         setting = settings.runtime.threads
         if setting == "auto" and self.resume_from is not None:  # the count it started with
             setting = self.resume_from.get("metrics", {}).get("threads", "auto")
         threads = runtime.threads(setting, runtime.step_work(core, batches.batch_size))
         self.trainer = Trainer(
-            core, setup.optimizer, batches, total, setup.schedule, LOSSES[settings.loss],
-            validation, settings.patience, settings.restore_best,
-            penalty=_curl_penalty(settings.curl_weight, core))
+            core, setup.optimizer, batches, total, setup.schedule, LOSSES[plan.loss],
+            validation, plan.patience, settings.restore_best,
+            penalty=_penalty(settings.curl_weight, core), lr_decay=plan.lr_decay,
+            decay_wait=plan.decay_wait)
         self.out = {"target": self.target.name, "device": str(dev), "dtype": settings.runtime.dtype,
                     "threads": threads, "iterations_planned": total,
-                    "parameters": sum(p.numel() for p in model.parameters())}
+                    "parameters": sum(p.numel() for p in model.parameters()), **plan.describe()}
 
     def _run(self, plot: Plotter | None) -> dict[str, Any]:
         self.build()
@@ -317,7 +337,7 @@ class Experiment:
                                        dtype=dt, device=dev)
         validation = None
         if data.stream.counts["val"]:
-            loss = LOSSES[self.settings.loss]
+            loss = LOSSES[self.plan.loss]
             validation = (lambda net: stream.chunked_loss(net, data.stream, "val", loss,
                                                           transform, dt, dev))
         log.info("streaming %d rows from %s in blocks of %d (train %d, validation %d, test %d)",

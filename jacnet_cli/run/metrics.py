@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from jacnet_cli.core import guarantees
-from jacnet_cli.core.evaluation import predict
+from jacnet_cli.core.evaluation import predict, unwrap
 from jacnet_cli.data.sampled import Dataset
 from jacnet_cli.run import atomic
 from jacnet_cli.run.records import Step
@@ -175,21 +175,51 @@ def evaluate(model: nn.Module, data: Dataset, eval_tolerance: float | None = Non
     structure = getattr(model, "structure", None)
     if structure is not None:
         out["structure"] = structure.name
-        out["guarantee"] = structure.guarantee
+        out["guarantee"] = structure.describe(model.d_x, model.d_y)
         out["guarantee_by_construction"] = structure.by_construction(model.d_x, model.d_y)
         grid = data.x_grid[: guarantees.point_budget(model, data.x_grid.shape[0])]
         out["guarantee_points"] = grid.shape[0]
         say(f"guarantees on {grid.shape[0]} points")
-        out.update(guarantees.measure(model, grid))
+        local = [k for k in guarantees.applicable(model) if k in structure.local_keys]
+        out.update(guarantees.measure(
+            model, grid, [k for k in guarantees.applicable(model) if k not in local]))
+        if local:  # stated on the structure's region only: the guarantee points inside it
+            inside = _inside(model, grid)
+            out[f"{local[0]}_points"] = inside.shape[0]
+            if inside.shape[0]:
+                out.update(guarantees.measure(model, inside, local, net_checks=False))
+        if model.d_x > 1:  # far from the data: 3x the guarantee box
+            out.update(guarantees.measure_wide(model, grid[: max(64, grid.shape[0] // 2)]))
+        core, units = unwrap(model)
+        inner = getattr(core, "structure", None)
+        if inner is not None:  # what the weights bound, in the data's units
+            ones_x, ones_y = torch.ones(model.d_x), torch.ones(model.d_y)
+            out.update(inner.report(core.net, ones_x if units is None else units.x_scale,
+                                    ones_y if units is None else units.y_scale))
         if model.d_x > 1:
             say("conservation diagnostics")
             out.update(guarantees.conservation(model, data.x_test, grid))
-        out["guarantee_keys"] = ",".join(k for k in guarantees.applicable(model) if k in out)
+        keys = guarantees.applicable(model)
+        out["guarantee_keys"] = ",".join(k for k in keys + [f"{k}_wide" for k in keys]
+                                         if k in out)
         out["guarantee_held"] = guarantees.held(model, out)
         if out["guarantee_held"] is False:
             out["guarantee_violations"] = "; ".join(guarantees.violations(model, out))
     out["eval_time_s"] = time.perf_counter() - start
     return out
+
+
+def _inside(model: nn.Module, grid: torch.Tensor) -> torch.Tensor:
+    """The points of `grid` (data units) inside the structure's region (`Structure.region`)."""
+    core, units = unwrap(model)
+    region = core.structure.region(core.net)
+    if region is None:
+        return grid
+    lo, hi = (t.to(grid) for t in region)
+    if units is not None:
+        lo, hi = units.x_out(lo[None])[0], units.x_out(hi[None])[0]
+    keep = ((grid >= lo - 1e-12 * lo.abs()) & (grid <= hi + 1e-12 * hi.abs())).all(dim=1)
+    return grid[keep]
 
 
 class CSVLog:

@@ -81,17 +81,28 @@ class Runtime:
                    dtype=checks.one_of("dtype", _get(cfg, "dtype", "float64"), DTYPES))
 
 
+def _auto(key: str, value: Any, check: Any) -> Any:
+    """`auto` (left to the run's plan, `run.plan`), or what `check` allows."""
+    if value == "auto":
+        return value
+    try:
+        return check(key, value)
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("it must be ", "it must be auto or ", 1)) from None
+
+
 @dataclass
 class TrainSettings:
-    """The keys of `jacnet train` outside the config groups (conf/train.yaml)."""
+    """The keys of `jacnet train` outside the config groups (conf/train.yaml). `auto`
+    (iterations, epochs, batch_size, patience, loss) leaves a key to `run.plan`."""
 
     seed: int = 0
-    iterations: int | None = 50
-    epochs: int | None = None
-    batch_size: int | None = None
-    loss: str = "norm"
+    iterations: int | str | None = "auto"
+    epochs: int | str | None = "auto"
+    batch_size: int | str | None = "auto"
+    loss: str = "auto"
     curl_weight: float = 0.0
-    patience: int | None = None
+    patience: int | str | None = "auto"
     restore_best: bool = True
     eval_tolerance: float = 1e-7
     plots: bool = True
@@ -104,12 +115,15 @@ class TrainSettings:
     def of(cls, cfg: Mapping[str, Any]) -> "TrainSettings":
         from jacnet_cli.run.training import LOSSES
 
+        def count(minimum: int) -> Any:
+            return lambda key, value: checks.integer(key, value, minimum, optional=True)
+
         out = cls(
             seed=checks.integer("seed", _get(cfg, "seed", 0), 0),
-            iterations=checks.integer("iterations", _get(cfg, "iterations"), 0, optional=True),
-            epochs=checks.integer("epochs", _get(cfg, "epochs"), 0, optional=True),
-            batch_size=checks.integer("batch_size", _get(cfg, "batch_size"), 1, optional=True),
-            patience=checks.integer("patience", _get(cfg, "patience"), 1, optional=True),
+            iterations=_auto("iterations", _get(cfg, "iterations", "auto"), count(0)),
+            epochs=_auto("epochs", _get(cfg, "epochs", "auto"), count(0)),
+            batch_size=_auto("batch_size", _get(cfg, "batch_size", "auto"), count(1)),
+            patience=_auto("patience", _get(cfg, "patience", "auto"), count(1)),
             restore_best=checks.boolean("restore_best", _get(cfg, "restore_best", True)),
             overwrite=checks.boolean("overwrite", _get(cfg, "overwrite", False)),
             curl_weight=checks.nonnegative("curl_weight", _get(cfg, "curl_weight", 0.0)),
@@ -117,12 +131,13 @@ class TrainSettings:
             plots=checks.boolean("plots", _get(cfg, "plots", True)),
             strict=checks.boolean("strict", _get(cfg, "strict", False)),
             runtime=Runtime.of(cfg),
-            loss=checks.one_of("loss", _get(cfg, "loss", "norm"), LOSSES),
+            loss=checks.one_of("loss", _get(cfg, "loss", "auto"), [*LOSSES, "auto"]),
             resume=_get(cfg, "resume"),
         )
-        if (out.iterations is None) == (out.epochs is None):
-            raise ValueError(f"iterations={out.iterations!r}, epochs={out.epochs!r}: set exactly "
-                             "one of them (the other null)")
+        given = [v for v in (out.iterations, out.epochs) if isinstance(v, int)]
+        if len(given) == 2 or (out.iterations is None and out.epochs is None):
+            raise ValueError(f"iterations={out.iterations!r}, epochs={out.epochs!r}: set one of "
+                             "them (iterations=N or epochs=N); the other yields")
         return out
 
 

@@ -161,6 +161,9 @@ class Trainer:
         callback: called with each Step.
         penalty: an extra term added to the loss, (model, batch x) -> scalar (e.g. a curl
             penalty); the Step's loss is the data loss alone.
+        lr_decay: multiply the learning rate by this after every `decay_wait` epochs without
+            a better validation loss (None: never).
+        decay_wait: epochs without improvement between two decays.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, batches: Batches,
@@ -168,8 +171,10 @@ class Trainer:
                  validation: tuple[Tensor, Tensor] | Callable[[nn.Module], float] | None = None,
                  patience: int | None = None, restore_best: bool = True,
                  callback: Callable[[Step], None] | None = None,
-                 penalty: Callable[[nn.Module, Tensor], Tensor] | None = None):
+                 penalty: Callable[[nn.Module, Tensor], Tensor] | None = None,
+                 lr_decay: float | None = None, decay_wait: int | None = None):
         self.penalty = penalty
+        self.lr_decay, self.decay_wait = lr_decay, decay_wait
         self.model, self.optimizer, self.batches = model, optimizer, batches
         self.iterations, self.schedule, self.loss = iterations, schedule, loss
         self.validation, self.patience, self.restore_best = validation, patience, restore_best
@@ -264,6 +269,9 @@ class Trainer:
             self.waited += 1
             if self.patience is not None and self.waited >= self.patience:
                 self.stopped_early = True
+            elif self.lr_decay and self.decay_wait and self.waited % self.decay_wait == 0:
+                for group in self.optimizer.param_groups:  # a plateau: smaller steps
+                    group["lr"] *= self.lr_decay
         return value
 
     def state_dict(self) -> dict[str, Any]:

@@ -189,6 +189,27 @@ class Structure:
         """The structure's constants (for logs and metrics: `constant_<key>`)."""
         return {}
 
+    def describe(self, d_x: int, d_y: int) -> str:
+        """The guarantee, in words, at these dimensions (metrics.json's `guarantee`)."""
+        return self.guarantee
+
+    #: keys whose bound is stated on a region only (`region`), measured on the guarantee
+    #: points inside it and not on the wider box
+    local_keys: tuple[str, ...] = ()
+
+    def region(self, net: nn.Module) -> tuple[Tensor, Tensor] | None:
+        """The box (lo, hi), (d_x,) each in model units, where `local_keys` are stated."""
+        return None
+
+    def penalty(self, net: nn.Module) -> Tensor | None:
+        """A term the training loss adds to keep a stated bound slack (None: no term)."""
+        return None
+
+    def report(self, net: nn.Module, x_scale: Tensor, y_scale: Tensor) -> dict[str, Any]:
+        """What the weights bound, in the user's units (x = s_x x̃, y = s_y ỹ; the scales
+        are ones for a model in the data's own units): e.g. `lipschitz_bound`."""
+        return {}
+
     # -- the network and the evaluation of ŷ ------------------------------------------
 
     def raw_dim(self, d_x: int, d_y: int) -> int:
@@ -206,6 +227,17 @@ class Structure:
 
         return MLP(d_x, self.raw_dim(d_x, d_y), hidden, depth, nonlinearity, **options)
 
+    #: the structure learns from the training points when the model is built (`fit_data`)
+    needs_points: bool = False
+
+    def fit_data(self, net: nn.Module, x: Tensor, y: Tensor) -> None:
+        """Adapt a new network to the training pairs (model units) before training."""
+
+    def resolved(self, net: nn.Module) -> dict[str, Any]:
+        """Config values the data decided for this network (`fit_data`), to save with the
+        run (the structure itself is not changed: one structure can build many models)."""
+        return {}
+
     def start_at_slope(self, net: nn.Module, slope: float) -> None:
         """Start a 1-D J network constant at J = slope (model.output_init=data), if it can."""
         from jacnet_cli.core.nets.mlp import raw_for_slope
@@ -220,6 +252,11 @@ class Structure:
     def exact(self, d_x: int, d_y: int) -> bool:
         """Whether ŷ has a closed form (`primitive`): no quadrature needed."""
         return False
+
+    def jvp(self, net: nn.Module, x: Tensor, v: Tensor) -> Tensor | None:
+        """J(x) v without forming J, (N, d_x), (N, d_x) -> (N, d_y), where the structure can;
+        None: form J (`jacobian`) and multiply."""
+        return None
 
     def primitive(self, net: nn.Module, x: Tensor) -> Tensor:
         """A closed-form antiderivative P with dP/dx = J: (N, d_x) -> (N, d_y)."""

@@ -1,0 +1,184 @@
+"""k-Lipschitz maps R^{d_x} -> R^{d_y} in every dimension, by construction, for ŷ as evaluated:
+the network of the n-D `lipschitz` structure.
+
+Why not the paper's output activation: it bounds the operator norm of the *network's* J, but
+in n-D J need not be a conservative field, so the integrated ŷ's Jacobian D = dŷ/dx is
+neither J nor bounded by k (paper section 4.5; measured ‖D‖₂ 1.1-2.9 for k = 1). Here the
+structure owns its network, as the gradient structures do (`core.nets.gradnets`): ŷ is the
+network itself (its exact antiderivative is itself)
+and its Jacobian is a product of factors each of operator 2-norm <= 1,
+
+    ŷ(x) = k · W_L σ(W_{L-1} σ(... σ(W_0 x + b_0) ...) + b_{L-1}) + b_L
+    D(x) = k · W_L Σ_{L-1}(x) W_{L-1} ... Σ_0(x) W_0,    ‖W_i‖₂ <= 1,  ‖Σ_i(x)‖₂ <= 1,
+
+so ‖D(x)‖₂ <= k for every x and every weight (submultiplicativity), and ŷ is k-Lipschitz in
+the Euclidean norms. No quadrature is involved (the exact antiderivative of J is ŷ), so the
+bound holds for the function as evaluated, not only for a learned J (STYLE 12/13).
+
+Choices, and why:
+- Weights (`weights`):
+  "orthogonal" (default): W_i = an exactly orthogonal / semi-orthogonal matrix from
+  `torch.nn.utils.parametrizations.orthogonal`: the Cayley map (I + A/2)⁻¹(I - A/2) (default;
+  one LU solve, 3x cheaper per step than the matrix exponential here) or the matrix
+  exponential of a skew matrix A, rectangular layers as the first columns of a square one.
+  ‖W‖₂ = 1 to rounding, with no iteration to truncate. Torch's Householder map is refused: its output is orthogonal only while the
+  raw diagonal stays ±1 (it multiplies by diag(X).int()), so weight decay or any
+  perturbation of the raw weights breaks the bound (measured ‖W‖₂ = 2).
+  With MaxMin this is a gradient-norm-preserving network (Anil et al. 2019), which does not
+  lose gradient through depth. Biases start at zero (as deel-torchlip): +4 to +11 dB on the
+  2-D targets over torch's random biases (NOTES.md).
+  "spectral": W_i = V_i / max(1, ‖V_i‖₂) with the exact spectral norm (an SVD per layer per
+  step): singular values may be < 1 (a contraction), which orthogonal layers cannot express.
+  Björck / power iteration (what deel-torchlip does) are not used: a truncated iteration
+  leaves ‖W‖₂ slightly above 1 and the bound then holds only approximately.
+- Activations (`activation`): "maxmin" (GroupSort with groups of 2: (a, b) -> (max, min)).
+  Its Jacobian is a permutation matrix, norm exactly 1 and evaluated with no arithmetic, so
+  it adds no rounding to the bound. "abs" (diag(±1)) and "tanh" (diag(1 - tanh²) <= 1) are
+  1-Lipschitz elementwise alternatives; tanh shrinks gradients (not norm-preserving).
+
+Floating point: the bound is a product of norms each within a few ulps of 1, so the computed
+Jacobian obeys ‖D‖₂ <= k (1 + c·ε). Measured worst k·Π‖W_i‖₂ / k - 1 over randomised
+networks (NOTES.md): Cayley 2.2e-15 (float64) / 9.5e-7 (float32), matrix_exp 6.9e-14 /
+8.6e-6, spectral 1.1e-15 / 9.5e-7: inside the required 1e-6 in float64.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import orthogonal
+
+from jacnet_cli.core import checks
+
+ACTIVATIONS = ("maxmin", "abs", "tanh")
+WEIGHTS = ("orthogonal", "spectral")
+
+
+def _positive(key: str, value: float) -> float:
+    return checks.positive(key, value)
+
+
+def _integer(key: str, value: int, minimum: int) -> int:
+    return checks.integer(key, value, minimum)
+
+
+def maxmin(u: Tensor) -> Tensor:
+    """GroupSort of size 2 on consecutive pairs: (u_0, u_1, ...) -> (max, min, ...). (N, H)."""
+    a, b = u[..., 0::2], u[..., 1::2]  # (N, H/2) each
+    return torch.stack([torch.maximum(a, b), torch.minimum(a, b)], dim=-1).flatten(-2)
+
+
+class _SpectralClip(nn.Module):
+    """Parametrisation V -> V / max(1, ‖V‖₂), the exact spectral norm (largest singular value)."""
+
+    def forward(self, v: Tensor) -> Tensor:
+        s = torch.linalg.matrix_norm(v, ord=2)  # () by SVD: exact to rounding
+        return v / torch.clamp(s, min=1.0)
+
+
+class LipschitzNet(nn.Module):
+    """ŷ: R^{d_x} -> R^{d_y} with ‖dŷ/dx‖₂ <= k at every x, by construction.
+
+    Args:
+        d_x, d_y: input and output dimensions (any, >= 1).
+        k: the Lipschitz constant, > 0.
+        hidden: width of each hidden layer (even for activation="maxmin").
+        depth: number of hidden layers, >= 1.
+        activation: "maxmin" (default), "abs" or "tanh".
+        weights: "orthogonal" (default) or "spectral" (see the module docstring).
+        orthogonal_map: "cayley" (default) or "matrix_exp", passed to torch's `orthogonal`.
+
+    Example:
+        >>> net = LipschitzNet(8, 2, k=1.0)
+        >>> y = net(torch.randn(5, 8))          # (5, 2)
+        >>> float(net.lipschitz_bound())        # <= 1 (to rounding)
+    """
+
+    def __init__(self, d_x: int, d_y: int, k: float = 1.0, hidden: int = 64, depth: int = 2,
+                 activation: str = "maxmin", weights: str = "orthogonal",
+                 orthogonal_map: str = "cayley"):
+        super().__init__()
+        self.d_x = _integer("model.d_x", d_x, 1)
+        self.d_y = _integer("model.d_y", d_y, 1)
+        self.k = _positive("activation.k", k)
+        self.hidden = _integer("model.hidden", hidden, 1)
+        self.depth = _integer("activation.layers", depth, 1)
+        checks.one_of("activation.nonlinearity", activation, ACTIVATIONS)
+        if activation == "maxmin" and hidden % 2:
+            raise checks.refuse("model.hidden", hidden, "it must be even with "
+                                "activation.nonlinearity=maxmin (units are sorted in pairs)")
+        checks.one_of("activation.weights", weights, WEIGHTS)
+        checks.one_of("activation.orthogonal_map", orthogonal_map, ("cayley", "matrix_exp"))
+        self.activation, self.weights = activation, weights
+        widths = [d_x] + [hidden] * depth + [d_y]
+        layers = []
+        for n_in, n_out in zip(widths[:-1], widths[1:]):
+            layer = nn.Linear(n_in, n_out)
+            with torch.no_grad():
+                nn.init.orthogonal_(layer.weight)
+                # Zero biases (as deel-torchlip): random ones cost 9-11 dB on the 2-D ridge
+                # targets (-39 vs -48 dB on ridge_sin 2->1, NOTES.md).
+                layer.bias.zero_()
+            if weights == "orthogonal":
+                # No trivialisation: W = map(original) directly, so W is orthogonal to the rounding
+                # of the CURRENT dtype (a trivialisation base made in float32 stays
+                # float32-orthogonal, 1e-7, after `.double()`).
+                orthogonal(layer, "weight", orthogonal_map=orthogonal_map,
+                           use_trivialization=False)
+            else:
+                torch.nn.utils.parametrize.register_parametrization(layer, "weight",
+                                                                    _SpectralClip())
+            layers.append(layer)
+        self.layers = nn.ModuleList(layers)
+        self.guarantee = (f"{self.k:g}-Lipschitz: ‖dŷ/dx‖₂ <= k = {self.k:g} at every x, "
+                          "for every d_x, d_y (by construction)")
+
+    def _act(self, u: Tensor) -> Tensor:
+        if self.activation == "maxmin":
+            return maxmin(u)
+        if self.activation == "abs":
+            return u.abs()
+        return torch.tanh(u)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """ŷ(x): (N, d_x) -> (N, d_y)."""
+        h = x
+        for layer in self.layers[:-1]:
+            h = self._act(layer(h))  # (N, H)
+        last = self.layers[-1]
+        return self.k * (h @ last.weight.T) + last.bias  # (N, d_y)
+
+    def jacobian(self, x: Tensor) -> Tensor:
+        """D(x) = dŷ/dx in closed form (forward mode through the layers): (N, d_x) -> (N, d_y, d_x).
+
+        Costs O(N · hidden² · d_x); equals the autograd Jacobian (tests) wherever no MaxMin
+        pair ties (a null set).
+        """
+        h = x
+        jac = None  # (N, H, d_x)
+        for layer in self.layers[:-1]:
+            w = layer.weight  # (H, n_in)
+            u = layer(h)  # (N, H)
+            jac = w.expand(x.shape[0], *w.shape) if jac is None else w @ jac  # (N, H, d_x)
+            if self.activation == "maxmin":
+                a, b = u[:, 0::2], u[:, 1::2]  # (N, H/2)
+                keep = (a >= b)[..., None]  # (N, H/2, 1): the larger of each pair goes first
+                ja, jb = jac[:, 0::2], jac[:, 1::2]  # (N, H/2, d_x)
+                jac = torch.stack([torch.where(keep, ja, jb), torch.where(keep, jb, ja)],
+                                  dim=2).flatten(1, 2)  # (N, H, d_x)
+            elif self.activation == "abs":
+                jac = torch.sign(u)[..., None] * jac
+            else:
+                jac = (1 - torch.tanh(u) ** 2)[..., None] * jac
+            h = self._act(u)
+        return self.k * (self.layers[-1].weight @ jac)  # (N, d_y, d_x)
+
+    def lipschitz_bound(self) -> Tensor:
+        """k · Π ‖W_i‖₂ (exact spectral norms, activations 1-Lipschitz): a scalar bound >=
+        sup_x ‖D(x)‖₂, equal to k up to rounding for orthogonal weights and <= k always."""
+        bound = torch.tensor(self.k, dtype=self.layers[0].weight.dtype)
+        for layer in self.layers:
+            bound = bound * torch.linalg.matrix_norm(layer.weight.detach(), ord=2)
+        return bound
