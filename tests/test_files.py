@@ -324,3 +324,67 @@ def test_streamed_bad_rows_are_refused_in_one_line(tmp_path, monkeypatch):
         _train(tmp_path, "data=file", f"data.path={data}", "data.x=[c0,c1,c2]", "data.y=[y]",
                "data.stream=true", "data.drop_nonfinite=true", "activation=lipschitz",
                "batch_size=null", name="r2")
+
+
+# ------------------------------------------------------------------ binary classification
+
+
+def _labels(tmp_path: Path, n: int = 400, seed: int = 0, bad: float | None = None) -> Path:
+    """0/1 labels drawn from P(y = 1) = sigmoid(3 a - 2 b + 0.5), a known monotone logit."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, (n, 2))
+    p = 1 / (1 + np.exp(-(3 * x[:, 0] - 2 * x[:, 1] + 0.5)))
+    y = (rng.uniform(size=n) < p).astype(float)
+    if bad is not None:
+        y[7] = bad
+    return _write_csv(tmp_path / "labels.csv", ["a", "b", "label"], np.column_stack([x, y]))
+
+
+def test_bce_reports_classification_scores_and_a_monotone_probability(tmp_path):
+    from jacnet_cli.run.metrics import auc
+
+    data = _labels(tmp_path, n=1500)  # Bayes accuracy 0.81, AUC 0.88
+    run = _train(tmp_path, "data=file", f"data.path={data}", "data.x=[a,b]", "data.y=[label]",
+                 "loss=bce", "activation=monotone_in", "activation.inputs=[a]",
+                 "activation.decreasing=[b]", "plots=false")
+    m = json.loads((run / "metrics.json").read_text())
+    for split in ("test", "val"):
+        assert {f"{split}_accuracy", f"{split}_balanced_accuracy", f"{split}_auc",
+                f"{split}_log_loss"} <= set(m)
+    assert m["plan_loss"] == "bce" and m["units_y_scale"] == [1.0]  # logits are not rescaled
+    assert m["test_accuracy"] > 0.72 and m["test_auc"] > 0.8 and m["guarantee_held"] is True
+    # the probability is monotone: increasing in a, decreasing in b, on a grid
+    loaded = load(run)
+    g = torch.linspace(-1, 1, 21)
+    grid = torch.cartesian_prod(g, g)
+    prob = torch.sigmoid(loaded.model(grid)).reshape(21, 21).detach()
+    assert (prob.diff(dim=0) >= 0).all() and (prob.diff(dim=1) <= 0).all()
+    # AUC against a direct count over all positive/negative pairs
+    s, y = torch.tensor([0.1, 0.4, 0.35, 0.8, 0.4]), torch.tensor([0, 0, 1, 1, 1]).bool()
+    pairs = [(float(a > b) + 0.5 * float(a == b)) for a in s[y] for b in s[~y]]
+    assert auc(s, y) == pytest.approx(sum(pairs) / len(pairs))
+
+
+def test_bce_eval_writes_probabilities(tmp_path, jacnet):
+    data = _labels(tmp_path)
+    run = _train(tmp_path, "data=file", f"data.path={data}", "data.x=[a,b]", "data.y=[label]",
+                 "loss=bce", "activation=none", "epochs=5", "plots=false")
+    ev = jacnet(["eval", f"run_dir={run}", f"data.path={data}", f"hydra.run.dir={tmp_path / 'ev'}"],
+                cwd=tmp_path)
+    assert ev.returncode == 0, ev.stderr
+    rows = (tmp_path / "ev" / "predictions.csv").read_text().splitlines()
+    assert rows[0] == "a,b,label_prob,label,error"
+    probs = [float(r.split(",")[2]) for r in rows[1:]]
+    assert all(0 < p < 1 for p in probs) and len(probs) == 400
+    assert "test_accuracy" in json.loads((tmp_path / "ev" / "metrics.json").read_text())
+
+
+def test_bce_bad_labels_are_one_line_exit_2(tmp_path, jacnet):
+    data = _labels(tmp_path, bad=0.5)
+    res = jacnet(["train", "data=file", f"data.path={data}", "data.x=[a,b]", "data.y=[label]",
+                  "loss=bce", "activation=none", f"hydra.run.dir={tmp_path / 'r'}"], cwd=tmp_path)
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert res.returncode == 2 and len(lines) == 1 and "Traceback" not in res.stderr
+    assert "loss=bce needs 0/1 labels" in lines[0] and "'label' holds 0.5 (data row 8)" in lines[0]
+    res = jacnet(["train", "loss=bce", f"hydra.run.dir={tmp_path / 's'}"], cwd=tmp_path)
+    assert res.returncode == 2 and "loss=bce needs 0/1 labels from a file" in res.stderr

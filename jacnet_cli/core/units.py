@@ -50,6 +50,11 @@ class Units(nn.Module):
         x, y = x.double(), y.double()
         return cls(x.mean(0), scale(x), y.mean(0), scale(y))
 
+    def logits(self) -> "Units":
+        """The same x units with y left as it is: outputs that are logits of 0/1 labels."""
+        return Units(self.x_mean, self.x_scale, torch.zeros_like(self.y_mean),
+                     torch.ones_like(self.y_scale))
+
     def _cast(self, t: Tensor, name: str) -> Tensor:
         return getattr(self, name).to(dtype=t.dtype, device=t.device)
 

@@ -164,9 +164,11 @@ class FileData:
             values = values[ok]
         return [names[i] for i in x_idx], [names[i] for i in y_idx], values
 
-    def load(self, seed: int, scalar_units: bool = False) -> Dataset:
+    def load(self, seed: int, scalar_units: bool = False, labels: bool = False) -> Dataset:
         """Read, split and (optionally) standardise; the guarantee box from the data.
 
+        With `labels` (loss=bce) the outputs are 0/1 labels: checked, and never rescaled
+        (the model's output is a logit in its own units).
         Without the file (a saved run moved elsewhere) the dataset is rebuilt from `meta`:
         names, box and units, with empty training and test sets.
         """
@@ -176,12 +178,16 @@ class FileData:
 
         tables._existing(self.path, "data.path")
         if self.streams():
-            return self._streamed(seed, scalar_units)
+            return self._streamed(seed, scalar_units, labels)
         x_names, y_names, table = self._read(str(self.path), "data.path")
         d_x, rows = len(x_names), table.shape[0]
+        if labels:
+            check_labels(table[:, d_x:], y_names, "data.path")
         g = torch.Generator().manual_seed(int(seed if self.split_seed is None else self.split_seed))
         if self.test_path is not None:
             _, _, test_table = self._read(str(self.test_path), "data.test_path")
+            if labels:
+                check_labels(test_table[:, d_x:], y_names, "data.test_path")
             n_test = 0
         else:
             n_test = int(round(self.test_fraction * rows))
@@ -217,6 +223,8 @@ class FileData:
             from jacnet_cli.core.units import Units
 
             units = Units.fit(x_train, y_train, scalar_units)
+            if labels:
+                units = units.logits()
             meta["units"] = units.describe()
         self.meta = meta
         return Dataset(x_train, y_train, x_test, y_test, self._grid(lo, hi, g),
@@ -225,7 +233,7 @@ class FileData:
 
     SAMPLE_ROWS = 5000  # rows of each split kept in memory when streaming (plots, anchors)
 
-    def _streamed(self, seed: int, scalar_units: bool) -> Dataset:
+    def _streamed(self, seed: int, scalar_units: bool, labels: bool = False) -> Dataset:
         """Convert the file once into a cache and stream it (memory of a few blocks)."""
         from jacnet_cli.data import stream as streams
 
@@ -256,12 +264,16 @@ class FileData:
 
             units = Units(torch.from_numpy(source.x_mean), scale(source.x_var),
                           torch.from_numpy(source.y_mean), scale(source.y_var))
+            if labels:
+                units = units.logits()
             meta["units"] = units.describe()
         self.meta = meta
         g = torch.Generator().manual_seed(int(split))
         x_train, y_train = source.sample("train", self.SAMPLE_ROWS)
         x_test, y_test = source.sample("test", self.SAMPLE_ROWS)
         x_val, y_val = source.sample("val", self.SAMPLE_ROWS) if source.counts["val"] else (None, None)
+        if labels:  # the sampled rows here; every streamed batch is checked by the loss
+            check_labels(y_train.numpy(), y_names, "data.path")
         return Dataset(x_train, y_train, x_test, y_test, self._grid(lo, hi, g),
                        (float(lo.min()), float(hi.max())), x_val, y_val, None, x_names,
                        y_names, units, source, meta=meta)
@@ -309,3 +321,13 @@ class FileData:
 
 def _as_list(value: object) -> list:
     return [value] if isinstance(value, (str, int)) else list(value)  # type: ignore[arg-type]
+
+
+def check_labels(y: np.ndarray, names: list[str], key: str) -> None:
+    """Refuse outputs that are not 0/1 labels (loss=bce), naming the column, value and row."""
+    bad = ~((y == 0) | (y == 1))
+    if bad.any():
+        row, col = (int(i[0]) for i in np.nonzero(bad))
+        raise ValueError(f"loss=bce needs 0/1 labels, but {key} column {names[col]!r} holds "
+                         f"{float(y[row, col])!r} (data row {row + 1}); use a 0/1 column or "
+                         "loss=mse")

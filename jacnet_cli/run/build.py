@@ -156,8 +156,11 @@ def dataset(cfg: Mapping[str, Any], seed: int | None = None) -> tuple[Target, Da
     seed = cfg["seed"] if seed is None else seed
     spec = data_spec(cfg)
     if isinstance(spec, FileData):
-        data = spec.load(seed, scalar_units=scalar_units(cfg))
+        data = spec.load(seed, scalar_units=scalar_units(cfg), labels=cfg.get("loss") == "bce")
         return Table(spec.name, len(data.x_names), len(data.y_names)), data
+    if cfg.get("loss") == "bce":
+        raise ValueError("loss=bce needs 0/1 labels from a file (data=file data.y=[label]); "
+                         "a sampled target has real-valued outputs")
     tgt = target(cfg)
     return tgt, make_dataset(spec, tgt, seed)
 
@@ -275,6 +278,9 @@ def preview(cfg: Mapping[str, Any]) -> None:
         if cfg.get(group) is not None:
             make(group, cfg[group])
     spec = data_spec(cfg)
+    if cfg.get("loss") == "bce" and not isinstance(spec, FileData):
+        raise ValueError("loss=bce needs 0/1 labels from a file (data=file data.y=[label]); "
+                         "a sampled target has real-valued outputs")
     if isinstance(spec, FileData):
         x_names, y_names = spec.column_labels()
         tgt: Target = Table(spec.name, len(x_names), len(y_names))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -254,7 +255,8 @@ class Experiment:
             self.save("interrupted", "training finished; evaluation did not run")
             self.phase = "evaluation"
             with status("evaluating", self.progress) as shown:
-                self.out.update(metrics.evaluate(model, data, self.settings.eval_tolerance, shown))
+                self.out.update(metrics.evaluate(model, data, self.settings.eval_tolerance, shown,
+                                                 classify=self.plan.loss == "bce"))
             self.out["loss_still_falling"] = still_falling(self.steps, trainer)
             if self.settings.strict and self.out.get("guarantee_held") is False:
                 self.save("failed", "guarantee not held (strict=true): "
@@ -392,6 +394,9 @@ def summary(out: dict[str, Any], logger: logging.Logger) -> None:
     still falling when training stopped)."""
     keys = [k for k in out.get("guarantee_keys", "").split(",") if k]
     shown = [k for k in (*keys, "curl_max", "path_gap_max") if k in out]
+    if "test_accuracy" in out:  # loss=bce
+        _summary_classes(out, logger, shown)
+        return
     fit = f"test_mae {out['test_mae']:.4g} (test_mse_db {out['test_mse_db']:.2f}"
     if "test_r2" in out:
         fit += f", R² {out['test_r2']:.4f}"
@@ -409,6 +414,30 @@ def summary(out: dict[str, Any], logger: logging.Logger) -> None:
                        "(%.2f dB against %.2f dB): train longer (epochs=, iterations=), or "
                        "check the data and the structure", out["test_mse_db"],
                        out["linear_test_mse_db"])
+    if out.get("loss_still_falling"):
+        logger.warning("the loss was still falling when training stopped: more iterations "
+                       "or epochs would likely fit better")
+
+
+def _summary_classes(out: dict[str, Any], logger: logging.Logger, shown: list[str]) -> None:
+    """`summary` for a classifier (loss=bce): accuracy, AUC and log-loss beside a logistic
+    regression's."""
+    fit = (f"test_accuracy {out['test_accuracy']:.4f} (AUC {out.get('test_auc', math.nan):.4f}, "
+           f"log-loss {out['test_log_loss']:.4f}")
+    if "linear_test_accuracy" in out:
+        fit += (f"; logistic regression: {out['linear_test_accuracy']:.4f}, AUC "
+                f"{out.get('linear_test_auc', math.nan):.4f}, log-loss "
+                f"{out['linear_test_log_loss']:.4f}")
+    logger.info("%s); %s; guarantee held: %s", fit,
+                ", ".join(f"{k} {out[k]:.3g}" for k in shown) or "no guarantee keys",
+                out.get("guarantee_held"))
+    if out.get("guarantee_held") is False:
+        logger.warning("GUARANTEE NOT HELD on the function as evaluated: %s",
+                       out.get("guarantee_violations", "?"))
+    if "linear_test_log_loss" in out and out["test_log_loss"] >= out["linear_test_log_loss"]:
+        logger.warning("the model does not beat a logistic regression on the test set "
+                       "(log-loss %.4f against %.4f): train longer, regularise, or check the "
+                       "data", out["test_log_loss"], out["linear_test_log_loss"])
     if out.get("loss_still_falling"):
         logger.warning("the loss was still falling when training stopped: more iterations "
                        "or epochs would likely fit better")

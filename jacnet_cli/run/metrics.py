@@ -104,6 +104,72 @@ class Linear:
         return (x.double() @ coef[:-1] + coef[-1]).to(x.dtype)  # (N, d_y)
 
 
+class Classes:
+    """Classification scores of logits against 0/1 labels over one split (every output
+    column pooled): accuracy at probability 0.5, balanced accuracy, AUC, log-loss."""
+
+    def __init__(self) -> None:
+        self.logits: list[torch.Tensor] = []
+        self.labels: list[torch.Tensor] = []
+
+    def add(self, logits: torch.Tensor, labels: torch.Tensor) -> None:
+        self.logits.append(logits.detach().double().cpu().flatten())
+        self.labels.append(labels.detach().double().cpu().flatten())
+
+    def summary(self, prefix: str) -> dict[str, float]:
+        if not self.logits:
+            return {}
+        s, y = torch.cat(self.logits), torch.cat(self.labels)
+        if s.numel() == 0:
+            return {}
+        hit = ((s > 0).double() == y).double()
+        pos, neg = y == 1, y == 0
+        out = {f"{prefix}_accuracy": float(hit.mean()),
+               f"{prefix}_log_loss": float(torch.nn.functional.binary_cross_entropy_with_logits(s, y))}
+        if pos.any() and neg.any():
+            out[f"{prefix}_balanced_accuracy"] = 0.5 * float(hit[pos].mean() + hit[neg].mean())
+            out[f"{prefix}_auc"] = auc(s, pos)
+        return out
+
+
+def auc(scores: torch.Tensor, positive: torch.Tensor) -> float:
+    """Area under the ROC curve: the Mann–Whitney statistic, ties counted half."""
+    values, inverse, counts = torch.unique(scores, return_inverse=True, return_counts=True)
+    ends = torch.cumsum(counts, 0).double()
+    ranks = (ends - (counts.double() - 1) / 2)[inverse]  # average 1-based rank of each score
+    n1, n0 = int(positive.sum()), int((~positive).sum())
+    return float((ranks[positive].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def logistic(x: torch.Tensor, y: torch.Tensor, iterations: int = 30) -> torch.Tensor:
+    """Logistic regression by Newton's method (IRLS) with a tiny ridge, one column of y at a
+    time on standardised x: the classification baseline. (N, d_x), (N, d_y) -> a function
+    x -> logits."""
+    x, y = x.double(), y.double()
+    mean, scale = x.mean(0), x.std(0, unbiased=False).clamp_min(1e-12)
+    features = torch.cat([(x - mean) / scale, torch.ones_like(x[:, :1])], 1)  # (N, d_x + 1)
+    eye = torch.eye(features.shape[1], dtype=torch.float64)
+    coefs = []
+    for j in range(y.shape[1]):
+        w = torch.zeros(features.shape[1], dtype=torch.float64)
+        for _ in range(iterations):
+            p = torch.sigmoid(features @ w)
+            grad = features.T @ (p - y[:, j]) + 1e-6 * w
+            hess = (features * (p * (1 - p))[:, None]).T @ features + 1e-6 * eye
+            step = torch.linalg.solve(hess, grad)
+            w = w - step
+            if float(step.abs().max()) < 1e-10:
+                break
+        coefs.append(w)
+    coef = torch.stack(coefs, 1)  # (d_x + 1, d_y)
+
+    def predict_logits(z: torch.Tensor) -> torch.Tensor:
+        f = torch.cat([(z.double() - mean) / scale, torch.ones_like(z[:, :1], dtype=torch.float64)], 1)
+        return (f @ coef).to(z.dtype)
+
+    return predict_logits
+
+
 def _splits(data: Dataset, chunk: int = 65536):
     """(name, iterable of (x, y) chunks) for test, train and validation, in memory or
     streamed."""
@@ -118,34 +184,42 @@ def _splits(data: Dataset, chunk: int = 65536):
             yield name, zip(x.split(chunk), y.split(chunk))
 
 
-def errors(model: nn.Module, data: Dataset) -> dict[str, Any]:
+def errors(model: nn.Module, data: Dataset, classify: bool = False) -> dict[str, Any]:
     """Errors and R² of the model on every split, and of the linear baseline (fitted on the
-    training rows) on the test split: one pass over each split, in chunks."""
+    training rows) on the test split: one pass over each split, in chunks. With `classify`
+    (loss=bce: outputs are logits of 0/1 labels) the classification scores instead, beside
+    a logistic regression's (`linear_test_*`)."""
     out: dict[str, Any] = {}
     dtype = next(model.parameters()).dtype
     baseline = Linear()
+    logit = None
+    if classify and data.stream is None and data.x_train.shape[0]:
+        logit = logistic(data.x_train, data.y_train)
     for name, chunks in _splits(data):
-        if name == "train":
+        if name == "train" and not classify:
             for x, y in chunks:
                 baseline.add(x, y)
     baseline.fit()
     for name, chunks in _splits(data):
-        mine, theirs = Errors(), Errors()
+        mine, theirs = (Classes(), Classes()) if classify else (Errors(), Errors())
         for x, y in chunks:
             x, y = x.to(dtype), y.to(dtype)
             mine.add(predict(model, x), y)
-            if name == "test" and baseline.coef is not None:
+            if name == "test" and logit is not None:
+                theirs.add(logit(x), y)
+            elif name == "test" and baseline.coef is not None and not classify:
                 theirs.add(baseline(x), y)
         out.update(mine.summary(name))
-        if data.stream is not None and mine.n:
-            out[f"{name}_rows"] = mine.n
+        rows = getattr(mine, "n", None) or sum(t.numel() for t in getattr(mine, "labels", []))
+        if data.stream is not None and rows:
+            out[f"{name}_rows"] = rows
         if name == "test":
             out.update(theirs.summary("linear_test"))
     return out
 
 
 def evaluate(model: nn.Module, data: Dataset, eval_tolerance: float | None = None,
-             status: Any = None) -> dict[str, Any]:
+             status: Any = None, classify: bool = False) -> dict[str, Any]:
     """Errors (and a linear baseline's), guarantees and (n-D) conservation diagnostics of a
     trained model.
 
@@ -157,6 +231,7 @@ def evaluate(model: nn.Module, data: Dataset, eval_tolerance: float | None = Non
         data: its dataset (test set, guarantee points).
         eval_tolerance: rtol = atol for ODE solvers.
         status: an object with `update(text)` to show which part is running, or None.
+        classify: the outputs are logits of 0/1 labels (loss=bce): classification scores.
     """
     say = status.update if status is not None else (lambda text: None)
     integrator = getattr(model, "integrator", None)
@@ -167,7 +242,7 @@ def evaluate(model: nn.Module, data: Dataset, eval_tolerance: float | None = Non
     out: dict[str, Any] = {}
     say("test errors")
     errors_start = time.perf_counter()
-    out.update(errors(model, data))
+    out.update(errors(model, data, classify))
     out["errors_time_s"] = time.perf_counter() - errors_start
     if integrator is not None:
         out["eval_nfe"] = integrator.nfe_forward

@@ -38,7 +38,15 @@ def mse_loss(pred: Tensor, target: Tensor) -> Tensor:
     return ((pred - target) ** 2).mean()
 
 
-LOSSES: dict[str, Loss] = {"norm": norm_loss, "mse": mse_loss}
+def bce_loss(pred: Tensor, target: Tensor) -> Tensor:
+    """Binary cross-entropy of logits ŷ against 0/1 labels, mean over points and outputs:
+    the model's output is a logit and its probability is sigmoid(ŷ). (N, d_y) x2 -> ()."""
+    if not bool(((target == 0) | (target == 1)).all()):
+        raise ValueError("loss=bce needs 0/1 labels; a batch holds other values")
+    return torch.nn.functional.binary_cross_entropy_with_logits(pred, target)
+
+
+LOSSES: dict[str, Loss] = {"norm": norm_loss, "mse": mse_loss, "bce": bce_loss}
 
 
 #: a loss this many times its start fails the run like a non-finite one; the start is the

@@ -51,15 +51,26 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
                            "device": str(dev), "dtype": cfg.dtype,
                            "overrides": ", ".join(sorted(changes)) or "none"}
     with status("evaluating", show_progress(cfg.get("progress", "auto"))) as shown:
-        out.update(metrics.evaluate(run.model, data, tolerance, shown))
+        out.update(metrics.evaluate(run.model, data, tolerance, shown, classify=_classifies(run)))
     out["status"] = "completed"
     metrics.write_json(run_dir / "metrics.json", out)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(run.config)))
     if cfg.plots:
         figures.write(run_dir, run.model, run.target, data)
-    log.info("test_mae %.4g (source %s)", out["test_mae"], run.path)
+    log.info("%s (source %s)", _headline(out), run.path)
     log.info("run directory: %s", run_dir)
     return out
+
+
+def _classifies(run: experiment.Loaded) -> bool:
+    """Whether the run was trained as a classifier (loss=bce: its outputs are logits)."""
+    return run.config.get("loss") == "bce"
+
+
+def _headline(out: dict[str, Any]) -> str:
+    if "test_accuracy" in out:
+        return f"test_accuracy {out['test_accuracy']:.4f}, log-loss {out['test_log_loss']:.4g}"
+    return f"test_mae {out['test_mae']:.4g}"
 
 
 def _predict_file(cfg: DictConfig, run: experiment.Loaded, path: str, run_dir: Path,
@@ -84,19 +95,27 @@ def _predict_file(cfg: DictConfig, run: experiment.Loaded, path: str, run_dir: P
     if integrator is not None and tolerance is not None:
         integrator.set_tolerance(tolerance)
     pred = predict(run.model, x)
+    classify = _classifies(run)
     out: dict[str, Any] = {"source_run": str(run.path.resolve()), "file": path,
                            "rows": x.shape[0], "device": str(dev), "dtype": cfg.dtype}
     names_x, names_y = spec.meta["x_names"], spec.meta["y_names"]
+    if classify:  # the model's outputs are logits: write probabilities
+        from jacnet_cli.data.files import check_labels
+
+        pred = torch.sigmoid(pred)
+        if y is not None:
+            check_labels(y.numpy(), names_y, "data.path")
     with open(run_dir / "predictions.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        header = [*names_x, *(f"{n}_pred" for n in names_y)]
+        header = [*names_x, *(f"{n}_prob" if classify else f"{n}_pred" for n in names_y)]
         if y is not None:
             header += [*names_y, "error"]
         writer.writerow(header)
         err = None
         if y is not None:
             y = y.to(device=dev, dtype=dt)
-            err = torch.linalg.vector_norm(pred - y, dim=-1)
+            # a classifier's error: |p - label| (the Brier residual), summed over outputs
+            err = (pred - y).abs().sum(-1) if classify else torch.linalg.vector_norm(pred - y, dim=-1)
         for i in range(x.shape[0]):
             row = [*map(repr, x[i].tolist()), *map(repr, pred[i].tolist())]
             if y is not None:
@@ -107,8 +126,8 @@ def _predict_file(cfg: DictConfig, run: experiment.Loaded, path: str, run_dir: P
         data = dataclasses.replace(spec.without_rows(int(cfg.seed or 0)).to(dev, dt),
                                    x_test=x, y_test=y)
         with status("evaluating", show_progress(cfg.get("progress", "auto"))) as shown:
-            out.update(metrics.evaluate(run.model, data, tolerance, shown))
-        log.info("test_mae %.4g on %d rows of %s", out["test_mae"], x.shape[0], path)
+            out.update(metrics.evaluate(run.model, data, tolerance, shown, classify=classify))
+        log.info("%s on %d rows of %s", _headline(out), x.shape[0], path)
     out["status"] = "completed"
     metrics.write_json(run_dir / "metrics.json", out)
     log.info("wrote %s (%d rows, in the data's units)", run_dir / "predictions.csv", x.shape[0])
