@@ -59,7 +59,9 @@ def train_run_dir(args: list[str]) -> tuple[list[str], str | None]:
         from jacnet_cli.run.checkpoint import status
 
         state = status(Path(target).expanduser())
-        resume_hint = f"resume it with resume={target}, " if state == "interrupted" else ""
+        resume_hint = (f"resume it with resume={target}, " if state == "interrupted" else
+                       f"fine-tune from it with init_from={target} in another directory, "
+                       if state == "completed" else "")
         article = "an" if state[0] in "aeiou" else "a"
         return args, (f"hydra.run.dir={target!r} already holds {article} {state} run; {resume_hint}"
                       "pass overwrite=true to replace it, or choose another directory")
@@ -94,6 +96,12 @@ def _main(argv: list[str] | None = None) -> None:
     if not task.hydra:
         sys.exit(task.load()(rest))
     flags = {a.split("=", 1)[0] for a in rest if a.startswith("-")}
+    if flags & {"-h", "--help"}:  # the task's groups and keys, described (no Hydra, no torch)
+        from jacnet_cli.cli.help import task_help
+        from jacnet_cli.run.configs import conf_dir
+
+        print(task_help(command, [a for a in rest if not a.startswith("-")], conf_dir()), end="")
+        return
     multirun = bool(flags & {"-m", "--multirun"})
     error = None
     if multirun and flags & {"-c", "--cfg", "-i", "--info"}:

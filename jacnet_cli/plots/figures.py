@@ -67,6 +67,11 @@ def write(run_dir: Path, model: nn.Module, target: Target, data: Dataset,
 def _write_1d(run_dir: Path, model: nn.Module, target: Target, data: Dataset,
               initial: dict[str, torch.Tensor], name: str) -> list[Path]:
     x = data.x_grid  # (M, 1)
+    if data.x_test is not None and data.x_test.shape[0]:  # cover a wider test range too
+        lo = min(float(x.min()), float(data.x_test.min()))
+        hi = max(float(x.max()), float(data.x_test.max()))
+        if lo < float(x.min()) or hi > float(x.max()):
+            x = torch.linspace(lo, hi, x.shape[0], dtype=x.dtype, device=x.device)[:, None]
     xs = _np(x)[:, 0]
     trained = _np(predict(model, x))[:, 0]
     span = data.train_range

@@ -66,6 +66,49 @@ def _curl_penalty(weight: float, model: nn.Module) -> Callable[[nn.Module, torch
     return lambda net, xb: weight * curl_penalty(net, xb[:32])
 
 
+def _loss_in_data_units(loss: str, out: dict[str, Any], d_y: int) -> dict[str, float]:
+    """The training loss of the final weights over the whole training set, in the data's
+    units (`train_loss` in metrics.csv is the model's, in standard units when the data are
+    standardised): from the training errors the evaluation already computed."""
+    if loss == "norm" and "train_mae" in out:
+        return {"train_loss_data_units": out["train_mae"]}
+    if loss == "mse" and "train_rmse" in out:
+        return {"train_loss_data_units": out["train_rmse"] ** 2 / d_y}
+    if loss == "bce" and "train_log_loss" in out:
+        return {"train_loss_data_units": out["train_log_loss"]}
+    return {}
+
+
+def _init_from(model: nn.Module, run_dir: str, config: dict[str, Any]) -> None:
+    """Start from another run's trained weights (`init_from=RUN_DIR`): the same model,
+    structure and columns, so every tensor matches; its units come too, so the function it
+    starts from is exactly that run's, in the data's units."""
+    from jacnet_cli.run import configs
+
+    try:
+        blob = checkpoint.read(checkpoint.find(run_dir))
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("run_dir=", "init_from=", 1)) from None
+    for group in ("model", "activation"):
+        names = {v: k for k, v in configs.targets(group).items()}
+        theirs = (blob.get("config") or {}).get(group, {}).get("_target_")
+        mine = config.get(group, {}).get("_target_")
+        if theirs != mine:
+            raise ValueError(f"init_from={run_dir!r} was trained with {group}="
+                             f"{names.get(theirs, theirs)}, not {group}={names.get(mine, mine)}; "
+                             f"fine-tune with the same {group} as that run")
+    state = blob["state_dict"]
+    mine = model.state_dict()
+    wrong = [k for k in mine if k not in state or state[k].shape != mine[k].shape]
+    extra = [k for k in state if k not in mine]
+    if wrong or extra:
+        first = (wrong or extra)[0]
+        raise ValueError(f"init_from={run_dir!r} holds a different model ({first!r} "
+                         f"{'differs' if first in state else 'is missing'}); fine-tune with the "
+                         "same model, activation and data columns as that run")
+    model.load_state_dict(state)
+
+
 def _penalty(weight: float, model: nn.Module) -> Callable[[nn.Module, torch.Tensor], torch.Tensor] | None:
     """The training loss's extra terms: the curl penalty (`curl_weight`) and the structure's
     own (`Structure.penalty`, e.g. the margin cauchy_riemann keeps on min_modulus)."""
@@ -170,6 +213,8 @@ class Experiment:
         self.target, self.data, self.model = setup.target, setup.data, setup.model
         if self.data.meta is not None:  # kept with the run, so it rebuilds without the file
             cfg["data"]["meta"] = self.data.meta
+        if settings.init_from is not None:
+            _init_from(self.model, settings.init_from, cfg)
         data, model = self.data, self.model
         core, units = unwrap(model)  # the model trains in standard units when there are units
         if getattr(core, "structure", None) is not None:  # what the data decided, kept too
@@ -203,6 +248,8 @@ class Experiment:
         self.out = {"target": self.target.name, "device": str(dev), "dtype": settings.runtime.dtype,
                     "threads": threads, "iterations_planned": total,
                     "parameters": sum(p.numel() for p in model.parameters()), **plan.describe()}
+        if settings.init_from is not None:
+            self.out["init_from"] = str(Path(settings.init_from).expanduser().resolve())
 
     def _run(self, plot: Plotter | None) -> dict[str, Any]:
         self.build()
@@ -257,6 +304,7 @@ class Experiment:
             with status("evaluating", self.progress) as shown:
                 self.out.update(metrics.evaluate(model, data, self.settings.eval_tolerance, shown,
                                                  classify=self.plan.loss == "bce"))
+            self.out.update(_loss_in_data_units(self.plan.loss, self.out, model.d_y))
             self.out["loss_still_falling"] = still_falling(self.steps, trainer)
             if self.settings.strict and self.out.get("guarantee_held") is False:
                 self.save("failed", "guarantee not held (strict=true): "

@@ -108,6 +108,7 @@ class TrainSettings:
     plots: bool = True
     strict: bool = False
     resume: str | None = None
+    init_from: str | None = None
     overwrite: bool = False
     runtime: Runtime | None = None
 
@@ -133,6 +134,7 @@ class TrainSettings:
             runtime=Runtime.of(cfg),
             loss=checks.one_of("loss", _get(cfg, "loss", "auto"), [*LOSSES, "auto"]),
             resume=_get(cfg, "resume"),
+            init_from=_get(cfg, "init_from"),
         )
         given = [v for v in (out.iterations, out.epochs) if isinstance(v, int)]
         if len(given) == 2 or (out.iterations is None and out.epochs is None):

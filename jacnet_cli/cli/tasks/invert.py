@@ -88,11 +88,20 @@ def invert(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     _print(rows, names_y, names_x)
     _write_csv(run_dir / "inverse.csv", rows, names_y, names_x)
     failed = int((~ok).sum())
+    outside = _outside_data(run, x)
+    for row, out_of_box in zip(rows, outside.tolist()):
+        row["outside_data"] = out_of_box
     out = {"source_run": str(run.path.resolve()), "points": rows,
-           "roundtrip_max_err": float(err.max()), "unconverged": failed}
+           "roundtrip_max_err": float(err.max()), "unconverged": failed,
+           "outside_data": int(outside.sum())}
     (run_dir / "inverse.json").write_text(json.dumps(out, indent=2) + "\n")
     log.info("inverted %d points, max round-trip error %.3g, %d not converged; wrote %s",
              len(rows), out["roundtrip_max_err"], failed, run_dir / "inverse.csv")
+    if bool(outside.any()):
+        where = ", ".join(str(i) for i in outside.nonzero().flatten().tolist()[:10])
+        log.warning("%d of %d points have x outside the training data's box (rows %s%s): the "
+                    "inverse extrapolates the model beyond its data, where nothing was fitted",
+                    int(outside.sum()), len(rows), where, ", ..." if int(outside.sum()) > 10 else "")
     if failed:
         where = ", ".join(str(i) for i in (~ok).nonzero().flatten().tolist()[:10])
         message = (f"{failed} of {len(rows)} points did not converge (rows {where}"
@@ -103,6 +112,24 @@ def invert(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         if not cfg.get("allow_unconverged", False):
             raise InversionFailed(message + " (allow_unconverged=true accepts this)")
     return out
+
+
+def _outside_data(run: experiment.Loaded, x: torch.Tensor) -> torch.Tensor:
+    """Which preimages lie outside the box of the run's training inputs: (N,) bool."""
+    from jacnet_cli.data.files import FileData
+
+    spec = build.data_spec(run.config)
+    if isinstance(spec, FileData):
+        if spec.meta is None or "box_lo" not in spec.meta:
+            return torch.zeros(x.shape[0], dtype=torch.bool)
+        lo = torch.tensor(spec.meta["box_lo"], dtype=x.dtype, device=x.device)
+        hi = torch.tensor(spec.meta["box_hi"], dtype=x.dtype, device=x.device)
+    else:
+        low, high = spec.resolve(run.target).train_range
+        lo = torch.full((x.shape[1],), float(low), dtype=x.dtype, device=x.device)
+        hi = torch.full((x.shape[1],), float(high), dtype=x.dtype, device=x.device)
+    slack = 1e-9 * (hi - lo).abs().clamp_min(1.0)
+    return ((x < lo - slack) | (x > hi + slack)).any(dim=1)
 
 
 def _in_input(cfg: DictConfig, run: experiment.Loaded, dev: Any,

@@ -37,7 +37,9 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         article = "an" if state[0] in "aeiou" else "a"
         raise ValueError(
             f"hydra.run.dir={str(run_dir)!r} already holds {article} {state} run; "
-            + ("resume it with resume=" + str(run_dir) + " or " if state == "interrupted" else "")
+            + ("resume it with resume=" + str(run_dir) + " or " if state == "interrupted" else
+               "fine-tune from it with init_from=" + str(run_dir) + " in another directory, or "
+               if state == "completed" else "")
             + "pass overwrite=true to replace it, or choose another directory")
     if state is not None:
         experiment.clear(run_dir)  # overwrite=true: nothing of the old run may pass for this one's

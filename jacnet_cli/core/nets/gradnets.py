@@ -79,6 +79,15 @@ class GradientNetwork(nn.Module):
         """An upper bound on ‖J(x)‖₂ over all x, from the weights alone (a scalar)."""
         raise NotImplementedError
 
+    def extra_repr(self) -> str:
+        layers = getattr(self, "layers", None)
+        depth = f"layers={layers}" if layers is not None else f"modules={getattr(self, 'count', '?')}"
+        parts = [f"d={self.d}", f"hidden={self.hidden}", depth,
+                 "monotone" if self.monotone else "free signs"]
+        if getattr(self, "nonlinearity", None):
+            parts.append(f"nonlinearity={self.nonlinearity}")
+        return ", ".join(parts) + f", parameters={sum(p.numel() for p in self.parameters())}"
+
 
 class Cascade(GradientNetwork):
     """GradNet-C (monotone=False) or mGradNet-C (monotone=True): g = Wᵀ h(Wx) + c.

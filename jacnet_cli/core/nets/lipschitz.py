@@ -135,6 +135,10 @@ class LipschitzNet(nn.Module):
         self.guarantee = (f"{self.k:g}-Lipschitz: ‖dŷ/dx‖₂ <= k = {self.k:g} at every x, "
                           "for every d_x, d_y (by construction)")
 
+    def extra_repr(self) -> str:
+        return (f"d_x={self.d_x}, d_y={self.d_y}, k={self.k:g}, hidden={self.hidden}, "
+                f"depth={self.depth}, activation={self.activation}, weights={self.weights}")
+
     def _act(self, u: Tensor) -> Tensor:
         if self.activation == "maxmin":
             return maxmin(u)

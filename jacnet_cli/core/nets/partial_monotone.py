@@ -38,6 +38,11 @@ class PartialMonotone(nn.Module):
         eps: the floor ε >= 0 of each signed partial (ε > 0: strictly monotone).
     """
 
+    def extra_repr(self) -> str:
+        return (f"d={self.d}, monotone inputs={self.mono.tolist()}, signs="
+                f"{[int(v) for v in self.signs.tolist()]}, hidden={self.hidden}, eps={self.eps:g}, "
+                f"parameters={sum(p.numel() for p in self.parameters())}")
+
     def __init__(self, d: int, monotone: list[int], signs: list[float], hidden: int = 64,
                  depth: int = 1, eps: float = 0.0):
         super().__init__()

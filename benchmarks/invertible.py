@@ -1,0 +1,769 @@
+"""Issue 16: the n-D `invertible` structure against coupling flows and jacnet's other structures.
+
+    /work/bench/.venv/bin/python -m benchmarks.invertible            # full run (about 40 min CPU)
+    /work/bench/.venv/bin/python -m benchmarks.invertible --quick    # smoke run (about 2 min)
+    /work/bench/.venv/bin/python -m benchmarks.invertible --report   # only rewrite INVERTIBLE.md's tables
+
+One harness, one process, one thread, float64 everywhere (jacnet's default dtype). Sections:
+
+1. fit: regression of `RotatedTanh(d)` and `RotatedCubic(d)` (target seed 0) at d = 2, 8, 32 by
+   jacnet `invertible`, zuko's NSF (spline coupling, `passes=2`) and RealNVP (affine coupling),
+   FrEIA's `AllInOneBlock` stack (affine coupling, SO(d) soft permutations, ActNorm), all used as
+   plain maps x -> y trained by MSE, at equal parameter counts (±5 % of `invertible`'s), plus
+   unconstrained JacNet (`none`), `monotone`, `pd` (conservative, the n-D default) and `pd`'s
+   paper form (`conservative=False`) and a tanh MLP as references. Test dB
+   = 10 log10 mean_points ‖ŷ − y‖²; the signal (predicting the mean) is 10 log10 mean ‖y − ȳ‖².
+2. guarantees: on 10,000 points uniform in [-3, 3]^d (3x the data's box), min over points of
+   sign · |det D|^(1/d) with D = dŷ/dx by autograd through the model as evaluated (sign: the
+   model's orientation, +1 for the others, whose targets have det > 0), and the round trip
+   max |x − ŷ⁻¹(ŷ(x))| of every model that has an inverse (jacnet's `solve`, flows' own).
+3. inverse cost: time of ŷ⁻¹ on 10,000 points against ŷ on the same points (trained seed-0
+   models, interleaved, median of rounds, under the timing lock).
+4. pd: conservative (convex potential, by construction) against the paper's A Aᵀ + εI MLP form
+   on `MonotoneSinh(d)` (a monotone gradient map), with `invertible` and `none` beside them:
+   test dB and the measured λ_min(sym D) on the 3x box (ε = 1e-4 is the bound).
+
+Protocol (every model, every task): the same data per seed (`make_dataset`, 3000 train, 600
+validation, 2000 test points uniform in [-1, 1]^d), Adam (betas 0.9, 0.99) with a one-cycle
+schedule (torch's OneCycleLR, peak = lr) over EPOCHS epochs of shuffled batches of 100, MSE;
+validation MSE after every epoch, the best epoch's weights restored. The peak lr is chosen per
+(task, model) from LRS on seed 0's validation MSE; seeds 1 and 2 then train at that lr; the
+test set is evaluated once per reported run (never during selection). Mean ± sd over seeds.
+Training-step time: fresh models, one batch of 100, each model timed in blocks interleaved
+with the others, median over rounds, ratio to `none` measured in the same rounds.
+
+Every timing measurement holds an exclusive flock on /work/bench/timing.lock.
+Resumable: each run's result and weights are cached under /work/bench/invertible_cache/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import fcntl
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from jacnet_cli.core.anchors import FixedAnchor
+from jacnet_cli.core.evaluation import derivative
+from jacnet_cli.core.integrators import GaussLegendre
+from jacnet_cli.core.inverse import solve
+from jacnet_cli.core.model import JacNet, MLPRegressor
+from jacnet_cli.core.structures import Monotone, PositiveDefinite, Unconstrained
+from jacnet_cli.core.structures.invertible import Invertible, signed_det_root
+from jacnet_cli.core.targets import MonotoneSinh, RotatedCubic, RotatedTanh
+from jacnet_cli.data.sampled import DataSpec, make_dataset
+
+HERE = Path(__file__).resolve().parent
+BENCH = Path("/work/bench")
+LOCK = BENCH / "timing.lock"
+DTYPE = torch.float64
+
+DIMS = (2, 8, 32)
+INV_HIDDEN = {2: 8, 8: 16, 32: 32}  # invertible's conditioner width: sets the parameter budget
+TOLERANCE = 0.05  # every model within ±5 % of invertible's parameter count
+EPOCHS = 60
+BATCH = 100
+LRS = (3e-3, 1e-2, 3e-2)
+SEEDS = (0, 1, 2)
+GL_NODES = 8  # Gauss–Legendre nodes of the integrated (non-exact) JacNets, as in the prototype
+BOX = 3.0  # guarantee box [-3, 3]^d: 3x the data's [-1, 1]^d
+N_BOX = 10_000
+DATA = dict(n_train=3000, n_val=600, n_test=2000, train_range=(-1.0, 1.0),
+            test_range=(-1.0, 1.0))
+
+FIT_TARGETS = ("rotated_tanh", "rotated_cubic")
+FIT_MODELS = ("invertible", "zuko_nsf", "zuko_realnvp", "freia", "none", "monotone", "pd",
+              "pd_paper", "mlp")
+PD_MODELS = ("pd", "pd_paper", "invertible", "none")
+LABELS = {
+    "invertible": "jacnet invertible", "zuko_nsf": "zuko NSF (coupling)",
+    "zuko_realnvp": "zuko RealNVP", "freia": "FrEIA AllInOne", "none": "jacnet none",
+    "monotone": "jacnet monotone", "pd": "jacnet pd (conservative)",
+    "pd_paper": "jacnet pd (paper form)", "mlp": "MLP (tanh)",
+}
+ALIASES = {"pd": "monotone"}  # pd(conservative) builds monotone's network bit for bit (checked)
+
+
+# --------------------------------------------------------------------------- helpers
+
+@contextlib.contextmanager
+def timing_lock() -> Iterator[None]:
+    """Hold an exclusive flock on /work/bench/timing.lock (other helpers time on this machine)."""
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(LOCK, "a") as handle:
+        start = time.perf_counter()
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        waited = time.perf_counter() - start
+        if waited > 1:
+            print(f"[bench] waited {waited:.1f}s for the timing lock", flush=True)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def db(value: float) -> float:
+    return 10 * math.log10(max(value, 1e-300))
+
+
+def target_of(name: str, d: int):
+    return {"rotated_tanh": RotatedTanh, "rotated_cubic": RotatedCubic,
+            "monotone_sinh": MonotoneSinh}[name](d, 0)
+
+
+def effective_parameters(module: nn.Module) -> int:
+    """Trainable numbers that are not masked out (zuko's MaskedLinear, jacnet's triangular)."""
+    count = getattr(getattr(module, "net", None), "count_parameters", None)
+    if count is not None:  # InvertibleNet: its own masked count, plus the anchor
+        return count() + sum(p.numel() for n, p in module.named_parameters()
+                             if p.requires_grad and not n.startswith("net."))
+    total = 0
+    for mod in module.modules():
+        for name, p in mod.named_parameters(recurse=False):
+            if not p.requires_grad:
+                continue
+            mask = getattr(mod, "mask", None)
+            if name == "weight" and isinstance(mask, Tensor) and mask.shape == p.shape:
+                total += int(mask.sum())
+            else:
+                total += p.numel()
+    return total
+
+
+def in_chunks(fn: Callable[[Tensor], Tensor], x: Tensor, size: int) -> Tensor:
+    return torch.cat([fn(part) for part in x.split(size)])
+
+
+# --------------------------------------------------------------------------- models
+
+@dataclass
+class Model:
+    """A trained or fresh model behind one interface: f(x), inverse(y), params."""
+
+    key: str
+    module: nn.Module
+    settings: dict[str, Any]
+    sign: int = 1  # orientation: the sign det D must have
+
+    def __call__(self, x: Tensor) -> Tensor:
+        kind = self.settings["family"]
+        if kind == "zuko":
+            return self.module.transform()(x)
+        if kind == "freia":
+            return self.module(x, jac=False)[0]
+        return self.module(x)
+
+    @property
+    def params(self) -> int:
+        return effective_parameters(self.module)
+
+    @property
+    def has_inverse(self) -> bool:
+        return self.settings["family"] in ("zuko", "freia") or getattr(self.module, "invertible",
+                                                                        False)
+
+    @torch.no_grad()
+    def inverse(self, y: Tensor) -> tuple[Tensor, Tensor]:
+        """(x, converged): the model's own inverse (jacnet: `inverse.solve`, method auto)."""
+        kind = self.settings["family"]
+        if kind == "zuko":
+            x = self.module.transform().inv(y)
+            return x, torch.isfinite(x).all(-1)
+        if kind == "freia":
+            x = self.module(y, rev=True, jac=False)[0]
+            return x, torch.isfinite(x).all(-1)
+        result = solve(self.module, y)
+        return result.x, result.converged
+
+
+def _anchor(d: int, target) -> FixedAnchor:
+    """`jacnet train`'s default anchor (anchor=refined): x0 = 0, y0 = y(0) trained at rate 0.1."""
+    return FixedAnchor(d, d, 0.0, "target", target=target, trainable=True, rate=0.1)
+
+
+def build(key: str, d: int, width: int, variant: int, target, seed: int) -> Model:
+    """Model `key` at dimension d with width `width` (and `variant`: flows' transforms), seeded."""
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    if key == "invertible":
+        structure = Invertible()
+        module = JacNet(d, d, structure, hidden=width, anchor=_anchor(d, target))
+        return Model(key, module, {"family": "jacnet", "hidden": width, "blocks": 4, "units": 4})
+    if key in ("none", "pd_paper"):
+        structure = Unconstrained() if key == "none" else PositiveDefinite(1e-4, conservative=False)
+        module = JacNet(d, d, structure, hidden=width, anchor=_anchor(d, target),
+                        integrator=GaussLegendre(GL_NODES))
+        return Model(key, module, {"family": "jacnet", "hidden": width, "nodes": GL_NODES})
+    if key in ("monotone", "pd"):
+        structure = Monotone(1e-4) if key == "monotone" else PositiveDefinite(1e-4)
+        module = JacNet(d, d, structure, hidden=width, anchor=_anchor(d, target))
+        return Model(key, module, {"family": "jacnet", "hidden": width})
+    if key == "mlp":
+        return Model(key, MLPRegressor(d, d, hidden=width),
+                     {"family": "mlp", "hidden": width, "nonlinearity": "tanh"})
+    if key in ("zuko_nsf", "zuko_realnvp"):
+        import zuko
+
+        if key == "zuko_nsf":
+            module = zuko.flows.NSF(d, transforms=variant, passes=2, hidden_features=(width, width))
+        else:
+            module = zuko.flows.RealNVP(d, transforms=variant, hidden_features=(width, width))
+        return Model(key, module, {"family": "zuko", "hidden": [width, width],
+                                   "transforms": variant})
+    if key == "freia":
+        import FrEIA.framework as Ff
+        import FrEIA.modules as Fm
+
+        def subnet(n_in: int, n_out: int) -> nn.Module:
+            return nn.Sequential(nn.Linear(n_in, width), nn.ReLU(), nn.Linear(width, width),
+                                 nn.ReLU(), nn.Linear(width, n_out))
+
+        module = Ff.SequenceINN(d)
+        for _ in range(variant):
+            module.append(Fm.AllInOneBlock, subnet_constructor=subnet, permute_soft=True)
+        return Model(key, module, {"family": "freia", "hidden": [width, width],
+                                   "blocks": variant, "permute_soft": True})
+    raise KeyError(key)
+
+
+VARIANTS = {"zuko_nsf": (4, 3, 5, 2, 6), "zuko_realnvp": (4, 3, 5, 6), "freia": (4, 3, 5, 6)}
+
+
+def sized(key: str, d: int, budget: int, target) -> tuple[int, int, int]:
+    """(width, variant, params) of model `key` closest to `budget` parameters, within ±5 %
+    (trying flows' other transform counts in VARIANTS' order if their widths cannot hit it)."""
+    if key == "invertible":
+        width = INV_HIDDEN[d]
+        return width, 0, build(key, d, width, 0, target, 0).params
+    best = None
+    for variant in VARIANTS.get(key, (0,)):
+        lo, hi = 1, 4096
+        count = lambda w: build(key, d, w, variant, target, 0).params  # noqa: E731
+        while lo < hi:  # smallest width with params >= budget (params grow with width)
+            mid = (lo + hi) // 2
+            if count(mid) >= budget:
+                hi = mid
+            else:
+                lo = mid + 1
+        for w in {max(1, lo - 1), lo}:
+            p = count(w)
+            cand = (abs(p / budget - 1), w, variant, p)
+            best = cand if best is None or cand < best else best
+        if best[0] <= TOLERANCE:
+            break
+    gap, width, variant, params = best
+    if gap > TOLERANCE:
+        raise RuntimeError(f"{key} at d={d}: no size within 5% of {budget} (best {params})")
+    return width, variant, params
+
+
+# --------------------------------------------------------------------------- training
+
+def dataset(target_name: str, d: int, seed: int):
+    target = target_of(target_name, d)
+    data = make_dataset(DataSpec(**DATA), target, seed)
+    return target, data
+
+
+def prepare(model: Model, data) -> None:
+    """What `jacnet train` does after building: invertible learns its orientation and linear
+    start from the training data (`Invertible.fit_data`); then float64."""
+    if model.key == "invertible":
+        model.module.structure.fit_data(model.module.net, data.x_train, data.y_train)
+        model.sign = int(model.module.net.orientation)
+    model.module.to(DTYPE)
+
+
+@torch.no_grad()
+def mse_of(model: Model, x: Tensor, y: Tensor, chunk: int = 1000) -> float:
+    """Mean over points of ‖ŷ − y‖² (the dB quantity)."""
+    pred = in_chunks(model, x, chunk)
+    return float(((pred - y) ** 2).sum(-1).mean())
+
+
+def train(model: Model, data, lr: float, epochs: int, seed: int) -> dict[str, Any]:
+    params = [p for p in model.module.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.99))
+    n = data.x_train.shape[0]
+    per_epoch = math.ceil(n / BATCH)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * per_epoch)
+    gen = torch.Generator().manual_seed(seed)
+    best, best_state, best_epoch, failed = math.inf, None, -1, None
+    history = []
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        model.module.train()
+        order = torch.randperm(n, generator=gen)
+        for idx in order.split(BATCH):
+            opt.zero_grad(set_to_none=True)
+            loss = ((model(data.x_train[idx]) - data.y_train[idx]) ** 2).mean()
+            if not torch.isfinite(loss):
+                failed = f"non-finite loss in epoch {epoch}"
+                break
+            loss.backward()
+            opt.step()
+            sched.step()
+        if failed:
+            break
+        model.module.eval()
+        val = mse_of(model, data.x_val, data.y_val)
+        history.append(val)
+        if math.isfinite(val) and val < best:
+            best, best_epoch = val, epoch
+            best_state = copy.deepcopy(model.module.state_dict())
+    seconds = time.perf_counter() - start
+    if best_state is not None:
+        model.module.load_state_dict(best_state)
+    model.module.eval()
+    return {"lr": lr, "val_mse": best, "val_db": db(best), "best_epoch": best_epoch,
+            "epochs": epochs, "train_seconds": round(seconds, 2), "failed": failed,
+            "val_db_curve": [round(db(v), 2) for v in history[:: max(1, epochs // 12)]]}
+
+
+# --------------------------------------------------------------------------- the runner
+
+class Runner:
+    """Trains (or loads from the cache) every run; the cache makes a long run resumable."""
+
+    def __init__(self, quick: bool):
+        self.quick = quick
+        tag = "quick" if quick else "full"
+        self.cache = BENCH / "invertible_cache" / tag
+        self.cache.mkdir(parents=True, exist_ok=True)
+        self.epochs = 5 if quick else EPOCHS
+        self.lrs = (1e-2,) if quick else LRS
+        self.seeds = (0,) if quick else SEEDS
+        self.sizes: dict[tuple[str, int], dict[str, tuple[int, int, int]]] = {}
+
+    def sizes_at(self, target_name: str, d: int, models: tuple[str, ...]) -> dict:
+        key = (target_name, d)
+        if key not in self.sizes:
+            target = target_of(target_name, d)
+            budget = sized("invertible", d, 0, target)[2]
+            self.sizes[key] = {m: sized(ALIASES.get(m, m), d, budget, target) for m in
+                               ("invertible", *models)}
+        return self.sizes[key]
+
+    def _path(self, target_name: str, d: int, key: str, seed: int, lr: float) -> Path:
+        return self.cache / f"{target_name}_d{d}_{key}_s{seed}_lr{lr:g}_e{self.epochs}"
+
+    def run(self, target_name: str, d: int, key: str, seed: int, lr: float,
+            with_test: bool) -> tuple[dict, Model]:
+        """Train (or load) one run; with_test adds the test (and train) error."""
+        width, variant, _ = self.sizes_at(target_name, d, (key,))[key]
+        path = self._path(target_name, d, key, seed, lr)
+        target, data = dataset(target_name, d, seed)
+        model = build(key, d, width, variant, target, seed)
+        prepare(model, data)
+        meta_file, weights = path.with_suffix(".json"), path.with_suffix(".pt")
+        if meta_file.exists() and weights.exists():
+            result = json.loads(meta_file.read_text())
+            model.module.load_state_dict(torch.load(weights, weights_only=True))
+            model.module.eval()
+            if model.key == "invertible":
+                model.sign = int(model.module.net.orientation)
+        else:
+            print(f"[bench] train {target_name} d={d} {key} seed={seed} lr={lr:g}", flush=True)
+            result = train(model, data, lr, self.epochs, seed)
+            result.update(params=model.params, width=width, variant=variant, **{
+                k: v for k, v in model.settings.items() if k not in ("hidden",)})
+            torch.save(model.module.state_dict(), weights)
+            meta_file.write_text(json.dumps(result))
+            print(f"[bench]   val {result['val_db']:.2f} dB in {result['train_seconds']}s",
+                  flush=True)
+        if with_test and "test_db" not in result:
+            result["test_db"] = db(mse_of(model, data.x_test, data.y_test))
+            result["train_db"] = db(mse_of(model, data.x_train, data.y_train))
+            result["signal_db"] = db(float(((data.y_test - data.y_test.mean(0)) ** 2)
+                                           .sum(-1).mean()))
+            if key in ("none", "pd_paper"):  # the same weights with jacnet's default 32 nodes
+                fine = copy.deepcopy(model.module)
+                fine.integrator = GaussLegendre(32)
+                result["test_db_gl32"] = db(mse_of(Model(key, fine, model.settings), data.x_test,
+                                                   data.y_test))
+            meta_file.write_text(json.dumps(result))
+        return result, model
+
+    def task(self, target_name: str, d: int, models: tuple[str, ...]) -> dict[str, Any]:
+        """Every model on one task: lr chosen on seed 0's validation, then all seeds' tests."""
+        sizes = self.sizes_at(target_name, d, models)
+        out: dict[str, Any] = {"budget": sizes["invertible"][2], "models": {}}
+        for key in models:
+            alias = ALIASES.get(key)
+            if alias is not None:
+                out["models"][key] = {**out["models"][alias], "alias_of": alias}
+                continue
+            grid = {lr: self.run(target_name, d, key, 0, lr, False)[0] for lr in self.lrs}
+            lr = min(grid, key=lambda v: grid[v]["val_mse"])
+            runs = [self.run(target_name, d, key, s, lr, True)[0] for s in self.seeds]
+            tests = [r["test_db"] for r in runs]
+            out["models"][key] = {
+                "params": runs[0]["params"], "width": sizes[key][0], "variant": sizes[key][1],
+                "lr": lr, "grid_val_db": {f"{v:g}": round(grid[v]["val_db"], 2) for v in grid},
+                "test_db": tests, "test_db_mean": statistics.fmean(tests),
+                "test_db_sd": statistics.stdev(tests) if len(tests) > 1 else 0.0,
+                "train_db": [r["train_db"] for r in runs],
+                "best_epoch": [r["best_epoch"] for r in runs],
+                "train_seconds": [r["train_seconds"] for r in runs],
+                "failed": [r["failed"] for r in runs],
+                "signal_db": runs[0]["signal_db"],
+                **({"test_db_gl32": [r["test_db_gl32"] for r in runs]}
+                   if "test_db_gl32" in runs[0] else {}),
+            }
+            print(f"[bench] {target_name} d={d} {key}: {statistics.fmean(tests):.2f} dB "
+                  f"(lr {lr:g}, {runs[0]['params']} params)", flush=True)
+        return out
+
+    def trained(self, target_name: str, d: int, key: str, lr: float, seed: int = 0) -> Model:
+        return self.run(target_name, d, key, seed, lr, False)[1]
+
+
+# --------------------------------------------------------------------------- measurements
+
+def check_pd_alias(d: int) -> bool:
+    """pd (conservative) and monotone: same parameters and the same outputs at init, bitwise."""
+    target = target_of("rotated_tanh", d)
+    width = sized("monotone", d, sized("invertible", d, 0, target)[2], target)[0]
+    a, b = build("monotone", d, width, 0, target, 0), build("pd", d, width, 0, target, 0)
+    a.module.to(DTYPE), b.module.to(DTYPE)
+    same = all(torch.equal(p, q) for p, q in zip(a.module.state_dict().values(),
+                                                  b.module.state_dict().values()))
+    x = torch.rand(64, d, dtype=DTYPE) * 6 - 3
+    return same and torch.equal(a(x).detach(), b(x).detach())
+
+
+def box_points(d: int, n: int, seed: int = 1234) -> Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(n, d, generator=g, dtype=DTYPE) * 2 - 1) * BOX
+
+
+def jacobians(model: Model, x: Tensor) -> Tensor:
+    """D = dŷ/dx by autograd through the model as evaluated, in chunks: (N, d, d)."""
+    rows = GL_NODES if model.key in ("none", "pd_paper") else 1
+    size = max(64, 4096 // rows // max(1, x.shape[1] // 8))
+    return torch.cat([derivative(model, part) for part in x.split(size)])
+
+
+def guarantees(model: Model, d: int, n: int) -> dict[str, Any]:
+    x = box_points(d, n)
+    start = time.perf_counter()
+    jac = jacobians(model, x)
+    root = model.sign * signed_det_root(jac)  # (N,)
+    sym = 0.5 * (jac + jac.transpose(-1, -2))
+    out: dict[str, Any] = {
+        "sign": model.sign,
+        "det_root_min": float(root.min()),
+        "det_root_negative": int((root <= 0).sum()),
+        "sym_min_eig": float(torch.linalg.eigvalsh(sym)[:, 0].min()),
+        "points": n, "box": [-BOX, BOX],
+    }
+    if model.key == "invertible":
+        net = model.module.net
+        out["det_lower_bound_weights"] = net.det_bounds()[0] ** (1 / d)
+        closed = model.module.log_det(x)
+        out["logdet_closed_vs_autograd_max"] = float(
+            (closed - torch.linalg.slogdet(jac)[1]).abs().max())
+    if model.has_inverse:
+        with torch.no_grad():
+            y = in_chunks(model, x, 2000)
+            xr, ok = model.inverse(y)
+        err = (xr - x).abs().max(-1).values
+        finite = torch.isfinite(err)
+        out.update(roundtrip_max=float(err[finite].max()) if bool(finite.any()) else math.inf,
+                   roundtrip_median=float(err[finite].median()) if bool(finite.any()) else math.inf,
+                   converged=int(ok.sum()), nonfinite=int((~finite).sum()))
+    out["seconds"] = round(time.perf_counter() - start, 2)
+    return out
+
+
+def block_time(fn: Callable[[], object], k: int) -> float:
+    start = time.perf_counter()
+    for _ in range(k):
+        fn()
+    return (time.perf_counter() - start) / k
+
+
+def interleaved(fns: dict[str, Callable[[], object]], rounds: int, block_s: float
+                ) -> dict[str, list[float]]:
+    """Seconds per call of each fn: blocks of k calls (k sized to ~block_s), the fns
+    alternating block by block, `rounds` times; every block's time per call is kept."""
+    ks = {}
+    for name, fn in fns.items():
+        fn()  # warm-up
+        ks[name] = max(1, math.ceil(block_s / max(block_time(fn, 1), 1e-6)))
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for r in range(rounds):
+        names = list(fns) if r % 2 == 0 else list(reversed(fns))
+        for name in names:
+            times[name].append(block_time(fns[name], ks[name]))
+    return times
+
+
+def step_times(runner: Runner, target_name: str, d: int, models: tuple[str, ...],
+               rounds: int, block_s: float) -> dict[str, Any]:
+    """Median seconds per training step (batch of 100) of fresh models, interleaved; ratio to
+    `none` per round, then the median of the ratios."""
+    sizes = runner.sizes_at(target_name, d, models)
+    target, data = dataset(target_name, d, 0)
+    x, y = data.x_train[:BATCH], data.y_train[:BATCH]
+    fns = {}
+    for key in models:
+        if key in ALIASES:
+            continue
+        width, variant, _ = sizes[key]
+        model = build(key, d, width, variant, target, 0)
+        prepare(model, data)
+        opt = torch.optim.Adam(model.module.parameters(), lr=1e-4, betas=(0.9, 0.99))
+
+        def step(model=model, opt=opt) -> None:
+            opt.zero_grad(set_to_none=True)
+            ((model(x) - y) ** 2).mean().backward()
+            opt.step()
+
+        fns[key] = step
+    with timing_lock():
+        times = interleaved(fns, rounds, block_s)
+    base = times["none"]
+    out = {}
+    for key, ts in times.items():
+        ratios = [t / b for t, b in zip(ts, base)]
+        out[key] = {"ms_per_step": statistics.median(ts) * 1e3,
+                    "ratio_to_none": statistics.median(ratios), "rounds": rounds}
+    return out
+
+
+def inverse_costs(models: dict[str, Model], d: int, n: int, rounds: int) -> dict[str, Any]:
+    """Time of ŷ⁻¹(y) on n points against ŷ(x) on the same points, each model's pair timed
+    back to back, the models interleaved, median over rounds."""
+    x = box_points(d, n, seed=99) / BOX  # inside the data's box
+    fns = {}
+    for key, model in models.items():
+        if not model.has_inverse:
+            continue
+        with torch.no_grad():
+            y = model(x)
+        fns[f"{key}:forward"] = (lambda m=model: torch.no_grad()(m.__call__)(x))
+        fns[f"{key}:inverse"] = (lambda m=model, y=y: m.inverse(y))
+    with timing_lock():
+        times = interleaved(fns, rounds, block_s=0.0)
+    out = {}
+    for key in models:
+        if f"{key}:forward" not in times:
+            continue
+        fwd, inv = times[f"{key}:forward"], times[f"{key}:inverse"]
+        out[key] = {"forward_s": statistics.median(fwd), "inverse_s": statistics.median(inv),
+                    "ratio": statistics.median([i / f for i, f in zip(inv, fwd)]),
+                    "points": n, "rounds": rounds}
+    return out
+
+
+# --------------------------------------------------------------------------- report
+
+def fmt(v: float, digits: int = 2) -> str:
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
+
+
+def sci(v: float | None) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return f"{v:.2g}" if abs(v) >= 1e-2 and abs(v) < 1e3 else f"{v:.1e}"
+
+
+def tables(results: dict[str, Any]) -> str:
+    lines: list[str] = []
+    fit = results.get("fit", {})
+    steps = results.get("step_time", {})
+    for target_name, per_d in fit.items():
+        lines.append(f"### Fit: `{target_name}` (test dB, mean ± sd over seeds; lower is better)\n")
+        lines.append("| d | model | params | lr | test dB | train dB | − best flow | step ms | "
+                     "step / none |")
+        lines.append("|---|---|---|---|---|---|---|---|---|")
+        for d, task in per_d.items():
+            models = task["models"]
+            flows = [models[k]["test_db_mean"] for k in ("zuko_nsf", "zuko_realnvp", "freia")
+                     if k in models]
+            best_flow = min(flows) if flows else None
+            st = steps.get(target_name, {}).get(d, {})
+            for key, m in models.items():
+                t = st.get(ALIASES.get(key, key), {})
+                gap = m["test_db_mean"] - best_flow if best_flow is not None else None
+                lines.append(
+                    f"| {d} | {LABELS[key]}{' (= monotone)' if 'alias_of' in m else ''} | "
+                    f"{m['params']} | {m['lr']:g} | {fmt(m['test_db_mean'])} ± "
+                    f"{fmt(m['test_db_sd'])} | {fmt(statistics.fmean(m['train_db']))} | "
+                    f"{fmt(gap) if gap is not None else '–'} | {fmt(t.get('ms_per_step'))} | "
+                    f"{fmt(t.get('ratio_to_none'))} |")
+            sig = next(iter(models.values()))["signal_db"]
+            lines.append(f"| {d} | (signal: predict the mean) | | | {fmt(sig)} | | | | |")
+        lines.append("")
+    guar = results.get("guarantees", {})
+    if guar:
+        lines.append("### Guarantees on 10,000 points of [-3, 3]^d (trained seed-0 models)\n")
+        lines.append("| target | d | model | min sign·\\|det D\\|^(1/d) | points with ≤ 0 | "
+                     "λ_min(sym D) | round trip max | converged |")
+        lines.append("|---|---|---|---|---|---|---|---|")
+        for target_name, per_d in guar.items():
+            for d, per_model in per_d.items():
+                for key, g in per_model.items():
+                    rt = sci(g.get("roundtrip_max")) if "roundtrip_max" in g else "no inverse"
+                    conv = f"{g['converged']}/{g['points']}" if "converged" in g else "–"
+                    lines.append(f"| {target_name} | {d} | {LABELS[key]} | "
+                                 f"{sci(g['det_root_min'])} | {g['det_root_negative']} | "
+                                 f"{sci(g['sym_min_eig'])} | {rt} | {conv} |")
+        lines.append("")
+    inv = results.get("inverse_cost", {})
+    if inv:
+        lines.append("### Inverse cost: ŷ⁻¹ on 10,000 points vs ŷ on the same points "
+                     "(rotated_tanh, seed 0)\n")
+        lines.append("| d | model | forward ms | inverse ms | inverse / forward |")
+        lines.append("|---|---|---|---|---|")
+        for d, per_model in inv.items():
+            for key, c in per_model.items():
+                lines.append(f"| {d} | {LABELS[key]} | {fmt(c['forward_s'] * 1e3, 1)} | "
+                             f"{fmt(c['inverse_s'] * 1e3, 1)} | {fmt(c['ratio'], 1)} |")
+        lines.append("")
+    pd = results.get("pd", {})
+    if pd:
+        lines.append("### pd: conservative vs paper form on `monotone_sinh` "
+                     "(ε = 1e-4; λ_min on [-3, 3]^d, seed 0)\n")
+        lines.append("| d | model | params | test dB | λ_min(sym D) on 3x box | "
+                     "points with λ_min < ε | round trip max |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for d, task in pd.get("fit", {}).items():
+            for key, m in task["models"].items():
+                g = pd.get("guarantees", {}).get(d, {}).get(key, {})
+                lines.append(f"| {d} | {LABELS[key]} | {m['params']} | "
+                             f"{fmt(m['test_db_mean'])} ± {fmt(m['test_db_sd'])} | "
+                             f"{sci(g.get('sym_min_eig'))} | {g.get('sym_below_eps', '–')} | "
+                             f"{sci(g.get('roundtrip_max'))} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_report(results: dict[str, Any], path: Path) -> None:
+    start, end = "<!-- tables:start -->", "<!-- tables:end -->"
+    body = f"{start}\n{tables(results)}\n{end}"
+    text = path.read_text() if path.exists() else f"# Invertible benchmarks\n\n{body}\n"
+    if start in text and end in text:
+        text = text[:text.index(start)] + body + text[text.index(end) + len(end):]
+    else:
+        text += f"\n{body}\n"
+    path.write_text(text)
+
+
+# --------------------------------------------------------------------------- main
+
+def machine() -> dict[str, Any]:
+    from benchmarks.common import machine as base
+
+    out = base()
+    import zuko
+    import FrEIA
+
+    out.update(zuko=zuko.__version__, FrEIA=getattr(FrEIA, "__version__", "0.2"),
+               numpy=np.__version__, load=os.getloadavg())
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 epochs, 1 seed, 1 lr, d = 2, 8")
+    parser.add_argument("--report", action="store_true", help="rewrite INVERTIBLE.md's tables only")
+    parser.add_argument("--out", type=Path, default=None, help="results JSON")
+    args = parser.parse_args(argv)
+    out_path = args.out or (HERE / ("invertible_quick.json" if args.quick else "invertible.json"))
+    md_path = HERE / ("INVERTIBLE_quick.md" if args.quick else "INVERTIBLE.md")
+    if args.report:
+        write_report(json.loads(out_path.read_text()), md_path)
+        return
+    torch.set_num_threads(1)
+    runner = Runner(args.quick)
+    dims = (2, 8) if args.quick else DIMS
+    n_box = 2000 if args.quick else N_BOX
+    started = time.perf_counter()
+    cpu0 = time.process_time()
+    results: dict[str, Any] = {
+        "machine": machine(), "quick": args.quick,
+        "protocol": {"epochs": runner.epochs, "batch": BATCH, "lrs": list(runner.lrs),
+                     "seeds": list(runner.seeds), "optimizer": "Adam(0.9, 0.99) + OneCycleLR",
+                     "loss": "mse", "data": {k: list(v) if isinstance(v, tuple) else v
+                                              for k, v in DATA.items()},
+                     "dtype": "float64", "threads": 1, "gl_nodes": GL_NODES,
+                     "inv_hidden": INV_HIDDEN, "box": BOX, "box_points": n_box},
+        "pd_alias_checked": {d: check_pd_alias(d) for d in dims},
+    }
+    if not all(results["pd_alias_checked"].values()):
+        raise RuntimeError("pd (conservative) is not monotone's network: alias invalid")
+
+    def save() -> None:
+        results["wall_seconds"] = round(time.perf_counter() - started, 1)
+        results["cpu_seconds"] = round(time.process_time() - cpu0, 1)
+        out_path.write_text(json.dumps(results, indent=1, default=float))
+        write_report(results, md_path)
+
+    # 1. fit
+    results["fit"] = {}
+    results["sizes"] = {}
+    for target_name in FIT_TARGETS:
+        results["fit"][target_name] = {}
+        for d in dims:
+            results["fit"][target_name][d] = runner.task(target_name, d, FIT_MODELS)
+            results["sizes"][f"{target_name}_d{d}"] = runner.sizes_at(target_name, d, FIT_MODELS)
+            save()
+    # 1b. step time
+    results["step_time"] = {"rotated_tanh": {}}
+    for d in dims:
+        results["step_time"]["rotated_tanh"][d] = step_times(
+            runner, "rotated_tanh", d, FIT_MODELS, rounds=3 if args.quick else 9, block_s=0.3)
+        save()
+    # 2. guarantees and 3. inverse cost on the seed-0 models at their chosen lr
+    results["guarantees"], results["inverse_cost"] = {}, {}
+    for target_name in FIT_TARGETS:
+        results["guarantees"][target_name] = {}
+        for d in dims:
+            chosen = results["fit"][target_name][d]["models"]
+            models = {k: runner.trained(target_name, d, ALIASES.get(k, k), chosen[k]["lr"])
+                      for k in FIT_MODELS if k not in ALIASES}
+            results["guarantees"][target_name][d] = {
+                k: guarantees(m, d, n_box) for k, m in models.items()}
+            if target_name == "rotated_tanh":
+                results["inverse_cost"][d] = inverse_costs(models, d, n_box,
+                                                           rounds=3 if args.quick else 5)
+            save()
+    # 4. pd on monotone_sinh
+    results["pd"] = {"fit": {}, "guarantees": {}}
+    for d in dims:
+        task = runner.task("monotone_sinh", d, PD_MODELS)
+        results["pd"]["fit"][d] = task
+        per = {}
+        for key in PD_MODELS:
+            model = runner.trained("monotone_sinh", d, key, task["models"][key]["lr"])
+            g = guarantees(model, d, n_box)
+            jac = jacobians(model, box_points(d, n_box))
+            eig = torch.linalg.eigvalsh(0.5 * (jac + jac.transpose(-1, -2)))[:, 0]
+            g["sym_below_eps"] = int((eig < 1e-4).sum())
+            per[key] = g
+        results["pd"]["guarantees"][d] = per
+        save()
+    save()
+    print(f"[bench] done in {results['wall_seconds']}s wall, {results['cpu_seconds']}s CPU",
+          flush=True)
+
+
+if __name__ == "__main__":
+    main()
