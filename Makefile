@@ -5,6 +5,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PIP_NO_WARN_SCRIPT_LOCATION := 1
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -16,9 +18,9 @@ help:  ## list the targets
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q $(TORCH_SPEC)
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -qq --upgrade pip
+	$(BIN)/python -m pip install -qq $(TORCH_SPEC)
+	$(BIN)/python -m pip install -qq -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)  ## create .venv with jacnet, its dependencies, the launchers and test tools
@@ -40,7 +42,7 @@ bench: $(STAMP)  ## run the integrator benchmarks into benchmarks/RESULTS.md
 	$(BIN)/python -m benchmarks.run
 
 accuracy: $(STAMP)  ## accuracy study, jacnet vs UMNN and MLPs on 11 targets x 20 seeds, into benchmarks/accuracy/RESULTS.md
-	$(BIN)/python -m pip install -q -e ".[bench]"
+	$(BIN)/python -m pip install -qq -e ".[bench]"
 	$(BIN)/python -m benchmarks.accuracy.run
 
 clean:  ## remove run outputs and caches (keeps .venv)

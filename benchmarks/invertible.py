@@ -350,15 +350,17 @@ class Runner:
 
     def sizes_at(self, target_name: str, d: int, models: tuple[str, ...]) -> dict:
         key = (target_name, d)
-        if key not in self.sizes:
-            target = target_of(target_name, d)
-            budget = sized("invertible", d, 0, target)[2]
-            self.sizes[key] = {m: sized(ALIASES.get(m, m), d, budget, target) for m in
-                               ("invertible", *models)}
-        return self.sizes[key]
+        target = target_of(target_name, d)
+        have = self.sizes.setdefault(key, {})
+        if "invertible" not in have:
+            have["invertible"] = sized("invertible", d, 0, target)
+        for m in models:
+            if m not in have:
+                have[m] = sized(ALIASES.get(m, m), d, have["invertible"][2], target)
+        return have
 
     def _path(self, target_name: str, d: int, key: str, seed: int, lr: float) -> Path:
-        return self.cache / f"{target_name}_d{d}_{key}_s{seed}_lr{lr:g}_e{self.epochs}"
+        return self.cache / f"{target_name}_d{d}_{key}_s{seed}_lr{lr:.0e}_e{self.epochs}"
 
     def run(self, target_name: str, d: int, key: str, seed: int, lr: float,
             with_test: bool) -> tuple[dict, Model]:
@@ -368,7 +370,7 @@ class Runner:
         target, data = dataset(target_name, d, seed)
         model = build(key, d, width, variant, target, seed)
         prepare(model, data)
-        meta_file, weights = path.with_suffix(".json"), path.with_suffix(".pt")
+        meta_file, weights = Path(f"{path}.json"), Path(f"{path}.pt")
         if meta_file.exists() and weights.exists():
             result = json.loads(meta_file.read_text())
             model.module.load_state_dict(torch.load(weights, weights_only=True))
@@ -403,8 +405,12 @@ class Runner:
         out: dict[str, Any] = {"budget": sizes["invertible"][2], "models": {}}
         for key in models:
             alias = ALIASES.get(key)
-            if alias is not None:
+            if alias is not None and alias in out["models"]:
                 out["models"][key] = {**out["models"][alias], "alias_of": alias}
+                continue
+            if alias is not None:  # trained (and cached) under the network it builds
+                out["models"][key] = {**self.task(target_name, d, (alias,))["models"][alias],
+                                      "alias_of": alias}
                 continue
             grid = {lr: self.run(target_name, d, key, 0, lr, False)[0] for lr in self.lrs}
             lr = min(grid, key=lambda v: grid[v]["val_mse"])
@@ -473,7 +479,8 @@ def guarantees(model: Model, d: int, n: int) -> dict[str, Any]:
     if model.key == "invertible":
         net = model.module.net
         out["det_lower_bound_weights"] = net.det_bounds()[0] ** (1 / d)
-        closed = model.module.log_det(x)
+        with torch.no_grad():
+            closed = model.module.log_det(x)
         out["logdet_closed_vs_autograd_max"] = float(
             (closed - torch.linalg.slogdet(jac)[1]).abs().max())
     if model.has_inverse:
@@ -752,7 +759,8 @@ def main(argv: list[str] | None = None) -> None:
         results["pd"]["fit"][d] = task
         per = {}
         for key in PD_MODELS:
-            model = runner.trained("monotone_sinh", d, key, task["models"][key]["lr"])
+            model = runner.trained("monotone_sinh", d, ALIASES.get(key, key),
+                                   task["models"][key]["lr"])
             g = guarantees(model, d, n_box)
             jac = jacobians(model, box_points(d, n_box))
             eig = torch.linalg.eigvalsh(0.5 * (jac + jac.transpose(-1, -2)))[:, 0]

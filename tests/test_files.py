@@ -242,7 +242,8 @@ def test_loggers_receive_steps_validation_and_final_metrics(tmp_path, monkeypatc
     board.SummaryWriter = lambda log_dir: writer
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", board)
     common = ["experiment=debug", "iterations=4", "data.n_val=3", "plots=false"]
-    _train(tmp_path, *common, "logger=mlflow", name="ml")
+    _train(tmp_path, *common, "logger=mlflow", "logger.tracking_uri=http://localhost:5000",
+           name="ml")
     names = [c[0] for c in mlflow.calls]
     assert names[:3] == ["set_tracking_uri", "set_experiment", "start_run"]
     steps = [c for c in mlflow.calls if c[0] == "log_metrics" and "step" in c[2]]
@@ -252,6 +253,41 @@ def test_loggers_receive_steps_validation_and_final_metrics(tmp_path, monkeypatc
     tags = {c[1][0] for c in writer.calls if c[0] == "add_scalar"}
     assert {"train/loss", "train/nfe_forward", "val/loss", "final/test_mae"} <= tags
     assert writer.calls[-1][0] == "close"
+
+
+def test_mlflow_end_to_end_with_its_default_kind_of_store(tmp_path):
+    """The real MLflow (the dev extra installs it, as CI does): a SQLite store, the final
+    metrics with the guarantee verdict, the tags, and the plots and metrics.json as
+    artifacts; a refused store is one line naming the fix."""
+    mlflow = pytest.importorskip("mlflow")
+    pytest.importorskip("sqlalchemy")
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    (tmp_path / "store").mkdir()
+    _train(tmp_path, "experiment=debug", "iterations=3", "logger=mlflow",
+           f"logger.tracking_uri={uri}", "plots=true", name="ml")
+    client = mlflow.tracking.MlflowClient(uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("jacnet").experiment_id])
+    assert run.data.metrics["final_guarantee_held"] == 1.0 and "final_test_mae" in run.data.metrics
+    assert run.data.tags["guarantee_held"] == "True" and run.data.tags["status"] == "completed"
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert "metrics.json" in artifacts and any(a.endswith(".png") for a in artifacts)
+    assert (tmp_path / "store" / "mlartifacts").is_dir()  # beside the database
+    with pytest.raises(ValueError, match=r"logger.tracking_uri='file:.*was refused by MLflow.*sqlite"):
+        _train(tmp_path, "experiment=debug", "iterations=1", "logger=mlflow",
+               f"logger.tracking_uri=file://{tmp_path / 'mlruns'}", "plots=false", name="file")
+
+
+def test_tensorboard_end_to_end(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = _train(tmp_path, "experiment=debug", "iterations=3", "logger=tensorboard",
+                 "plots=true", name="tb")
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0}).Reload()
+    tags = events.Tags()
+    assert {"train/loss", "final/guarantee_held", "final/test_mae"} <= set(tags["scalars"])
+    assert events.Scalars("final/guarantee_held")[0].value == 1.0
+    assert any(t.startswith("plots/") for t in tags["images"])
 
 
 def test_a_missing_tracker_package_names_the_extra(tmp_path, monkeypatch):

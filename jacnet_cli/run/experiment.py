@@ -334,7 +334,8 @@ class Experiment:
 
     def _finish_tracker(self) -> None:
         if self.tracker is not None:
-            self.tracker.finish(self.out)
+            files = sorted(self.run_dir.glob("*.png")) + [self.run_dir / "metrics.json"]
+            self.tracker.finish(self.out, files)
             self.tracker = None
 
     def _stopped(self, exc: Interrupted) -> None:

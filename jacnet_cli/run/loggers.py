@@ -4,7 +4,9 @@ Every run writes metrics.csv (one row per step) and metrics.json: that record is
 `resume`, `report` and the plots read, so it is always there. The `logger` config group adds
 a tracker: `csv` adds nothing, `tensorboard` writes event files under the run directory,
 `mlflow` logs to an MLflow tracking store. Each receives the config, every step's loss,
-tolerance and NFE, the validation loss per epoch, and the final metrics.
+tolerance and NFE, the validation loss per epoch, the final metrics (the guarantee keys and
+`guarantee_held` as 1/0 among them; the verdict and the guarantee's text also as tags), and
+the run's plots and metrics.json as artifacts.
 Config group: ``conf/logger/<name>.yaml``.
 """
 
@@ -38,8 +40,15 @@ def _flat(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
+    """Every finite number of the final metrics; booleans (guarantee_held, ...) as 1/0."""
     return {k: float(v) for k, v in metrics.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+            if isinstance(v, (int, float)) and math.isfinite(float(v))}
+
+
+def _tags(metrics: dict[str, Any]) -> dict[str, str]:
+    keys = ("status", "reason", "structure", "guarantee", "guarantee_held",
+            "guarantee_by_construction", "guarantee_violations", "guarantee_keys")
+    return {k: str(metrics[k])[:5000] for k in keys if k in metrics}
 
 
 class Logger:
@@ -51,8 +60,9 @@ class Logger:
     def step(self, step: Step) -> None:
         """One training step (val_loss is set on the last step of an epoch)."""
 
-    def finish(self, metrics: dict[str, Any]) -> None:
-        """The final metrics (status included); then close."""
+    def finish(self, metrics: dict[str, Any], files: list[Path] = ()) -> None:
+        """The final metrics (status included) and the run's files to keep (plots,
+        metrics.json); then close."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -85,12 +95,19 @@ class TensorBoard(Logger):
         if step.val_loss is not None:
             w.add_scalar("val/loss", step.val_loss, step.iteration)
 
-    def finish(self, metrics: dict[str, Any]) -> None:
+    def finish(self, metrics: dict[str, Any], files: list[Path] = ()) -> None:
         if self._writer is None:
             return
         for key, value in _numbers(metrics).items():
             self._writer.add_scalar(f"final/{key}", value, 0)
-        self._writer.add_text("status", f"{metrics.get('status')}: {metrics.get('reason', '')}")
+        for key, text in _tags(metrics).items():
+            self._writer.add_text(key, text)
+        for path in files:
+            if path.suffix == ".png" and path.is_file():
+                from matplotlib.image import imread
+
+                self._writer.add_image(f"plots/{path.stem}", imread(str(path))[..., :3],
+                                       dataformats="HWC")
         self._writer.close()
         self._writer = None
 
@@ -98,9 +115,13 @@ class TensorBoard(Logger):
 class MLflow(Logger):
     """An MLflow run (`pip install 'jacnet[mlflow]'`).
 
+    The default store is MLflow's own default since 3.7: a SQLite database, mlflow.db in the
+    current directory (`mlflow ui` there shows every run), with artifacts under ./mlruns.
+    Today's MLflow refuses the old file store (`./mlruns` as the tracking URI).
+
     Args:
-        tracking_uri: the tracking store; None: file store <run dir>/mlruns (or the
-            MLFLOW_TRACKING_URI environment variable when set).
+        tracking_uri: any store MLflow accepts (sqlite:///path.db, http://server:5000,
+            databricks, ...); None: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here.
         experiment: the MLflow experiment name.
     """
 
@@ -111,12 +132,31 @@ class MLflow(Logger):
     def start(self, run_dir: Path, config: dict[str, Any], resumed: bool = False) -> None:
         import os
 
-        mlflow = self._mlflow = _require("mlflow", "mlflow")
+        mlflow = _require("mlflow", "mlflow")
         uri = self.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or \
-            (run_dir / "mlruns").resolve().as_uri()
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_experiment(self.experiment)
-        mlflow.start_run(run_name=run_dir.name)
+            "sqlite:///" + str(Path("mlflow.db").resolve())
+        scheme = uri.split(":", 1)[0].split("+", 1)[0].lower() if "://" in uri else "file"
+        if scheme in ("sqlite", "postgresql", "mysql", "mssql"):
+            try:
+                importlib.import_module("sqlalchemy")
+                importlib.import_module("alembic")
+            except ImportError:
+                raise ValueError(f"logger.tracking_uri={uri!r} is a database store, which needs "
+                                 "sqlalchemy and alembic: pip install 'jacnet[mlflow]'") from None
+        try:
+            mlflow.set_tracking_uri(uri)
+            if scheme == "sqlite" and mlflow.get_experiment_by_name(self.experiment) is None:
+                # artifacts beside the database, not in ./mlruns of whatever directory runs
+                where = Path(uri.split(":///", 1)[-1]).resolve().parent / "mlartifacts"
+                mlflow.create_experiment(self.experiment, artifact_location=where.as_uri())
+            mlflow.set_experiment(self.experiment)
+            mlflow.start_run(run_name=run_dir.name)
+        except Exception as exc:  # MlflowException and the stores' own errors
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ValueError(f"logger.tracking_uri={uri!r} was refused by MLflow ({first[:200]}); "
+                             "use a database store such as sqlite:///mlflow.db (the default) or "
+                             "a tracking server's http:// address") from None
+        self._mlflow = mlflow
         if not resumed:
             mlflow.log_params({k: str(v)[:250] for k, v in _flat(config).items()})
 
@@ -129,11 +169,14 @@ class MLflow(Logger):
             values["val_loss"] = step.val_loss
         self._mlflow.log_metrics(values, step=step.iteration)
 
-    def finish(self, metrics: dict[str, Any]) -> None:
+    def finish(self, metrics: dict[str, Any], files: list[Path] = ()) -> None:
         if self._mlflow is None:
             return
         self._mlflow.log_metrics({f"final_{k}": v for k, v in _numbers(metrics).items()})
-        self._mlflow.set_tag("status", str(metrics.get("status")))
+        self._mlflow.set_tags(_tags(metrics))
+        for path in files:
+            if path.is_file():
+                self._mlflow.log_artifact(str(path))
         self._mlflow.end_run(status="FINISHED" if metrics.get("status") == "completed"
                              else "KILLED" if metrics.get("status") == "interrupted" else "FAILED")
         self._mlflow = None

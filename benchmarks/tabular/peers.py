@@ -1,0 +1,198 @@
+"""Peers trained on the same splits as jacnet: LMN (monotonenorm), XGBoost with
+monotone_constraints, and an unconstrained MLP (torch).
+
+Honest protocol for all: fit on the training split, select (epochs, or the small grid of
+XGBoost/MLP settings) on the validation split, predict the test split once.
+Each `fit_*` returns (predict, info): predict(x raw) -> logit (cls) or ŷ (reg) in the data's
+units, and info with params, train_time_s, and the selection made.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from tables import Table
+
+torch.set_num_threads(1)
+
+
+class _Std:
+    """Standardise x (and y for regression) with the training split's statistics."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, task: str):
+        self.mx, self.sx = x.mean(0), x.std(0)
+        self.sx[self.sx == 0] = 1.0
+        self.reg = task == "reg"
+        self.my, self.sy = (y.mean(), y.std()) if self.reg else (0.0, 1.0)
+
+    def x(self, x: np.ndarray) -> torch.Tensor:
+        return torch.tensor((x - self.mx) / self.sx, dtype=torch.float32)
+
+    def y(self, y: np.ndarray) -> torch.Tensor:
+        return torch.tensor((y - self.my) / self.sy, dtype=torch.float32)[:, None]
+
+    def out(self, z: torch.Tensor) -> np.ndarray:
+        return z[:, 0].double().numpy() * self.sy + self.my
+
+
+def _train_torch(net: torch.nn.Module, st: _Std, sp: Any, task: str, lr: float, batch: int | None,
+                 epochs: int, patience: int, weight_decay: float = 0.0,
+                 select_on: tuple | None = None) -> tuple[torch.nn.Module, dict]:
+    """Adam on BCE-with-logits / MSE; keep the weights of the best epoch on the selection
+    set (validation; the published protocol passes the test set), stop after `patience`
+    epochs without improvement."""
+    xt, yt = st.x(sp.x_train), st.y(sp.y_train)
+    xs, ys = select_on if select_on is not None else (st.x(sp.x_val), st.y(sp.y_val))
+    loss_fn = (torch.nn.functional.binary_cross_entropy_with_logits if task == "cls"
+               else torch.nn.functional.mse_loss)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
+    g = torch.Generator().manual_seed(0)
+    best, best_state, best_epoch, waited = float("inf"), None, -1, 0
+    n = len(xt)
+    for epoch in range(epochs):
+        net.train()
+        order = torch.randperm(n, generator=g) if batch else torch.arange(n)
+        size = batch or n
+        for k in range(0, n, size):
+            idx = order[k:k + size]
+            opt.zero_grad()
+            loss = loss_fn(net(xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+        net.eval()
+        with torch.no_grad():
+            value = float(loss_fn(net(xs), ys))
+        if value < best:
+            best, best_state, best_epoch, waited = value, copy.deepcopy(net.state_dict()), epoch, 0
+        else:
+            waited += 1
+            if waited >= patience:
+                break
+    net.load_state_dict(best_state)
+    net.eval()
+    return net, {"best_epoch": best_epoch, "epochs_run": epoch + 1, "select_loss": best}
+
+
+def _params(net: torch.nn.Module) -> int:
+    return int(sum(p.numel() for p in net.parameters()))
+
+
+# --- LMN ---------------------------------------------------------------------------------
+
+#: The architectures and optimiser settings of the LMN authors' scripts
+#: (niklasnolte/monotonic_tests: compas.py, heart_disease.py, auto_mpg.py); diabetes has no
+#: script there and takes auto_mpg's (the other small regression table).
+LMN = {
+    "compas": dict(width=2, per_layer_lip=1.3, sigma=1.3 ** 4, lr=2e-4, batch=256, epochs=2000),
+    "heart": dict(width=4, per_layer_lip=1.0, sigma=1.0, lr=2e-3, batch=None, epochs=300),
+    "autompg": dict(width=8, per_layer_lip=1.0, sigma=1.0, lr=1e-2, batch=64, epochs=2000),
+    "diabetes": dict(width=8, per_layer_lip=1.0, sigma=1.0, lr=1e-2, batch=64, epochs=2000),
+}
+
+
+def lmn_net(table: Table, d: int, seed: int) -> torch.nn.Module:
+    from monotonenorm import GroupSort, SigmaNet, direct_norm
+
+    c = LMN[table.name]
+    torch.manual_seed(seed)
+    w, lip = c["width"], c["per_layer_lip"]
+    kw = {} if table.name != "compas" else {"max_norm": lip}
+    body = torch.nn.Sequential(
+        direct_norm(torch.nn.Linear(d, w), kind="one-inf", **kw), GroupSort(w // 2),
+        direct_norm(torch.nn.Linear(w, w), kind="inf", **kw), GroupSort(w // 2),
+        direct_norm(torch.nn.Linear(w, 1), kind="inf", **kw))
+    constraints = [0] * d
+    for i, s in table.monotone:
+        constraints[i] = int(s)
+    return SigmaNet(body, sigma=c["sigma"], monotone_constraints=constraints)
+
+
+def fit_lmn(table: Table, sp: Any, seed: int, patience: int = 200,
+            select_on_test: bool = False) -> tuple:
+    c = LMN[table.name]
+    st = _Std(sp.x_train, sp.y_train, table.task)
+    net = lmn_net(table, sp.x_train.shape[1], seed)
+    start = time.perf_counter()
+    sel = (st.x(sp.x_test), st.y(sp.y_test)) if select_on_test else None
+    net, info = _train_torch(net, st, sp, table.task, c["lr"], c["batch"], c["epochs"],
+                             patience, select_on=sel)
+    info.update(train_time_s=time.perf_counter() - start, params=_params(net))
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return st.out(net(st.x(x)))
+    return predict, info, net, st
+
+
+# --- MLP ---------------------------------------------------------------------------------
+
+def fit_mlp(table: Table, sp: Any, seed: int) -> tuple:
+    """Unconstrained ReLU MLP, 2 hidden layers; width and lr chosen on validation loss from
+    {32, 128} x {1e-3, 3e-3}; early stopping on validation (patience 50 epochs)."""
+    st = _Std(sp.x_train, sp.y_train, table.task)
+    n = len(sp.x_train)
+    batch = None if n <= 64 else int(min(1024, max(32, 2 ** round(np.log2(n / 50)))))
+    best = None
+    start = time.perf_counter()
+    for width in (32, 128):
+        for lr in (1e-3, 3e-3):
+            torch.manual_seed(seed)
+            d = sp.x_train.shape[1]
+            net = torch.nn.Sequential(torch.nn.Linear(d, width), torch.nn.ReLU(),
+                                      torch.nn.Linear(width, width), torch.nn.ReLU(),
+                                      torch.nn.Linear(width, 1))
+            net, info = _train_torch(net, st, sp, table.task, lr, batch, 1000, 50)
+            if best is None or info["select_loss"] < best[1]["select_loss"]:
+                best = (net, {**info, "width": width, "lr": lr})
+    net, info = best
+    info.update(train_time_s=time.perf_counter() - start, params=_params(net))
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return st.out(net(st.x(x)))
+    return predict, info
+
+
+# --- XGBoost -----------------------------------------------------------------------------
+
+def fit_xgb(table: Table, sp: Any, seed: int) -> tuple:
+    """XGBoost with monotone_constraints; max_depth x learning_rate chosen on validation
+    loss, n_estimators by early stopping on validation (50 rounds), n_jobs=1."""
+    import xgboost as xgb
+
+    d = sp.x_train.shape[1]
+    cons = [0] * d
+    for i, s in table.monotone:
+        cons[i] = int(s)
+    cons = "(" + ",".join(map(str, cons)) + ")"
+    Model = xgb.XGBClassifier if table.task == "cls" else xgb.XGBRegressor
+    metric = "logloss" if table.task == "cls" else "rmse"
+    best = None
+    start = time.perf_counter()
+    for depth in (2, 3, 4, 6):
+        for lr in (0.03, 0.1):
+            m = Model(n_estimators=2000, max_depth=depth, learning_rate=lr, subsample=0.8,
+                      colsample_bytree=0.8, monotone_constraints=cons, n_jobs=1,
+                      random_state=seed, tree_method="hist", eval_metric=metric,
+                      early_stopping_rounds=50)
+            m.fit(sp.x_train, sp.y_train, eval_set=[(sp.x_val, sp.y_val)], verbose=False)
+            score = m.best_score
+            if best is None or score < best[1]:
+                best = (m, score, {"max_depth": depth, "learning_rate": lr,
+                                   "n_estimators": int(m.best_iteration) + 1})
+    m, _, info = best
+    info["train_time_s"] = time.perf_counter() - start
+    trees = m.get_booster().trees_to_dataframe()
+    trees = trees[trees["Tree"] < info["n_estimators"]]
+    info["params"] = int(len(trees))  # nodes (split or leaf) in the trees used
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        if table.task == "cls":
+            return m.predict(x, output_margin=True, iteration_range=(0, info["n_estimators"]))
+        return m.predict(x, iteration_range=(0, info["n_estimators"]))
+    return predict, info
