@@ -338,7 +338,8 @@ def jacobian_1d(path: PathLike, x: ArrayLike, true_jac: ArrayLike | None, net_ja
 
 
 def loss_curve(path: PathLike, loss: ArrayLike, tolerance: ArrayLike | None = None,
-               title: str = "", log: bool = True) -> Path:
+               title: str = "", log: bool = True,
+               validation: tuple[ArrayLike, ArrayLike] | None = None) -> Path:
     """Plot training loss per iteration, with the integrator tolerance on a second axis.
 
     Args:
@@ -348,13 +349,21 @@ def loss_curve(path: PathLike, loss: ArrayLike, tolerance: ArrayLike | None = No
             marker wherever it tightens; None, or all None/NaN (fixed-step solvers), skips it.
         title: figure title; a default is used when empty.
         log: log-scale the loss axis (non-positive losses are then not drawn).
+        validation: (iterations, validation losses) measured once per epoch, drawn as a
+            second line; None skips it.
 
     Returns:
         The path written.
     """
     with _style() as plt:
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        if validation is not None and len(validation[0]):
+            its, vals = _arr(validation[0], "validation[0]"), _arr(validation[1], "validation[1]")
+            ax.plot(its, np.where(vals > 0, vals, np.nan) if log else vals, color="#d55e00",
+                    lw=1.6, marker="o", ms=2.5, label="validation loss", zorder=3)
         _loss_axes(ax, {"training loss": loss}, tolerance, log, below=False)
+        if validation is not None and len(validation[0]):
+            ax.set_ylabel("loss")
         ax.set_xlabel("iteration")
         ax.set_title(_default(title, "Training loss"))
         return _save(fig, path)

@@ -48,8 +48,11 @@ def write(run_dir: Path, model: nn.Module, target: Target, data: Dataset,
     name = f"{target.name}, {getattr(getattr(model, 'structure', None), 'name', 'mlp')}"
     if steps:
         tol = np.array([np.nan if s.tolerance is None else s.tolerance for s in steps])
-        written.append(plots.loss_curve(run_dir / "loss.png", np.array([s.loss for s in steps]),
-                                        tol, title=f"training loss ({name})"))
+        val = [(i, s.val_loss) for i, s in enumerate(steps) if s.val_loss is not None]
+        written.append(plots.loss_curve(
+            run_dir / "loss.png", np.array([s.loss for s in steps]), tol,
+            title=f"loss ({name})",
+            validation=(np.array([i for i, _ in val]), np.array([v for _, v in val])) if val else None))
     if target.d_x == 1 and target.d_y == 1:
         written += _write_1d(run_dir, model, target, data, initial or {}, name)
     elif target.d_x == 2 and target.d_y == 2:
@@ -113,8 +116,13 @@ def _lines(bounds: tuple[float, float], count: int = 13, points: int = 120) -> l
 
 def _write_2d(run_dir: Path, model: nn.Module, target: Target, data: Dataset,
               name: str) -> list[Path]:
-    lo = float(data.x_grid.min())
-    hi = float(data.x_grid.max())
+    # The data's region widened by a third of its width per side (the plane's [-1.5, 1.5]
+    # test box gives [-2, 2]): a guarantee box 3x the data's would be dominated by how a
+    # model extrapolates (a holomorphic one grows exponentially there, Liouville).
+    seen = [t for t in (data.x_test, data.x_train) if t is not None and t.shape[0]]
+    points = torch.cat(seen) if seen else data.x_grid
+    lo, hi = float(points.min()), float(points.max())
+    lo, hi = lo - (hi - lo) / 6, hi + (hi - lo) / 6
     like = data.x_grid
     lines = [line.to(like) for line in _lines((lo, hi))]
     true_lines = [_np(target(line)) for line in lines] if target.closed_form else None
