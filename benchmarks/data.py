@@ -10,6 +10,10 @@ measurement, on a fixed number of points, is apart). The file's first conversion
 the binary cache is timed apart (a second run reuses the cache).
 
     python -m benchmarks.data [--sizes 10000 100000 1000000] [--out DIR]
+
+Writes DATA_stream.md and data_results_stream.json (DATA_cuda.md and data_results_cuda.json
+with --device cuda); DATA.md and data_results.json belong to `benchmarks.data_compare`
+(issue 20: the CSV reader before and after, in-memory tables).
 """
 
 from __future__ import annotations
@@ -75,9 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (files: DATA_cuda.md)")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu (files: DATA_stream.md) or cuda (files: DATA_cuda.md)")
     args = parser.parse_args(argv)
-    suffix = "" if args.device == "cpu" else f"_{args.device}"
+    suffix = "_stream" if args.device == "cpu" else f"_{args.device}"
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -157,7 +157,7 @@ def test_a_file_run_inverts_from_y_and_y_file(tmp_path, jacnet):
                  "plots=false")
     m = _metrics(run)
     assert m["guarantee_held"] is True and m["test_mse_db"] < m["linear_test_mse_db"] - 10
-    (tmp_path / "ys.csv").write_text("p,q\n" + "\n".join(f"{a!r},{b!r}" for a, b in y[:4]) + "\n")
+    (tmp_path / "ys.csv").write_text("p,q\n" + "\n".join(f"{float(a)!r},{float(b)!r}" for a, b in y[:4]) + "\n")
     for i, source in enumerate((f"y={json.dumps(y[:4].tolist())}", f"y_file={tmp_path / 'ys.csv'}")):
         res = jacnet(["invert", f"run_dir={run}", source, f"hydra.run.dir={tmp_path / f'inv{i}'}"],
                      cwd=tmp_path)

@@ -19,6 +19,7 @@ from jacnet_cli.core.targets import (
     TARGETS,
     Cubic,
     Gaussian,
+    GradNetsNonconvex,
     LeakyReLU,
     MonotoneSinh,
     NotInvertibleError,
@@ -307,6 +308,26 @@ def test_new_family_targets_integrate_their_jacobians(name):
     jac = target.jacobian(pts.reshape(-1, 1))[:, 0, 0].reshape(9, 32)
     integral = (jac * w / 2).sum(-1, keepdim=True) * x  # (9, 1)
     _close(integral, target(x) - target(torch.zeros(1, 1, dtype=F64)))
+
+
+def test_gradnets_nonconvex_is_the_gradient_of_its_potential_and_not_convex():
+    """∇G (autograd of the potential) is the field, ∇²G is symmetric and indefinite on [0, 1]²,
+    and the closed form at points where the trigonometric factors are 0 or ±1."""
+    target = GradNetsNonconvex()
+    x = torch.rand(200, 2, generator=_gen(3), dtype=F64)  # (200, 2) in [0, 1]²
+    grad = torch.autograd.functional.jacobian(lambda z: target.potential(z).sum(0), x)[0]
+    _close(grad, target(x))
+    jac = target.jacobian(x)  # (200, 2, 2)
+    _close(jac, jac.transpose(-1, -2))
+    eig = torch.linalg.eigvalsh(jac)  # (200, 2)
+    assert float(eig[:, 0].min()) < -1 and float(eig[:, 1].max()) > 1  # neither convex nor concave
+    pts = torch.tensor([[0.0, 0.0], [0.25, 0.0], [0.75, 0.0], [0.5, 1.0]], dtype=F64)
+    _close(target(pts), torch.tensor([[math.pi / 2, 0.0], [0.0, 0.125], [0.0, 0.375],
+                                      [math.pi / 2 + 0.5, -0.75]], dtype=F64))
+    _close(target.jacobian(pts[1:3]),
+           torch.tensor([[[-math.pi**2, 0.5], [0.5, -math.pi**2 / 4 - 1]],
+                         [[math.pi**2, 0.5], [0.5, math.pi**2 / 4 - 1]]], dtype=F64))
+    _close(target.potential(pts), torch.tensor([[0.0], [0.25], [-0.25], [-0.25]], dtype=F64))
 
 
 def _np_leggauss(n: int):

@@ -40,7 +40,7 @@ def violations(predict: Predict, x: np.ndarray, monotone: list[tuple[int, float]
     """Finite-difference monotonicity violations on the points x.
 
     For each point, each monotone input i (sign s) and each step δ in DELTAS (× the input's
-    training std): a violation when s (f(x + δ e_i) - f(x)) < -1e-7 × scale (scale: 1 logit
+    training std): a violation when s (f(x + δ e_i) - f(x)) < -1e-5 × scale (scale: 1 logit
     for classification, the target's std for regression). Returns the count, the pairs
     checked and the points with at least one violation.
     """
@@ -52,7 +52,7 @@ def violations(predict: Predict, x: np.ndarray, monotone: list[tuple[int, float]
             xs = x.copy()
             xs[:, i] += d * (std[i] if std[i] > 0 else 1.0)
             diff = s * (predict(xs) - base)
-            bad = diff < -1e-7 * scale
+            bad = diff < -1e-5 * scale
             count += int(bad.sum())
             pairs += len(x)
             bad_points |= bad

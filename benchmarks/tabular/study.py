@@ -35,13 +35,16 @@ COMMON = ["plots=false", "progress=false", "runtime.threads=1"]
 STAGES: dict[str, list[list[str]]] = {
     # 1. the current defaults against width and learning rate
     "lr_width": [["model.hidden=16,32,128", "optim.lr=0.01,0.003,0.001"]],
-    # 2. depth (the conditioner's hidden layers) and weight decay at a mid lr and width
-    "depth_wd": [["model.hidden=32", "optim.lr=0.003", "model.depth=1,2"],
-                 ["model.hidden=32", "optim.lr=0.003", "optim=adamw",
-                  "optim.weight_decay=0.01,0.1,1.0"]],
-    # 3. mini-batch size and patience
-    "batch_patience": [["model.hidden=32", "optim.lr=0.003", "batch_size=16,64,256"],
-                       ["model.hidden=32", "optim.lr=0.003", "patience=5,50"]],
+    # 2. around hidden=32, lr=0.01 (stage 1's best on average): the conditioner's depth,
+    #    decoupled weight decay, mini-batch size (null: the full batch) and patience (epochs)
+    "stage2": [["model.hidden=32", "optim.lr=0.01", "model.depth=2"],
+               ["model.hidden=32", "optim.lr=0.01", "optim=adamw",
+                "optim.weight_decay=0.01,0.1,1.0"],
+               ["model.hidden=32", "optim.lr=0.01", "batch_size=16,128,null"],
+               ["model.hidden=32", "optim.lr=0.01", "patience=10,30"]],
+    # 3. narrower networks and the deeper conditioner, with patience 30 epochs
+    "stage3": [["model.hidden=8,16", "optim.lr=0.01", "patience=30"],
+               ["model.hidden=32", "optim.lr=0.01", "model.depth=2", "patience=30"]],
 }
 
 

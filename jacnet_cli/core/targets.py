@@ -46,6 +46,7 @@ __all__ = [
     "OrthoRidge",
     "CubicSin",
     "Mobius",
+    "GradNetsNonconvex",
     "TARGETS",
     "get_target",
 ]
@@ -546,7 +547,41 @@ class Potential(Target):
         raise NotImplementedError
 
 
-class IcgnConvex(Potential):
+class UnitSquarePotential(Potential):
+    """A potential G(x₁, x₂) on [0, 1]² (the GradNets/ICGN 2-D benchmarks), written as three
+    scalar formulas: subclasses give `_g` (G), `_grad` (∂G/∂x₁, ∂G/∂x₂) and `_hess`
+    (∂²G/∂x₁², ∂²G/∂x₁∂x₂, ∂²G/∂x₂²) of the coordinates a = x₁, b = x₂, each (N,)."""
+
+    domain = (0.0, 1.0)
+    samples = 10000
+    d_x = 2
+    d_y = 2
+
+    def _g(self, a: Tensor, b: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def _grad(self, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
+    def _hess(self, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        raise NotImplementedError
+
+    def potential(self, x: Tensor) -> Tensor:
+        self._check(x, 2)
+        return self._g(*x.unbind(-1))[:, None]  # (N, 1)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        self._check(x, 2)
+        return torch.stack(self._grad(*x.unbind(-1)), dim=-1)  # (N, 2)
+
+    def jacobian(self, x: Tensor) -> Tensor:
+        self._check(x, 2)
+        aa, ab, bb = (h.expand(x.shape[0]) for h in self._hess(*x.unbind(-1)))  # each (N,)
+        rows = torch.stack([aa, ab], dim=-1), torch.stack([ab, bb], dim=-1)  # (N, 2) each
+        return torch.stack(rows, dim=-2)  # (N, 2, 2), symmetric
+
+
+class IcgnConvex(UnitSquarePotential):
     """∇F of F = x₁⁴ + x₁²/2 + x₁x₂/2 + 3x₂²/2 - x₂³/3, convex on [0, 1]² (ICGN's benchmark).
 
     ∇F = (4x₁³ + x₁ + x₂/2, x₁/2 + 3x₂ - x₂²); ∇²F = [[12x₁² + 1, 1/2], [1/2, 3 - 2x₂]], positive
@@ -554,28 +589,15 @@ class IcgnConvex(Potential):
     """
 
     name = "icgn_convex"
-    domain = (0.0, 1.0)
-    samples = 10000
-    d_x = 2
-    d_y = 2
 
-    def potential(self, x: Tensor) -> Tensor:
-        self._check(x, 2)
-        a, b = x.unbind(-1)
-        return (a**4 + a**2 / 2 + a * b / 2 + 1.5 * b**2 - b**3 / 3)[:, None]  # (N, 1)
+    def _g(self, a: Tensor, b: Tensor) -> Tensor:
+        return a**4 + a**2 / 2 + a * b / 2 + 1.5 * b**2 - b**3 / 3
 
-    def __call__(self, x: Tensor) -> Tensor:
-        self._check(x, 2)
-        a, b = x.unbind(-1)
-        return torch.stack([4 * a**3 + a + b / 2, a / 2 + 3 * b - b**2], dim=-1)  # (N, 2)
+    def _grad(self, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+        return 4 * a**3 + a + b / 2, a / 2 + 3 * b - b**2
 
-    def jacobian(self, x: Tensor) -> Tensor:
-        self._check(x, 2)
-        a, b = x.unbind(-1)
-        half = torch.full_like(a, 0.5)
-        top = torch.stack([12 * a**2 + 1, half], dim=-1)  # (N, 2)
-        bottom = torch.stack([half, 3 - 2 * b], dim=-1)  # (N, 2)
-        return torch.stack([top, bottom], dim=-2)  # (N, 2, 2)
+    def _hess(self, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        return 12 * a**2 + 1, torch.full_like(a, 0.5), 3 - 2 * b
 
 
 class PolyMax(Potential):
@@ -978,3 +1000,36 @@ class Mobius(Target):
         self._check(y, 2, "y")
         w = _as_complex(y)
         return _as_real((self.d * w - self.b) / (self.a - self.c * w))
+
+
+# --------------------------------------------------------------------------------------------
+# A gradient field whose potential is not convex (for `gradient`, not `monotone`).
+# --------------------------------------------------------------------------------------------
+
+
+class GradNetsNonconvex(UnitSquarePotential):
+    """∇G of G = sin(2πx₁) cos(πx₂)/4 + x₁x₂/2 - x₂²/2 on [0, 1]² (GradNets' non-convex field).
+
+    ∇G = (π/2 cos(2πx₁) cos(πx₂) + x₂/2,  -π/4 sin(2πx₁) sin(πx₂) + x₁/2 - x₂) and
+    ∇²G = [[-π² s c, 1/2 - π²/2 k t], [1/2 - π²/2 k t, -π²/4 s c - 1]] with s = sin 2πx₁,
+    k = cos 2πx₁, c = cos πx₂, t = sin πx₂: symmetric and indefinite (∂²G/∂x₁² = -π² at
+    (1/4, 0), ∂²G/∂x₂² = π²/4 - 1 > 0 at (3/4, 0)), so G is not convex and ∇G not monotone:
+    a task for the `gradient` structure (GradNet-C), not `monotone` (Chaudhari et al. 2024,
+    their 2-D non-convex example). No inverse.
+    """
+
+    name = "gradnets_nonconvex"
+
+    def _g(self, a: Tensor, b: Tensor) -> Tensor:
+        return torch.sin(2 * math.pi * a) * torch.cos(math.pi * b) / 4 + a * b / 2 - b**2 / 2
+
+    def _grad(self, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+        u, v = 2 * math.pi * a, math.pi * b
+        return (math.pi / 2 * torch.cos(u) * torch.cos(v) + b / 2,
+                -math.pi / 4 * torch.sin(u) * torch.sin(v) + a / 2 - b)
+
+    def _hess(self, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        u, v = 2 * math.pi * a, math.pi * b
+        sc = torch.sin(u) * torch.cos(v)  # (N,)
+        cross = 0.5 - math.pi**2 / 2 * torch.cos(u) * torch.sin(v)  # (N,)
+        return -math.pi**2 * sc, cross, -math.pi**2 / 4 * sc - 1

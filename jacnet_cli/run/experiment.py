@@ -369,8 +369,10 @@ class Experiment:
             log.warning(
                 "activation=%s does not carry its guarantee over to d_x=%d, d_y=%d: it holds "
                 "for the network's J, but ŷ's Jacobian equals J only where J is conservative "
-                "(paper section 4.5); the guarantee keys report what ŷ measures",
-                structure.name, model.d_x, model.d_y)
+                "(paper section 4.5); the guarantee keys report what ŷ measures%s",
+                structure.name, model.d_x, model.d_y,
+                " (activation.conservative=true holds it by construction)"
+                if getattr(structure, "conservative", True) is False else "")
         _, units = unwrap(model)
         if units is not None:
             self._describe_units(units)
