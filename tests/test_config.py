@@ -92,6 +92,24 @@ def test_defaults_are_the_papers_setup_for_a_1d_target(compose):
     assert chosen.batch_size is None and chosen.regime == "paper"
     assert cfg["anchor"]["x0"] == 0.0 and cfg["path"]["_target_"].endswith("LinearPath")
 
+@pytest.mark.parametrize("rows,d_x,batch,patience", [
+    (400, 1, None, 1000),   # a small curve: the full batch, ~1000 steps of patience
+    (2000, 1, 32, 16),      # a longer curve: mini-batches of ~rows/50 (63 a pass)
+    (400, 2, 32, 77),       # a small table: batches of 32 (13 a pass)
+    (10_000, 20, 256, 25),  # rows/50 = 200 -> 256 (40 a pass)
+    (60, 3, None, 1000),    # up to 64 rows of anything: the full batch
+])
+def test_a_file_plan_sizes_batches_and_patience_from_the_data(compose, rows, d_x, batch, patience):
+    from jacnet_cli.run import plan
+    from jacnet_cli.run.settings import TrainSettings
+
+    chosen = plan.make(TrainSettings.of(compose([], plain=True)), rows, True, d_x, validating=True)
+    assert (chosen.regime, chosen.loss, chosen.batch_size, chosen.patience) == \
+        ("fit", "mse", batch, patience)
+    per_epoch = 1 if batch is None else -(-rows // batch)
+    assert chosen.epochs * per_epoch >= min(plan.MAX_STEPS, plan.MAX_EPOCHS * per_epoch) - per_epoch
+    assert chosen.decay_wait == max(1, patience // 3) and chosen.lr_decay == plan.DECAY
+
 
 def test_the_library_and_the_command_line_share_the_model_defaults(compose):
     import inspect

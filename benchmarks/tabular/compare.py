@@ -4,9 +4,10 @@ and results.json.
     OMP_NUM_THREADS=1 /work/bench/.venv/bin/python benchmarks/tabular/compare.py [honest|published|write] ...
 
 honest: for each table and seed 0..4 (the seed picks the split and the initialisation),
-  jacnet with today's defaults and with the recommended ones (command-line sweeps), a
-  5-member jacnet ensemble (the recommended config, same split, 5 initialisations,
-  probabilities / predictions averaged), LMN, XGBoost and an MLP; test metrics,
+  jacnet with its defaults (no tuning flag: what `data=file activation=monotone_in` gives),
+  with the previous defaults (width 128) and with the study's pick (recommended.json: width
+  32, patience capped at 30 epochs), a 5-member ensemble of the pick (same split, 5
+  initialisations, probabilities / predictions averaged), LMN, XGBoost and an MLP; test metrics,
   finite-difference violations on the test points, parameters, training time.
 published: jacnet (recommended config) and LMN trained on train+validation and scored at the
   best test epoch (and LMN's test-chosen threshold), seeds 0..2.
@@ -51,7 +52,7 @@ def recommended(name: str) -> list[str]:
 
     t = TABLES[name]
     rows = len(split(name, 0).x_train)
-    batch = plan.batch_size(rows)
+    batch = plan.batch_size(rows, 2)  # (every table has several inputs)
     per_epoch = 1 if batch is None else math.ceil(rows / batch)
     auto = max(plan.MIN_PATIENCE, math.ceil(plan.PATIENCE_STEPS / per_epoch))
     cap = RECOMMENDED.get("patience_cap_epochs")
@@ -89,10 +90,13 @@ def honest(tables: list[str], models: list[str]) -> None:
         t = TABLES[name]
         rec = recommended(name)
         # jacnet sweeps first (one process per sweep)
-        if "jacnet_default" in models:
-            jacnet_runs.sweep("compare/jacnet_default", name, [], ",".join(map(str, SEEDS)))
-        if "jacnet" in models or "jacnet_ens" in models:
-            jacnet_runs.sweep("compare/jacnet", name, rec, ",".join(map(str, SEEDS)))
+        if "jacnet_default" in models:  # the previous defaults
+            jacnet_runs.sweep("compare/jacnet_default", name, ["activation.hidden=128"],
+                              ",".join(map(str, SEEDS)))
+        if "jacnet" in models:  # today's defaults, no tuning flag
+            jacnet_runs.sweep("compare/jacnet", name, [], ",".join(map(str, SEEDS)))
+        if "jacnet_capped" in models or "jacnet_ens" in models:
+            jacnet_runs.sweep("compare/jacnet_capped", name, rec, ",".join(map(str, SEEDS)))
         if "jacnet_ens" in models:
             jacnet_runs.sweep("compare/jacnet_members", name, rec,
                               ",".join(map(str, MEMBERS)),
@@ -103,7 +107,7 @@ def honest(tables: list[str], models: list[str]) -> None:
                 key = f"{name}/{model}/{seed}"
                 if key in cache:
                     continue
-                if model in ("jacnet", "jacnet_default"):
+                if model in ("jacnet", "jacnet_default", "jacnet_capped"):
                     d = _job(RUNS / "compare" / model, name, {"seed": str(seed)})
                     predict, m = jacnet_runs.predictor(d)
                     info = {"params": m["parameters"], "train_time_s": m["train_time_s"],
@@ -111,7 +115,7 @@ def honest(tables: list[str], models: list[str]) -> None:
                             "jacnet_test_metric": m.get("test_accuracy", m.get("test_rmse"))}
                     res, out = _entry(t.task, sp, predict, info, t)
                 elif model == "jacnet_ens":
-                    dirs = [_job(RUNS / "compare" / "jacnet", name, {"seed": str(seed)})] + [
+                    dirs = [_job(RUNS / "compare" / "jacnet_capped", name, {"seed": str(seed)})] + [
                         _job(RUNS / "compare" / "jacnet_members", name,
                              {"seed": str(s), "data.split_seed": str(seed)}) for s in MEMBERS]
                     preds = [jacnet_runs.predictor(d) for d in dirs]
@@ -173,7 +177,8 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("what", choices=["honest", "published", "write"])
     p.add_argument("--tables", default="compas,heart,autompg,diabetes")
-    p.add_argument("--models", default="jacnet_default,jacnet,jacnet_ens,lmn,xgb,mlp")
+    p.add_argument("--models",
+                   default="jacnet,jacnet_default,jacnet_capped,jacnet_ens,lmn,xgb,mlp")
     p.add_argument("--seeds", default="0,1,2")
     a = p.parse_args()
     tables = a.tables.split(",")

@@ -10,11 +10,12 @@ import numpy as np
 from tables import TABLES
 
 HERE = Path(__file__).resolve().parent
-MODELS = ["jacnet", "jacnet_ens", "jacnet_default", "lmn", "xgb", "mlp"]
+MODELS = ["jacnet", "jacnet_capped", "jacnet_ens", "jacnet_default", "lmn", "xgb", "mlp"]
 PEERS = ["lmn", "xgb", "mlp"]
-LABELS = {"jacnet": "jacnet monotone_in (recommended defaults)",
-          "jacnet_ens": "jacnet monotone_in, 5-seed ensemble (recommended defaults)",
-          "jacnet_default": "jacnet monotone_in (today's defaults)",
+LABELS = {"jacnet": "**jacnet monotone_in, defaults** (no tuning flag)",
+          "jacnet_capped": "jacnet, the study's pick (width 32, patience ≤ 30 epochs)",
+          "jacnet_ens": "jacnet, 5-seed ensemble of the pick",
+          "jacnet_default": "jacnet, previous defaults (width 128)",
           "lmn": "LMN (monotonenorm, authors' architecture)",
           "xgb": "XGBoost + monotone_constraints", "mlp": "MLP (unconstrained)"}
 PUBLISHED = {  # as published, each under its own protocol (see README)
@@ -130,6 +131,7 @@ def linear_baselines() -> dict:
     import os
 
     runs = Path(os.environ.get("TABULAR_RUNS", "/work/bench/tabular_runs")) / "compare" / "jacnet"
+    # (the defaults' runs)
     out = {}
     for name, t in TABLES.items():
         key = "linear_test_accuracy" if t.task == "cls" else "linear_test_rmse"
