@@ -130,7 +130,9 @@ def test_shape_requirements_are_explained_and_name_the_structures_that_fit():
 #: Options to try beside each structure's defaults; a structure not listed is tested with its
 #: defaults (monotone_in has none that build: it needs the inputs to be monotone in).
 VARIANTS = {
-    "monotone_in": [{"inputs": [0]}, {"inputs": [0], "decreasing": [1], "eps": 0.1}],
+    "monotone_in": [{"inputs": [0]}, {"inputs": [0], "decreasing": [1], "eps": 0.1},
+                    {"inputs": [0], "hidden": 8}],
+    "invertible": [{}, {"blocks": 2, "units": 3, "depth": 2, "max_slope": 5.0, "eps": 0.01}],
     "monotone": [{}, {"eps": 1e-2, "max_eig": 3.0}, {"network": "modular", "layers": 2}],
     "gradient": [{}, {"network": "modular", "layers": 2}],
     "pd": [{}, {"conservative": False}],
@@ -249,3 +251,18 @@ def test_exact_structures_agree_with_the_papers_line_integral(name):
         quad.load_state_dict(exact.state_dict())
         x = torch.rand(50, d_x) * 2 - 1
         assert torch.allclose(exact(x), quad(x), atol=1e-9, rtol=0)
+
+
+@pytest.mark.parametrize("name,variant", [(n, i) for n in STRUCTURES
+                                          for i in range(len(VARIANTS.get(n, [{}])))])
+def test_rescaling_to_standard_units_keeps_every_option(name, variant):
+    """A run on standardised data builds `structure.rescaled(s_x, s_y)`: at unit scales it must
+    be the same structure, every option kept (a dropped option silently builds another model)."""
+    from jacnet_cli.core.specs import arguments
+
+    structure = _structure(name, variant)
+    d_x, d_y = next((a, b) for a, b in [(2, 2), (2, 1), (1, 1)] if structure.accepts(a, b))
+    structure.check_dims(d_x, d_y)
+    again = structure.rescaled(torch.ones(d_x, dtype=torch.float64),
+                               torch.ones(d_y, dtype=torch.float64))
+    assert type(again) is type(structure) and arguments(again) == arguments(structure)

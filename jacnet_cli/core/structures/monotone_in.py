@@ -150,6 +150,6 @@ class MonotoneIn(Structure):
     def rescaled(self, x_scale: Tensor, y_scale: Tensor) -> "Structure":
         # s_i ∂ŷ/∂x_i = (s_y / s_x_i) ∂f/∂x̃_i: a floor ε in user units needs max_i ε s_x_i / s_y.
         new = MonotoneIn(self.inputs, self.decreasing,
-                         self.eps * float(x_scale[self.indices].max() / y_scale[0]))
+                         self.eps * float(x_scale[self.indices].max() / y_scale[0]), self.hidden)
         new.indices, new.signs, new.names = self.indices, self.signs, self.names
         return new
