@@ -876,7 +876,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--report", action="store_true", help="rewrite INVERTIBLE.md's tables only")
     parser.add_argument("--no-timing", action="store_true", help="skip the timed sections")
     parser.add_argument("--out", type=Path, default=None, help="results JSON")
+    parser.add_argument("--sections", default="fit,guarantees,pd,timing",
+                        help="run only these (the others are kept from the results JSON)")
+    parser.add_argument("--dims", default=None, help="e.g. 2,8 (default: 2,8,32)")
+    parser.add_argument("--pd-dims", default=None, help="dims of the pd section (default: --dims)")
     args = parser.parse_args(argv)
+    sections = set(args.sections.split(","))
     out_path = args.out or (HERE / ("invertible_quick.json" if args.quick else "invertible.json"))
     md_path = HERE / ("INVERTIBLE_quick.md" if args.quick else "INVERTIBLE.md")
     if args.report:
@@ -885,6 +890,9 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     runner = Runner(args.quick)
     dims = (2, 8) if args.quick else DIMS
+    if args.dims:
+        dims = tuple(int(d) for d in args.dims.split(","))
+    pd_dims = tuple(int(d) for d in args.pd_dims.split(",")) if args.pd_dims else dims
     n_box = 2000 if args.quick else N_BOX
     started = time.perf_counter()
     cpu0 = time.process_time()
@@ -902,6 +910,12 @@ def main(argv: list[str] | None = None) -> None:
     }
     if not all(results["pd_alias_checked"].values()):
         raise RuntimeError("pd (conservative) is not monotone's network: alias invalid")
+    if sections != {"fit", "guarantees", "pd", "timing"} and out_path.is_file():
+        kept = json.loads(out_path.read_text())  # the sections not rerun, as they were
+        for key in ("fit", "sizes", "guarantees", "invertible_all_seeds", "pd", "step_time",
+                    "inverse_cost"):
+            if key in kept:
+                results[key] = kept[key]
 
     def save() -> None:
         results["wall_seconds"] = round(time.perf_counter() - started, 1)
@@ -909,21 +923,24 @@ def main(argv: list[str] | None = None) -> None:
         out_path.write_text(json.dumps(results, indent=1, default=float))
         write_report(results, md_path)
 
-    # 1. fit
-    results["fit"] = {}
-    results["sizes"] = {}
+    # 1. fit (cached runs: rerunning it only re-reads them)
+    results.setdefault("fit", {})
+    results.setdefault("sizes", {})
     for target_name in FIT_TARGETS:
-        results["fit"][target_name] = {}
+        if "fit" not in sections and "guarantees" not in sections and "timing" not in sections:
+            break
+        results["fit"].setdefault(target_name, {})
         for d in dims:
             results["fit"][target_name][d] = runner.task(target_name, d,
                                                          FIT_MODELS + EXTRA.get(target_name, ()))
             results["sizes"][f"{target_name}_d{d}"] = runner.sizes_at(target_name, d, FIT_MODELS)
             save()
     # 2. guarantees on the seed-0 models at their chosen lr (and every seed for invertible)
-    results["guarantees"], results["invertible_all_seeds"] = {}, {}
-    for target_name in FIT_TARGETS:
-        results["guarantees"][target_name] = {}
-        results["invertible_all_seeds"][target_name] = {}
+    results.setdefault("guarantees", {})
+    results.setdefault("invertible_all_seeds", {})
+    for target_name in FIT_TARGETS if "guarantees" in sections else ():
+        results["guarantees"].setdefault(target_name, {})
+        results["invertible_all_seeds"].setdefault(target_name, {})
         for d in dims:
             chosen = results["fit"][target_name][d]["models"]
             results["guarantees"][target_name][d] = {
@@ -935,8 +952,8 @@ def main(argv: list[str] | None = None) -> None:
                 for seed in runner.seeds[d]]
             save()
     # 4. pd on monotone_sinh
-    results["pd"] = {"fit": {}, "guarantees": {}}
-    for d in dims:
+    results.setdefault("pd", {"fit": {}, "guarantees": {}})
+    for d in pd_dims if "pd" in sections else ():
         task = runner.task("monotone_sinh", d, PD_MODELS)
         results["pd"]["fit"][d] = task
         results["pd"]["guarantees"][d] = {
@@ -945,7 +962,7 @@ def main(argv: list[str] | None = None) -> None:
             for key in PD_MODELS}
         save()
     # Timing last (it waits for the shared lock): 1b. training step, 3. inverse cost
-    if not args.no_timing:
+    if not args.no_timing and "timing" in sections:
         results["step_time"] = {"rotated_tanh": {}}
         results["inverse_cost"] = {}
         for d in dims:

@@ -424,3 +424,34 @@ def test_bce_bad_labels_are_one_line_exit_2(tmp_path, jacnet):
     assert "loss=bce needs 0/1 labels" in lines[0] and "'label' holds 0.5 (data row 8)" in lines[0]
     res = jacnet(["train", "loss=bce", f"hydra.run.dir={tmp_path / 's'}"], cwd=tmp_path)
     assert res.returncode == 2 and "loss=bce needs 0/1 labels from a file" in res.stderr
+
+
+def test_a_large_training_split_is_scored_on_an_even_sample(tmp_path, monkeypatch):
+    """Above TRAIN_SCORE_ROWS training rows, train_* errors come from every k-th training row
+    (and say so in train_rows_scored); the other splits are scored whole."""
+    from jacnet_cli.data.files import FileData
+    from jacnet_cli.run import metrics
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (400, 2))
+    y = x @ np.array([1.0, -2.0]) + 0.5 + rng.normal(0, 0.1, 400)
+    path = _write_csv(tmp_path / "t.csv", ["a", "b", "y"], np.column_stack([x, y]))
+    data = FileData(path=str(path), x=["a", "b"], y=["y"], test_fraction=0.2,
+                    val_fraction=0.15).load(0)
+    model = torch.nn.Linear(2, 1).double()
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[0.8, -1.5]]))
+        model.bias.fill_(0.3)
+    mae = lambda xs, ys: float((model(xs) - ys).abs().mean())  # noqa: E731
+    whole = metrics.errors(model, data)
+    assert "train_rows_scored" not in whole
+    assert whole["train_mae"] == pytest.approx(mae(data.x_train, data.y_train), rel=1e-12)
+    monkeypatch.setattr(metrics, "TRAIN_SCORE_ROWS", 50)
+    step = -(-data.x_train.shape[0] // 50)
+    sampled = metrics.errors(model, data)
+    assert sampled["train_rows_scored"] == data.x_train[::step].shape[0] <= 50
+    assert sampled["train_mae"] == pytest.approx(
+        mae(data.x_train[::step], data.y_train[::step]), rel=1e-12)
+    assert sampled["train_mae"] != pytest.approx(whole["train_mae"], rel=1e-6)
+    for key in ("test_mae", "val_mae"):
+        assert sampled[key] == whole[key]

@@ -20,6 +20,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
+from jacnet_cli.core.evaluation import predict
 from jacnet_cli.run.interrupts import deferred
 from jacnet_cli.run.records import History, Step, weights
 from jacnet_cli.run.schedules import Schedule
@@ -53,6 +54,7 @@ LOSSES: dict[str, Loss] = {"norm": norm_loss, "mse": mse_loss, "bce": bce_loss}
 #: first step's loss or, if larger, the loss of predicting zero (a floor for data a model
 #: happens to fit almost exactly at initialisation)
 GROWTH = 1e6
+VALIDATION_CHUNK = 65536  # rows per validation chunk
 
 
 class Diverged(RuntimeError):
@@ -262,11 +264,14 @@ class Trainer:
         self.model.eval()
         if callable(self.validation):
             value = float(self.validation(self.model))
-        else:
+        else:  # without gradients, in chunks (no graph over the whole split), mean over rows
             x, y = self.validation
-            if self.batches.transform is not None:
-                x, y = self.batches.transform(x, y)
-            value = float(self.loss(self.model(x), y))
+            total = 0.0
+            for xs, ys in zip(x.split(VALIDATION_CHUNK), y.split(VALIDATION_CHUNK)):
+                if self.batches.transform is not None:
+                    xs, ys = self.batches.transform(xs, ys)
+                total += float(self.loss(predict(self.model, xs), ys)) * xs.shape[0]
+            value = total / max(1, x.shape[0])
         self.model.train()
         if value < self.best_val:
             self.best_val, self.best_step, self.waited = value, self.step - 1, 0
