@@ -723,7 +723,10 @@ def report(result: dict, notes: str = "") -> str:
         "",
         "```",
         json.dumps(result["machine"]),
-        f"accuracy runs: {result.get('accuracy_seconds', 0):.0f} s wall; load average at start "
+        f"accuracy runs: {sum(r.get('seconds', 0) for r in result['rows']):.0f} s summed over "
+        f"the {len(result['rows'])} (task, model, seed) runs (cached, made over several "
+        f"invocations on a shared 2-core machine); this invocation "
+        f"{result.get('accuracy_seconds', 0):.0f} s wall, load average at start "
         f"{result.get('load_start')}, end {result.get('load_end')}",
         f"timing: lock wait {times.get('lock_wait_s')} s, load {times.get('load_start')} -> "
         f"{times.get('load_end')}",
