@@ -95,6 +95,9 @@ def honest(tables: list[str], models: list[str]) -> None:
                               ",".join(map(str, SEEDS)))
         if "jacnet" in models:  # today's defaults, no tuning flag
             jacnet_runs.sweep("compare/jacnet", name, [], ",".join(map(str, SEEDS)))
+        if "jacnet_linear" in models:  # one flag: the linear term
+            jacnet_runs.sweep("compare/jacnet_linear", name, ["activation.linear=true"],
+                              ",".join(map(str, SEEDS)))
         if "jacnet_capped" in models or "jacnet_ens" in models:
             jacnet_runs.sweep("compare/jacnet_capped", name, rec, ",".join(map(str, SEEDS)))
         if "jacnet_ens" in models:
@@ -107,7 +110,7 @@ def honest(tables: list[str], models: list[str]) -> None:
                 key = f"{name}/{model}/{seed}"
                 if key in cache:
                     continue
-                if model in ("jacnet", "jacnet_default", "jacnet_capped"):
+                if model in ("jacnet", "jacnet_default", "jacnet_capped", "jacnet_linear"):
                     d = _job(RUNS / "compare" / model, name, {"seed": str(seed)})
                     predict, m = jacnet_runs.predictor(d)
                     info = {"params": m["parameters"], "train_time_s": m["train_time_s"],
@@ -178,7 +181,8 @@ def main() -> None:
     p.add_argument("what", choices=["honest", "published", "write"])
     p.add_argument("--tables", default="compas,heart,autompg,diabetes")
     p.add_argument("--models",
-                   default="jacnet,jacnet_default,jacnet_capped,jacnet_ens,lmn,xgb,mlp")
+                   default="jacnet,jacnet_linear,jacnet_default,jacnet_capped,jacnet_ens,lmn,"
+                           "xgb,mlp")
     p.add_argument("--seeds", default="0,1,2")
     a = p.parse_args()
     tables = a.tables.split(",")

@@ -10,9 +10,10 @@ import numpy as np
 from tables import TABLES
 
 HERE = Path(__file__).resolve().parent
-MODELS = ["jacnet", "jacnet_capped", "jacnet_ens", "jacnet_default", "lmn", "xgb", "mlp"]
+MODELS = ["jacnet", "jacnet_linear", "jacnet_capped", "jacnet_ens", "jacnet_default", "lmn", "xgb", "mlp"]
 PEERS = ["lmn", "xgb", "mlp"]
 LABELS = {"jacnet": "**jacnet monotone_in, defaults** (no tuning flag)",
+          "jacnet_linear": "jacnet, defaults + `activation.linear=true`",
           "jacnet_capped": "jacnet, the study's pick (width 32, patience ≤ 30 epochs)",
           "jacnet_ens": "jacnet, 5-seed ensemble of the pick",
           "jacnet_default": "jacnet, previous defaults (width 128)",

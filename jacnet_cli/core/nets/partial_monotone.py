@@ -7,7 +7,10 @@ non-decreasing, -1 non-increasing) and R the others,
     f(x) = β(x_R) + a(x_R)ᵀ g / H + ε sᵀ x_S,
 
 with W₁, W₂, a >= 0 (softplus of free weights), σ = tanh and b, c, a, β from a conditioner MLP
-of x_R (the role the other inputs play in UMNN). Then s_i ∂f/∂x_i = aᵀ diag(σ') W₂ diag(σ')
+of x_R (the role the other inputs play in UMNN). With `linear=True` a linear term
+uᵀ (s ⊙ x_S) + vᵀ x_R is added, u = softplus(free) >= 0: the network then starts from, and can
+fall back to, a monotone linear fit, and it does not saturate far from the data (the tabular
+study's regression tables, benchmarks/tabular). Then s_i ∂f/∂x_i = aᵀ diag(σ') W₂ diag(σ')
 W₁ e_i + ε is a sum of products of non-negative numbers: >= ε for every input and weight,
 exactly, also in floating point, and for the function as evaluated (f is evaluated in closed
 form; nothing is integrated numerically). Two non-negative layers make the family universal
@@ -36,15 +39,17 @@ class PartialMonotone(nn.Module):
         hidden: units of each non-negative layer and of the conditioner.
         depth: hidden layers of the conditioner.
         eps: the floor ε >= 0 of each signed partial (ε > 0: strictly monotone).
+        linear: add a linear term, non-negative (after the signs) in the monotone inputs.
     """
 
     def extra_repr(self) -> str:
         return (f"d={self.d}, monotone inputs={self.mono.tolist()}, signs="
                 f"{[int(v) for v in self.signs.tolist()]}, hidden={self.hidden}, eps={self.eps:g}, "
+                f"linear={self.u is not None}, "
                 f"parameters={sum(p.numel() for p in self.parameters())}")
 
     def __init__(self, d: int, monotone: list[int], signs: list[float], hidden: int = 64,
-                 depth: int = 1, eps: float = 0.0):
+                 depth: int = 1, eps: float = 0.0, linear: bool = False):
         super().__init__()
         self.d, self.hidden, self.eps = d, hidden, eps
         self.register_buffer("mono", torch.tensor(monotone, dtype=torch.long))
@@ -63,6 +68,10 @@ class PartialMonotone(nn.Module):
         else:
             self.conditioner = None
             self.free = nn.Parameter(torch.randn(outputs) * 0.1)
+        self.u = self.v = None
+        if linear:  # softplus(-2) = 0.13: a small monotone slope to start from
+            self.u = nn.Parameter(torch.full((k,), -2.0))  # (k,)
+            self.v = nn.Parameter(torch.zeros(int(self.rest.numel())))  # (d - k,)
 
     def _conditions(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         if self.conditioner is not None:
@@ -79,7 +88,10 @@ class PartialMonotone(nn.Module):
         xs = x[:, self.mono] * self.signs.to(x)  # (N, k)
         h = torch.tanh(xs @ F.softplus(self.w1).T + b)  # (N, H)
         g = torch.tanh(h @ F.softplus(self.w2).T + c)  # (N, H)
-        return beta + (a * g).sum(-1, keepdim=True) + self.eps * xs.sum(-1, keepdim=True)
+        out = beta + (a * g).sum(-1, keepdim=True) + self.eps * xs.sum(-1, keepdim=True)
+        if self.u is not None:  # s_i ∂/∂x_i of this term is softplus(u_i) >= 0
+            out = out + xs @ F.softplus(self.u)[:, None] + x[:, self.rest] @ self.v[:, None]
+        return out  # (N, 1)
 
     def gradient(self, x: Tensor) -> Tensor:
         """∇f(x) by autograd, itself differentiable in x and the weights: (N, d) -> (N, 1, d)."""
