@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import copy
 import inspect
 import os
@@ -268,3 +269,22 @@ def uniform_points(n: int, d: int, low: float, high: float, seed: int) -> Tensor
     """n points uniform in [low, high]^d from a seeded generator: (n, d) float64."""
     g = torch.Generator().manual_seed(seed)
     return low + (high - low) * torch.rand(n, d, generator=g, dtype=torch.float64)
+
+
+#: the exclusive lock every timing benchmark on this shared machine holds while it times
+TIMING_LOCK = Path("/work/bench/timing.lock")
+
+
+@contextlib.contextmanager
+def timing_lock(path: Path = TIMING_LOCK) -> Iterator[None]:
+    """Hold an exclusive flock on `path` (a no-op where its folder does not exist), so two
+    benchmarks never time at once."""
+    if not path.parent.is_dir():
+        yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -16,8 +16,6 @@ Targets (issue 16): round trip <= 1e-10 with every point converged, in <= 10x a 
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import time
@@ -25,23 +23,10 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.common import timing_lock
 from jacnet_cli import Invertible, JacNet
 
 HERE = Path(__file__).resolve().parent
-LOCK = Path("/work/bench/timing.lock")
-
-
-@contextlib.contextmanager
-def timing_lock():
-    if not LOCK.parent.is_dir():
-        yield
-        return
-    with open(LOCK, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def fastest(fn, repeats: int) -> float:

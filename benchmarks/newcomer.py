@@ -19,8 +19,6 @@ Every timing runs under an exclusive lock on /work/bench/timing.lock when that f
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import json
 import os
 import statistics
@@ -39,17 +37,11 @@ LOCK = Path("/work/bench/timing.lock")
 FROZEN = {"PYTHONPATH": os.environ.get("JACNET_BEFORE_SRC", "/work/frozen")}
 
 
-@contextlib.contextmanager
 def timing_lock():
-    if not LOCK.parent.is_dir():
-        yield
-        return
-    with open(LOCK, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.common import timing_lock as lock
+
+    return lock(LOCK)
 
 
 def load() -> float:

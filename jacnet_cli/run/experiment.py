@@ -454,17 +454,26 @@ def summary(out: dict[str, Any], logger: logging.Logger) -> None:
     if "linear_test_mse_db" in out:
         fit += (f"; a linear fit: {out['linear_test_mse_db']:.2f} dB"
                 + (f", R² {out['linear_test_r2']:.4f}" if "linear_test_r2" in out else ""))
+    worse = None
+    if "linear_test_mse_db" in out and out["test_mse_db"] >= out["linear_test_mse_db"]:
+        worse = ("the model does not beat a linear least-squares fit on the test set "
+                 f"({out['test_mse_db']:.2f} dB against {out['linear_test_mse_db']:.2f} dB): "
+                 "train longer (epochs=, iterations=), or check the data and the structure")
+    _verdict(out, logger, fit, shown, worse)
+
+
+def _verdict(out: dict[str, Any], logger: logging.Logger, fit: str, shown: list[str],
+             worse: str | None) -> None:
+    """The summary's last lines: the fit and the guarantee keys, then a WARNING for a violated
+    guarantee, a baseline that does as well (`worse`), a loss still falling."""
     logger.info("%s); %s; guarantee held: %s", fit,
                 ", ".join(f"{k} {out[k]:.3g}" for k in shown) or "no guarantee keys",
                 out.get("guarantee_held"))
     if out.get("guarantee_held") is False:
         logger.warning("GUARANTEE NOT HELD on the function as evaluated: %s",
                        out.get("guarantee_violations", "?"))
-    if "linear_test_mse_db" in out and out["test_mse_db"] >= out["linear_test_mse_db"]:
-        logger.warning("the model does not beat a linear least-squares fit on the test set "
-                       "(%.2f dB against %.2f dB): train longer (epochs=, iterations=), or "
-                       "check the data and the structure", out["test_mse_db"],
-                       out["linear_test_mse_db"])
+    if worse:
+        logger.warning("%s", worse)
     if out.get("loss_still_falling"):
         logger.warning("the loss was still falling when training stopped: more iterations "
                        "or epochs would likely fit better")
@@ -479,19 +488,12 @@ def _summary_classes(out: dict[str, Any], logger: logging.Logger, shown: list[st
         fit += (f"; logistic regression: {out['linear_test_accuracy']:.4f}, AUC "
                 f"{out.get('linear_test_auc', math.nan):.4f}, log-loss "
                 f"{out['linear_test_log_loss']:.4f}")
-    logger.info("%s); %s; guarantee held: %s", fit,
-                ", ".join(f"{k} {out[k]:.3g}" for k in shown) or "no guarantee keys",
-                out.get("guarantee_held"))
-    if out.get("guarantee_held") is False:
-        logger.warning("GUARANTEE NOT HELD on the function as evaluated: %s",
-                       out.get("guarantee_violations", "?"))
+    worse = None
     if "linear_test_log_loss" in out and out["test_log_loss"] >= out["linear_test_log_loss"]:
-        logger.warning("the model does not beat a logistic regression on the test set "
-                       "(log-loss %.4f against %.4f): train longer, regularise, or check the "
-                       "data", out["test_log_loss"], out["linear_test_log_loss"])
-    if out.get("loss_still_falling"):
-        logger.warning("the loss was still falling when training stopped: more iterations "
-                       "or epochs would likely fit better")
+        worse = ("the model does not beat a logistic regression on the test set (log-loss "
+                 f"{out['test_log_loss']:.4f} against {out['linear_test_log_loss']:.4f}): train "
+                 "longer, regularise, or check the data")
+    _verdict(out, logger, fit, shown, worse)
 
 
 def snapshot(model: nn.Module, data: Dataset) -> dict[str, torch.Tensor]:

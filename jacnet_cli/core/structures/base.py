@@ -338,3 +338,21 @@ def tanhc(s: Tensor) -> Tensor:
     safe = torch.where(small, torch.ones_like(s), s)
     # tanh(s)/s = 1 - s²/3 + O(s⁴) near zero.
     return torch.where(small, 1 - s * s / 3, torch.tanh(safe) / safe)
+
+
+class OwnedExact(Structure):
+    """A structure whose owned network computes ŷ itself, in closed form, and its Jacobian
+    D = dŷ/dx (`net(x)`, `net.jacobian(x)`): nothing is integrated, and the network starts as
+    it is built (no slope to start from)."""
+
+    def start_at_slope(self, net: nn.Module, slope: float) -> None:
+        """The owned network starts as it is built."""
+
+    def jacobian(self, net: nn.Module, x: Tensor, d_x: int, d_y: int) -> Tensor:
+        return net.jacobian(x)  # (N, d_y, d_x)
+
+    def exact(self, d_x: int, d_y: int) -> bool:
+        return True
+
+    def primitive(self, net: nn.Module, x: Tensor) -> Tensor:
+        return net(x)  # (N, d_y)

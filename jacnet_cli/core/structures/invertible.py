@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from jacnet_cli.core import checks
-from jacnet_cli.core.structures.base import Bound, Structure
+from jacnet_cli.core.structures.base import Bound, OwnedExact, Structure
 
 
 def signed_det_root(jac: Tensor) -> Tensor:
@@ -19,7 +19,7 @@ def signed_det_root(jac: Tensor) -> Tensor:
     return sign * torch.exp(logabs / jac.shape[-1])
 
 
-class Invertible(Structure):
+class Invertible(OwnedExact):
     """A bijection of R^d whose Jacobian determinant has one fixed sign everywhere.
 
     The structure owns a network of B blocks, each an invertible mixing (a rotation, det +1)
@@ -138,18 +138,6 @@ class Invertible(Structure):
 
     def resolved(self, net: nn.Module) -> dict[str, Any]:
         return {"orientation": int(net.orientation)} if self.orientation == "auto" else {}
-
-    def start_at_slope(self, net: nn.Module, slope: float) -> None:
-        """The data fit (`fit_data`) sets the start."""
-
-    def jacobian(self, net: nn.Module, x: Tensor, d_x: int, d_y: int) -> Tensor:
-        return net.jacobian(x)  # (N, d, d)
-
-    def exact(self, d_x: int, d_y: int) -> bool:
-        return True
-
-    def primitive(self, net: nn.Module, x: Tensor) -> Tensor:
-        return net(x)  # (N, d)
 
     def log_det(self, net: nn.Module, x: Tensor) -> Tensor:
         """log |det D| in closed form: (N, d) -> (N,)."""

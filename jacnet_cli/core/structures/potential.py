@@ -15,10 +15,10 @@ from torch import Tensor, nn
 
 from jacnet_cli.core import checks
 from jacnet_cli.core.nets.gradnets import NETWORKS, NONLINEARITIES
-from jacnet_cli.core.structures.base import Bound, Structure, asymmetry, spd_solve
+from jacnet_cli.core.structures.base import Bound, OwnedExact, Structure, asymmetry, spd_solve
 
 
-class Potential(Structure):
+class Potential(OwnedExact):
     """A structure that owns a gradient network (`network`: cascade or modular)."""
 
     monotone = False
@@ -46,18 +46,6 @@ class Potential(Structure):
         if self.network == "cascade":
             return NETWORKS["cascade"](d_x, hidden, self.layers, self.monotone, self.nonlinearity)
         return NETWORKS["modular"](d_x, hidden, self.layers, self.monotone)
-
-    def start_at_slope(self, net: nn.Module, slope: float) -> None:
-        """A gradient network starts as it is."""
-
-    def jacobian(self, net: nn.Module, x: Tensor, d_x: int, d_y: int) -> Tensor:
-        return net.jacobian(x)  # (N, d, d)
-
-    def exact(self, d_x: int, d_y: int) -> bool:
-        return True
-
-    def primitive(self, net: nn.Module, x: Tensor) -> Tensor:
-        return net(x)  # (N, d)
 
     def jvp(self, net: nn.Module, x: Tensor, v: Tensor) -> Tensor:
         """J(x) v without forming J: (N, d), (N, d) -> (N, d)."""
