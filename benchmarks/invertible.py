@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import fcntl
 import json
 import math
 import os
@@ -113,18 +112,15 @@ ALIASES = {"pd": "monotone"}  # pd(conservative) builds monotone's network bit f
 
 @contextlib.contextmanager
 def timing_lock() -> Iterator[None]:
-    """Hold an exclusive flock on /work/bench/timing.lock (other helpers time on this machine)."""
-    LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with open(LOCK, "a") as handle:
-        start = time.perf_counter()
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    """benchmarks.common.timing_lock on LOCK, saying how long it waited."""
+    from benchmarks.common import timing_lock as lock
+
+    start = time.perf_counter()
+    with lock(LOCK):
         waited = time.perf_counter() - start
         if waited > 1:
             print(f"[bench] waited {waited:.1f}s for the timing lock", flush=True)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        yield
 
 
 def db(value: float) -> float:

@@ -30,12 +30,10 @@ from __future__ import annotations
 
 import argparse
 import copy
-import fcntl
 import hashlib
 import json
 import math
 import os
-import platform
 import statistics
 import sys
 import time
@@ -451,21 +449,21 @@ def step_ms(model: nn.Module, x: Tensor, y: Tensor, steps: int, warm: int = 3) -
 
 
 class TimingLock:
-    """An exclusive flock on /work/bench/timing.lock for the duration of a timing section."""
+    """benchmarks.common.timing_lock on LOCK for a timing section; `waited` says how long."""
 
     def __enter__(self):
-        LOCK.parent.mkdir(parents=True, exist_ok=True)
-        self.f = open(LOCK, "a")
+        from benchmarks.common import timing_lock
+
         t0 = time.perf_counter()
         print(f"[lipholo] waiting for {LOCK} ...", flush=True)
-        fcntl.flock(self.f, fcntl.LOCK_EX)
+        self._lock = timing_lock(LOCK)
+        self._lock.__enter__()
         self.waited = time.perf_counter() - t0
         print(f"[lipholo] lock held (waited {self.waited:.1f}s)", flush=True)
         return self
 
     def __exit__(self, *exc):
-        fcntl.flock(self.f, fcntl.LOCK_UN)
-        self.f.close()
+        return self._lock.__exit__(*exc)
 
 
 def timing(part: str, cfg: argparse.Namespace) -> dict:
@@ -518,25 +516,16 @@ def loadavg() -> list[float] | None:
 
 
 def machine() -> dict:
-    import deel.torchlip
+    """benchmarks.common.machine() plus deel-torchlip's version."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    cpu = platform.machine()
+    from benchmarks.common import machine as base
+
     try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        from importlib.metadata import version
         torchlip = version("deel-torchlip")
-    except Exception:  # noqa: BLE001
-        torchlip = getattr(deel.torchlip, "__version__", "?")
-    return {"platform": platform.platform(), "cpu": cpu, "logical_cpus": os.cpu_count(),
-            "python": sys.version.split()[0], "torch": torch.__version__,
-            "deel_torchlip": torchlip, "torch_threads": torch.get_num_threads()}
+    except PackageNotFoundError:
+        torchlip = "?"
+    return {**base(), "deel_torchlip": torchlip}
 
 
 def mean_sd(values: list[float]) -> tuple[float, float]:

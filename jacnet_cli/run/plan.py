@@ -53,7 +53,7 @@ FULL_BATCH_ROWS = 64  # up to this many rows, the full batch
 FULL_BATCH_ROWS_1D = 1024  # ... and for one input (a curve), up to this many
 
 
-def batch_size(rows: int, d_x: int = 2) -> int | None:
+def batch_size(rows: int, d_x: int) -> int | None:
     """Mini-batches of about rows / 50, a power of two in [32, 1024]; the full batch for up
     to 64 rows, or up to 1024 rows of a single input.
 
