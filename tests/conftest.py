@@ -47,8 +47,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 class ExactJacNet(JacNet):
     """A JacNet whose J is the target's analytic Jacobian: its integral must be the target."""
 
-    def __init__(self, target, structure: Structure, integrator, path=None, x0=0.0):
-        super().__init__(target.d_x, target.d_y, structure, hidden=1, integrator=integrator,
+    def __init__(self, target, structure: Structure, solver, path=None, x0=0.0):
+        super().__init__(target.d_x, target.d_y, structure, hidden=1, solver=solver,
                          path=path, anchor=FixedAnchor(target.d_x, target.d_y, x0, "target",
                                                        target=target))
         self.target = target

@@ -20,7 +20,7 @@ OPTIONS = [(g, o) for g in GROUPS for o in group_options(g)]
 MODULES = {
     "target": "jacnet_cli.core.targets", "activation": "jacnet_cli.core.structures",
     "path": "jacnet_cli.core.paths", "anchor": "jacnet_cli.core.anchors",
-    "solver": "jacnet_cli.core.integrators", "schedule": "jacnet_cli.run.schedules",
+    "solver": "jacnet_cli.core.solvers", "schedule": "jacnet_cli.run.schedules",
     "model": "jacnet_cli.core.model", "optim": "jacnet_cli.run.optimizers",
     "data": "jacnet_cli.data", "logger": "jacnet_cli.run.loggers",
 }
@@ -60,7 +60,7 @@ def test_every_option_composes_and_builds(compose, group, option):
         build.preview(cfg)
     except ValueError as exc:
         # The only refusals allowed: a structure that cannot take the default target's shape,
-        # or the exact integrator for a structure without a closed form; each says so.
+        # or the exact solver for a structure without a closed form; each says so.
         assert "activation=" in str(exc) and ("needs" in str(exc) or "antiderivative" in str(exc))
         return
     target, data = build.dataset(cfg)

@@ -1,5 +1,5 @@
 """Gradient and monotone structures: guarantees by construction in any dimension, the exact
-integrator against quadrature, gradients through the exact path, and the n-D inverse."""
+solver against quadrature, gradients through the exact path, and the n-D inverse."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from jacnet_cli.core.anchors import FixedAnchor
 from jacnet_cli.core.guarantees import conservation, curl, measure
 from jacnet_cli.core.evaluation import derivative
 from jacnet_cli.core.inverse import solve
-from jacnet_cli.core.integrators import Exact, GaussLegendre, ODESolver
+from jacnet_cli.core.solvers import Exact, GaussLegendre, ODESolver
 from jacnet_cli.core.targets import IcgnConvex, PolyMax
 
 STRUCTS = {
@@ -38,8 +38,8 @@ def _box(n: int, d: int, width: float = 3.0, seed: int = 1) -> torch.Tensor:
 def test_both_structures_are_public_and_registered():
     assert STRUCTURES["gradient"] is Gradient and STRUCTURES["monotone"] is Monotone
     model = JacNet(3, 3, Monotone(eps=1e-4))
-    assert isinstance(model.integrator, Exact)  # exact by default
-    assert isinstance(JacNet(1, 1, STRUCTURES["pd"]()).integrator, GaussLegendre)
+    assert isinstance(model.solver, Exact)  # exact by default
+    assert isinstance(JacNet(1, 1, STRUCTURES["pd"]()).solver, GaussLegendre)
 
 
 @pytest.mark.parametrize("name", sorted(STRUCTS))
@@ -77,9 +77,9 @@ def test_exact_matches_quadrature_and_ode(name):
     model = _model(name, 3)
     x = _box(50, 3)
     exact = model(x)
-    for integrator, tol in ((GaussLegendre(64), 1e-10),
+    for solver, tol in ((GaussLegendre(64), 1e-10),
                             (ODESolver("dopri5", rtol=1e-11, atol=1e-11), 1e-8)):
-        numeric = JacNet(3, 3, model.structure, hidden=16, integrator=integrator,
+        numeric = JacNet(3, 3, model.structure, hidden=16, solver=solver,
                          anchor=model.anchor)
         numeric.net = model.net
         assert (numeric(x) - exact).abs().max() <= tol
@@ -190,7 +190,7 @@ def test_monotone_options_are_checked():
     with pytest.raises(ValueError, match="needs d_x == d_y"):
         JacNet(2, 3, Gradient())
     with pytest.raises(ValueError, match="no closed-form antiderivative"):
-        JacNet(2, 2, STRUCTURES["pd"](conservative=False), integrator=Exact())
+        JacNet(2, 2, STRUCTURES["pd"](conservative=False), solver=Exact())
 
 
 @pytest.mark.subprocess

@@ -15,7 +15,7 @@ import torch
 
 from jacnet_cli.cli.tasks import train as train_task
 from jacnet_cli.core.evaluation import derivative
-from jacnet_cli.core.integrators import GaussLegendre
+from jacnet_cli.core.solvers import GaussLegendre
 from jacnet_cli.core.model import JacNet
 from jacnet_cli.core.nets.holomorphic import HolomorphicNet
 from jacnet_cli.core.nets.lipschitz import LipschitzNet

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jacnet_cli.core.evaluation import derivative
-from jacnet_cli.core.integrators import GaussLegendre
+from jacnet_cli.core.solvers import GaussLegendre
 from jacnet_cli.core.model import JacNet
 from jacnet_cli.core.structures import (
     STRUCTURES, CauchyRiemann, Lipschitz, PositiveDefinite, Unconstrained, cr_residual,
@@ -247,7 +247,7 @@ def test_exact_structures_agree_with_the_papers_line_integral(name):
             continue
         torch.manual_seed(0)
         exact = JacNet(d_x, d_y, structure, hidden=12)
-        quad = JacNet(d_x, d_y, structure, hidden=12, integrator=GaussLegendre(64))
+        quad = JacNet(d_x, d_y, structure, hidden=12, solver=GaussLegendre(64))
         quad.load_state_dict(exact.state_dict())
         x = torch.rand(50, d_x) * 2 - 1
         assert torch.allclose(exact(x), quad(x), atol=1e-9, rtol=0)

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from jacnet_cli.core.evaluation import predict, unwrap
+from jacnet_cli.core.evaluation import predict
 from jacnet_cli.core.targets import Target
 from jacnet_cli.data.sampled import Dataset
 from jacnet_cli.run import build, checkpoint, metrics, runtime
@@ -58,7 +58,7 @@ def _curl_penalty(weight: float, model: nn.Module) -> Callable[[nn.Module, torch
     points, pushing a non-conservative structure towards a gradient field."""
     if weight == 0:
         return None
-    if getattr(model, "kind", None) != "jacnet" or model.d_x == 1:
+    if model.structure is None or model.d_x == 1:
         raise ValueError(f"curl_weight={weight!r} needs a JacNet with d_x > 1 (in 1-D every "
                          "field is conservative)")
     from jacnet_cli.core.guarantees import curl_penalty
@@ -113,13 +113,11 @@ def _penalty(weight: float, model: nn.Module) -> Callable[[nn.Module, torch.Tens
     """The training loss's extra terms: the curl penalty (`curl_weight`) and the structure's
     own (`Structure.penalty`, e.g. the margin cauchy_riemann keeps on min_modulus)."""
     curl = _curl_penalty(weight, model)
-    structure = getattr(model, "structure", None)
-    own = structure is not None and structure.penalty(model.net) is not None
-    if not own:
+    if model.penalty() is None:
         return curl
     if curl is None:
-        return lambda net, xb: net.structure.penalty(net.net)
-    return lambda net, xb: curl(net, xb) + net.structure.penalty(net.net)
+        return lambda net, xb: net.penalty()
+    return lambda net, xb: curl(net, xb) + net.penalty()
 
 
 @dataclass
@@ -216,12 +214,10 @@ class Experiment:
         if settings.init_from is not None:
             _init_from(self.model, settings.init_from, cfg)
         data, model = self.data, self.model
-        core, units = unwrap(model)  # the model trains in standard units when there are units
-        if getattr(core, "structure", None) is not None:  # what the data decided, kept too
-            cfg["activation"].update(core.structure.resolved(core.net))
-        # Each batch is moved into the model's units as it is drawn: the training set stays
-        # one copy, in the data's units.
-        transform = None if units is None else (lambda x, y: (units.x_in(x), units.y_in(y)))
+        cfg["activation"].update(model.resolved())  # what the data decided, kept too
+        # The model trains in its own units (standard units when the data are standardised);
+        # each batch is moved into them as it is drawn: the training set stays one copy.
+        core, transform = model.trainable()
         validation = data.validation
         rows = data.stream.counts["train"] if data.stream is not None else data.x_train.shape[0]
         validating = validation is not None or (data.stream is not None
@@ -231,7 +227,7 @@ class Experiment:
             raise ValueError("batch_size=null is not allowed with data.fresh=true; set "
                              "batch_size (rows drawn per step)")
         if data.stream is not None:
-            batches, validation = self._streamed(data, units, plan.batch_size, dt, dev)
+            batches, validation = self._streamed(data, transform, plan.batch_size, dt, dev)
         else:
             batches = Batches(data.x_train, data.y_train, plan.batch_size, settings.seed,
                               data.sampler, transform)
@@ -360,7 +356,7 @@ class Experiment:
 
     def _describe(self) -> None:
         model, cfg = self.model, self.config
-        structure = getattr(model, "structure", None)
+        structure = model.structure
         log.info("target=%s model=%s on %s/%s: %s", self.target.name,
                  cfg["model"]["_target_"].rsplit(".", 1)[-1], self.out["device"],
                  self.settings.runtime.dtype, structure or "plain MLP")
@@ -371,13 +367,11 @@ class Experiment:
                 "for the network's J, but ŷ's Jacobian equals J only where J is conservative "
                 "(paper section 4.5); the guarantee keys report what ŷ measures%s",
                 structure.name, model.d_x, model.d_y,
-                " (activation.conservative=true holds it by construction)"
-                if getattr(structure, "conservative", True) is False else "")
-        _, units = unwrap(model)
-        if units is not None:
-            self._describe_units(units)
+                f" ({structure.remedy})" if structure.remedy else "")
+        if model.units is not None:
+            self._describe_units(model.units)
 
-    def _streamed(self, data: Any, units: Any, batch_size: int | None,
+    def _streamed(self, data: Any, transform: Any, batch_size: int | None,
                   dt: torch.dtype, dev: Any) -> tuple[Any, Any]:  # noqa: D401
         """Batches and validation read from a streamed file (memory of a few blocks)."""
         from jacnet_cli.data import stream
@@ -385,7 +379,6 @@ class Experiment:
         if batch_size is None:
             raise ValueError(f"batch_size=null is not allowed with streamed data "
                              f"({data.stream.labels.shape[0]} rows read in blocks); set batch_size")
-        transform = None if units is None else (lambda x, y: (units.x_in(x), units.y_in(y)))
         batches = stream.StreamBatches(data.stream, batch_size, self.settings.seed, transform,
                                        dtype=dt, device=dev)
         validation = None
@@ -404,13 +397,12 @@ class Experiment:
         model = self.model
         self.out["units"] = "standardized"
         self.out.update({f"units_{k}": v for k, v in units.describe().items()})
-        structure = getattr(model, "structure", None)
-        core_structure = getattr(model.core, "structure", None)
-        if structure is None or core_structure is None:
+        structure = model.structure
+        if structure is None:
             log.info("training in standard units: x scale %s, y scale %s",
                      self.out["units_x_scale"], self.out["units_y_scale"])
             return
-        user, inner = structure.constants(), core_structure.constants()
+        user, inner = structure.constants(), model.standard_constants()
         for key in user:
             self.out[f"constant_{key}"] = user[key]
             self.out[f"constant_{key}_standard_units"] = inner[key]

@@ -14,8 +14,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from jacnet_cli.core.evaluation import unwrap
-from jacnet_cli.core.specs import spec
 from jacnet_cli.core.targets import Table
 from jacnet_cli.run import build, checkpoint
 from jacnet_cli.run.experiment import Loaded
@@ -24,15 +22,13 @@ from jacnet_cli.run.experiment import load as load_run
 
 def describe(model: nn.Module) -> dict[str, Any]:
     """The config that rebuilds `model` (a JacNet or MLPRegressor, in the user's units or not)."""
-    core, units = unwrap(model)
-    config: dict[str, Any] = {"library": {"d_x": core.d_x, "d_y": core.d_y},
-                              "model": spec(core, partial=True), "dtype": _dtype_name(core)}
-    if getattr(core, "kind", None) == "jacnet":
-        structure = model.structure if units is not None else core.structure
-        config.update(activation=spec(structure), path=spec(core.path),
-                      anchor=spec(core.anchor, partial=True), solver=spec(core.integrator))
+    parts = model.config()
+    config: dict[str, Any] = {"library": {"d_x": model.d_x, "d_y": model.d_y},
+                              "dtype": _dtype_name(model)}
+    units = parts.pop("units", None)
     if units is not None:
-        config["library"]["units"] = units.describe()
+        config["library"]["units"] = units
+    config.update(parts)
     return config
 
 
@@ -64,7 +60,9 @@ def load(path: str | Path, device: torch.device | str = "cpu", dtype: torch.dtyp
     """
     path = Path(path).expanduser()
     if path.is_dir():
-        return load_run(path, device, dtype, data=data)
+        run = load_run(path, device, dtype, data=data)
+        run.model.requires_grad_(False)  # a model to use: no graph over its weights
+        return run
     if not path.is_file():
         raise ValueError(f"path={str(path)!r} does not exist; pass a file written by "
                          "jacnet_cli.save or a `jacnet train` run directory")
@@ -92,6 +90,8 @@ def load(path: str | Path, device: torch.device | str = "cpu", dtype: torch.dtyp
     except (KeyError, ValueError, TypeError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0][:240]
         raise checkpoint.CheckpointError(f"checkpoint {path}: {first}") from None
-    model.to(device=device).eval()
+    # A model to use answers without a graph over its weights (outputs carry no grad_fn);
+    # model.requires_grad_(True) makes it trainable again.
+    model.to(device=device).eval().requires_grad_(False)
     return Loaded(path, config, where.target, None, model,
                   {k: v for k, v in blob.items() if k not in ("state_dict", "config")})

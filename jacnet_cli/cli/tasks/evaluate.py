@@ -91,9 +91,9 @@ def _predict_file(cfg: DictConfig, run: experiment.Loaded, path: str, run_dir: P
     dev, dt = build.device(cfg.device), build.dtype(cfg.dtype)
     x, y = spec.read_inputs(path)
     x = x.to(device=dev, dtype=dt)
-    integrator = getattr(run.model, "integrator", None)
-    if integrator is not None and tolerance is not None:
-        integrator.set_tolerance(tolerance)
+    solver = run.model.solver
+    if solver is not None and tolerance is not None:
+        solver.set_tolerance(tolerance)
     pred = predict(run.model, x)
     classify = _classifies(run)
     out: dict[str, Any] = {"source_run": str(run.path.resolve()), "file": path,

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from jacnet_cli.core import checks
-from jacnet_cli.core.structures.base import Bound, OwnedExact, Structure
+from jacnet_cli.core.structures.base import Bound, NetworkOptions, Owned, Structure
 
 
 def signed_det_root(jac: Tensor) -> Tensor:
@@ -19,7 +19,7 @@ def signed_det_root(jac: Tensor) -> Tensor:
     return sign * torch.exp(logabs / jac.shape[-1])
 
 
-class Invertible(OwnedExact):
+class Invertible(Owned):
     """A bijection of R^d whose Jacobian determinant has one fixed sign everywhere.
 
     The structure owns a network of B blocks, each an invertible mixing (a rotation, det +1)
@@ -89,8 +89,8 @@ class Invertible(OwnedExact):
     def accepts(self, d_x: int, d_y: int) -> bool:
         return d_x == d_y
 
-    def by_construction(self, d_x: int, d_y: int) -> bool:
-        return True
+    def describe(self, d_x: int, d_y: int) -> str:
+        return self.guarantee
 
     def bounds(self, d_x: int, d_y: int) -> dict[str, Bound]:
         return {"jacobian_det_root_min": Bound(">", 0.0)}
@@ -114,12 +114,11 @@ class Invertible(OwnedExact):
 
     # -- the network -----------------------------------------------------------------
 
-    def make_network(self, d_x: int, d_y: int, hidden: int, depth: int, nonlinearity: str,
-                     **options: Any) -> nn.Module:
+    def make_network(self, d_x: int, d_y: int, options: NetworkOptions) -> nn.Module:
         from jacnet_cli.core.nets.triangular import InvertibleNet
 
         orientation = self.orientation if self.orientation in (1, -1) else 1
-        return InvertibleNet(d_x, hidden=hidden, blocks=self.blocks, eps=self.eps,
+        return InvertibleNet(d_x, hidden=options.hidden, blocks=self.blocks, eps=self.eps,
                              max_slope=self.max_slope, orientation=orientation,
                              units=self.units, depth=self.depth, mixing=self.mixing,
                              affine=self.affine)
@@ -145,7 +144,7 @@ class Invertible(OwnedExact):
 
     # -- the inverse -----------------------------------------------------------------
 
-    def solve(self, jac: Tensor, rhs: Tensor) -> Tensor:
+    def solve_linear(self, jac: Tensor, rhs: Tensor) -> Tensor:
         return torch.linalg.solve(jac, rhs)
 
     def inverse_method(self, d: int) -> str:
