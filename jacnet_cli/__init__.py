@@ -34,7 +34,7 @@ _EXPORTS = {
     # targets, errors, saved runs
     "Target": "core.targets", "TARGETS": "core.targets", "get_target": "core.targets",
     "NotInvertibleError": "core.errors",
-    "save": "run.saving", "load": "run.saving", "Experiment": "run.experiment",
+    "save": "run.rundir", "load": "run.rundir", "Experiment": "run.experiment",
 }
 
 

@@ -11,7 +11,7 @@ import torch
 from jacnet_cli.run import build, checkpoint
 from jacnet_cli.run.checkpoint import CheckpointError
 from jacnet_cli.run.configs import compose
-from jacnet_cli.run.experiment import load
+from jacnet_cli.run.rundir import load_run as load
 
 
 def _config(*overrides: str) -> dict:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from jacnet_cli.run.experiment import load
+from jacnet_cli.run.rundir import load_run as load
 
 pytestmark = pytest.mark.subprocess  # every test here runs the real command
 TINY = ["experiment=debug"]

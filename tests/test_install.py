@@ -57,7 +57,7 @@ def test_readme_worked_example_on_own_data_runs_as_written(tmp_path):
 
     import torch
 
-    from jacnet_cli.run.experiment import load
+    from jacnet_cli.run.rundir import load_run as load
 
     text = (ROOT / "README.md").read_text()
     section = text.split("## Your own data", 1)[1]

@@ -17,7 +17,8 @@ import torch
 from jacnet_cli.cli.tasks import train as train_task
 from jacnet_cli.run import checkpoint
 from jacnet_cli.run.configs import compose
-from jacnet_cli.run.experiment import RunFailed, load
+from jacnet_cli.run.experiment import RunFailed
+from jacnet_cli.run.rundir import load_run as load
 from jacnet_cli.run.interrupts import Interrupted
 from jacnet_cli.run.training import Trainer
 

@@ -22,7 +22,7 @@ from jacnet_cli.core.nets.lipschitz import LipschitzNet
 from jacnet_cli.core.structures import CauchyRiemann, Lipschitz
 from jacnet_cli.core.targets import CubicSin, Mobius, OrthoRidge
 from jacnet_cli.run.configs import compose
-from jacnet_cli.run.experiment import load
+from jacnet_cli.run.rundir import load_run as load
 
 
 def _perturb(net: torch.nn.Module, scale: float, seed: int) -> None:

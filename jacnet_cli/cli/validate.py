@@ -74,20 +74,11 @@ def check_config(task: str, cfg: Any, multirun: bool = False, skip: set[str] = f
 
 
 def check_values(task: str, cfg: dict[str, Any]) -> None:
-    """Build the task's config without running it; raise ValueError (one line) if bad."""
-    from jacnet_cli.run import build, settings
+    """Build the task's config without running it (its row's `check`); raise ValueError
+    (one line) if bad."""
+    from jacnet_cli.cli.tasks import TASKS
 
-    if task == "train":
-        if cfg.get("resume") is not None:  # a resumed run keeps its saved config
-            settings.Runtime.of(cfg)
-            return
-        build.preview(cfg)
-    elif task == "eval":
-        settings.EvalSettings.of(cfg)
-        if cfg.get("solver") is not None:
-            build.make("solver", cfg["solver"])
-    else:
-        settings.InvertSettings.of(cfg)
+    TASKS[task].check_config(cfg)
 
 
 def compose_run(task: str, args: list[str]) -> tuple[Any, Any]:

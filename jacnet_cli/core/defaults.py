@@ -42,5 +42,8 @@ def _read(group: str, option: str) -> dict[str, Any]:
 
 
 def of(group: str, option: str) -> dict[str, Any]:
-    """The keys of conf/<group>/<option>.yaml (Hydra's `_target_` and friends left out)."""
-    return dict(_read(group, option))
+    """The keys of conf/<group>/<option>.yaml (Hydra's `_target_` and friends left out);
+    group "" reads conf/<option>.yaml (a task's own keys, `hydra` left out)."""
+    out = dict(_read(group, option))
+    out.pop("hydra", None)
+    return out

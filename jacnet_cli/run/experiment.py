@@ -26,7 +26,7 @@ from torch import nn
 from jacnet_cli.core.evaluation import predict
 from jacnet_cli.core.targets import Target
 from jacnet_cli.data.sampled import Dataset
-from jacnet_cli.run import build, checkpoint, metrics, runtime
+from jacnet_cli.run import build, checkpoint, metrics, rundir, runtime
 from jacnet_cli.run import plan as plans
 from jacnet_cli.run.interrupts import Interrupted
 from jacnet_cli.run.progress import bar, status
@@ -86,7 +86,7 @@ def _init_from(model: nn.Module, run_dir: str, config: dict[str, Any]) -> None:
     from jacnet_cli.run import configs
 
     try:
-        blob = checkpoint.read(checkpoint.find(run_dir))
+        blob = rundir.read(run_dir)
     except ValueError as exc:
         raise ValueError(str(exc).replace("run_dir=", "init_from=", 1)) from None
     for group in ("model", "activation"):
@@ -120,28 +120,6 @@ def _penalty(weight: float, model: nn.Module) -> Callable[[nn.Module, torch.Tens
     return lambda net, xb: curl(net, xb) + net.penalty()
 
 
-@dataclass
-class Loaded:
-    """A saved run rebuilt: its config, target, data (when asked for) and trained model."""
-
-    path: Path
-    config: dict[str, Any]
-    target: Target
-    data: Dataset | None
-    model: nn.Module
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def x_names(self) -> list[str]:
-        meta = (self.config.get("data") or {}).get("meta") or {}
-        return list(meta.get("x_names") or build.frame(self.config).x_names)
-
-    @property
-    def y_names(self) -> list[str]:
-        meta = (self.config.get("data") or {}).get("meta") or {}
-        return list(meta.get("y_names") or build.frame(self.config).y_names)
-
-
 class Experiment:
     """One training run of a resolved config, in a run directory.
 
@@ -170,6 +148,32 @@ class Experiment:
         self.started = time.perf_counter()
         self.wall = 0.0  # seconds spent before a resume
         self.tracker: Any = None  # the `logger` group's tracker
+
+    @classmethod
+    def resume(cls, run_dir: Path, changes: dict[str, Any] | None = None,
+               progress: bool = False) -> "Experiment":
+        """The interrupted run in run_dir, ready to continue (`run`).
+
+        Args:
+            run_dir: the run's directory.
+            changes: top-level keys that may change on resume (progress, plots, runtime).
+            progress: show a progress bar.
+        """
+        blob = rundir.read(run_dir)
+        if blob.get("status") == "completed":
+            raise ValueError(f"resume={str(run_dir)!r} is a completed run; there is nothing to "
+                             "continue (fine-tune it with init_from=" + str(run_dir) + ", or "
+                             "pass overwrite=true with hydra.run.dir to replace it)")
+        if blob.get("training") is None:
+            raise ValueError(f"resume={str(run_dir)!r}: its checkpoint holds no training state "
+                             "to continue from")
+        if blob.get("status") == "failed":
+            raise ValueError(f"resume={str(run_dir)!r} failed "
+                             f"({blob.get('metrics', {}).get('reason', '?')}); resuming would "
+                             "fail the same way: train again with other settings")
+        config = copy.deepcopy(blob["config"])
+        config.update(changes or {})
+        return cls(config, run_dir, progress, resume_from=blob)
 
     # -- files ---------------------------------------------------------------------------
 
@@ -494,82 +498,3 @@ def snapshot(model: nn.Module, data: Dataset) -> dict[str, torch.Tensor]:
     if data.x_grid.shape[1] != 1:
         return {}
     return {"init": predict(model, data.x_grid)[:, 0].detach().cpu().double()}
-
-
-def resume(run_dir: Path, changes: dict[str, Any] | None = None,
-           progress: bool = False) -> Experiment:
-    """The interrupted run in run_dir, ready to continue (`Experiment.run`).
-
-    Args:
-        run_dir: the run's directory.
-        changes: top-level keys that may change on resume (progress, plots, runtime).
-        progress: show a progress bar.
-    """
-    path = checkpoint.find(run_dir)
-    blob = checkpoint.read(path)
-    if blob.get("status") == "completed":
-        raise ValueError(f"resume={str(run_dir)!r} is a completed run; there is nothing to "
-                         "continue (fine-tune it with init_from=" + str(run_dir) + ", or pass "
-                         "overwrite=true with hydra.run.dir to replace it)")
-    if blob.get("training") is None:
-        raise ValueError(f"resume={str(run_dir)!r}: its checkpoint holds no training state to "
-                         "continue from")
-    if blob.get("status") == "failed":
-        raise ValueError(f"resume={str(run_dir)!r} failed "
-                         f"({blob.get('metrics', {}).get('reason', '?')}); resuming would fail "
-                         "the same way: train again with other settings")
-    config = copy.deepcopy(blob["config"])
-    config.update(changes or {})
-    return Experiment(config, run_dir, progress, resume_from=blob)
-
-
-def load(run_dir: str | Path, device: torch.device | str = "cpu",
-         dtype: torch.dtype | None = None, overrides: dict[str, Any] | None = None,
-         weights: str = "state_dict", data: bool = True) -> Loaded:
-    """Rebuild a saved run: config -> model (from the config and the data's saved frame,
-    without reading the training data), then its weights; the data only when asked for.
-
-    Args:
-        run_dir: a `jacnet train` run directory.
-        device, dtype: where to put the model (dtype default: the run's).
-        overrides: top-level config entries to replace before rebuilding (e.g. another
-            `solver`); `data` entries are merged key by key.
-        weights: "state_dict" (the reported weights) or "last" (the last step's).
-        data: also rebuild the dataset (test points, guarantee box) for evaluation.
-
-    Raises:
-        ValueError: the directory holds no checkpoint (one line).
-        CheckpointError: the checkpoint is damaged or names something jacnet does not build.
-    """
-    path = checkpoint.find(run_dir)
-    blob = checkpoint.read(path)
-    config = copy.deepcopy(blob["config"])
-    for key, value in (overrides or {}).items():
-        if key == "data":
-            config["data"] = {**config["data"], **value}
-        else:
-            config[key] = value
-    state = blob["state_dict"]
-    if weights == "last":
-        state = blob.get("training", {}).get("last") or state
-    try:
-        build.check(config)
-        where = build.frame(config)
-        model = build.model(config, where)
-        model.to(dtype=dtype or build.dtype(config.get("dtype", "float64")))
-        dataset = build.dataset(config)[1] if data else None
-    except KeyError as exc:
-        raise checkpoint.CheckpointError(f"checkpoint {path}: its config lacks the key "
-                                         f"{exc.args[0]!r}") from None
-    except (ValueError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise checkpoint.CheckpointError(f"checkpoint {path}: {first}") from None
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        detail = " ".join(str(exc).split())[:240]
-        raise checkpoint.CheckpointError(f"checkpoint {path}: its weights do not fit the model "
-                                         f"its config describes ({detail})") from None
-    model.to(device=device).eval()
-    extra = {k: v for k, v in blob.items() if k not in ("state_dict", "config")}
-    return Loaded(path.parent, config, where.target, dataset, model, extra)

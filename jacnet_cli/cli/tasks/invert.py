@@ -18,9 +18,16 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from jacnet_cli.core.inverse import InversionFailed, check_invertible, solve
-from jacnet_cli.run import build, experiment
+from jacnet_cli.run import build, rundir
 
 log = logging.getLogger("jacnet")
+
+
+def check(cfg: dict[str, Any]) -> None:
+    """The keys invert takes."""
+    from jacnet_cli.run import settings
+
+    rundir.check(settings.InvertSettings.of(cfg).run_dir)  # last: it reads the disk
 
 
 def parse_points(value: Any, d_y: int) -> torch.Tensor:
@@ -69,7 +76,7 @@ def invert(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     if (cfg.y is None) == (cfg.y_file is None):
         raise ValueError("pass exactly one of y=[...] or y_file=PATH")
     dev, dt = build.device(cfg.device), build.dtype(cfg.dtype)
-    run = experiment.load(cfg.run_dir, dev, dt, data=False)
+    run = rundir.load_run(cfg.run_dir, dev, dt, data=False)
     names_y, names_x = run.y_names, run.x_names
     if run.model.structure is not None and run.model.structure.inverse_kind == "input":
         y, result = _in_input(cfg, run, dev, dt)
@@ -114,7 +121,7 @@ def invert(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     return out
 
 
-def _outside_data(run: experiment.Loaded, x: torch.Tensor) -> torch.Tensor:
+def _outside_data(run: rundir.Loaded, x: torch.Tensor) -> torch.Tensor:
     """Which preimages lie outside the box of the run's training inputs: (N,) bool."""
     from jacnet_cli.data.files import FileData
 
@@ -132,7 +139,7 @@ def _outside_data(run: experiment.Loaded, x: torch.Tensor) -> torch.Tensor:
     return ((x < lo - slack) | (x > hi + slack)).any(dim=1)
 
 
-def _in_input(cfg: DictConfig, run: experiment.Loaded, dev: Any,
+def _in_input(cfg: DictConfig, run: rundir.Loaded, dev: Any,
               dt: torch.dtype) -> tuple[Any, Any]:
     """Invert a scalar run in its one monotone input, the other inputs given."""
     from jacnet_cli.data.tables import read_columns

@@ -9,7 +9,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from jacnet_cli.plots import figures
-from jacnet_cli.run import checkpoint, experiment
+from jacnet_cli.run import experiment, rundir
 
 # Keys a resumed run may change: how it runs, not what it computes.
 RESUME_KEYS = ("resume", "progress", "plots", "runtime.threads", "overwrite")
@@ -28,11 +28,21 @@ def show_progress(setting: Any) -> bool:
     return sys.stdout.isatty() and not multirun
 
 
+def check(cfg: dict[str, Any]) -> None:
+    """Build the config without running it (a resumed run keeps its saved config)."""
+    from jacnet_cli.run import build, settings
+
+    if cfg.get("resume") is not None:
+        settings.Runtime.of(cfg)
+        return
+    build.preview(cfg)
+
+
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Train the configured model (or resume cfg.resume); return the metrics it wrote."""
     if cfg.get("resume") is not None:
         return _resume(cfg, Path(str(cfg.resume)).expanduser())
-    state = checkpoint.status(run_dir)
+    state = rundir.status(run_dir)
     if state is not None and not cfg.get("overwrite", False):
         article = "an" if state[0] in "aeiou" else "a"
         raise ValueError(
@@ -63,5 +73,5 @@ def _resume(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
                              "may change)")
     plain = OmegaConf.to_container(cfg, resolve=True)
     changes = {k: plain[k] for k in ("progress", "plots", "runtime") if k in plain}
-    run = experiment.resume(run_dir, changes, show_progress(changes.get("progress", "auto")))
+    run = experiment.Experiment.resume(run_dir, changes, show_progress(changes.get("progress", "auto")))
     return run.run(plot=figures.write)

@@ -18,11 +18,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from jacnet_cli.core import checks
+from jacnet_cli.core import checks, defaults
 from jacnet_cli.core.structures.base import (Bound, Family, NetworkOptions, OutputForm,
                                              Owned, Structure, cr_residual)
 
 SHAPE_RULE = "needs a map R² -> R²"
+D = defaults.of("activation", "cauchy_riemann")  # conf/activation/cauchy_riemann.yaml
 PAPER_TEXT = "complex differentiable: J = [[a, -b], [b, a]]"
 
 
@@ -45,9 +46,10 @@ class CauchyRiemann(Family):
     invertible_if = "min_modulus > 0"
     shape_rule = SHAPE_RULE
 
-    def __init__(self, min_modulus: float = 0.0, conservative: bool = True, units: int = 32,
-                 layers: int = 1, nodes: int = 8, nonvanishing: bool = False,
-                 segments: int = 64):
+    def __init__(self, min_modulus: float = D["min_modulus"],
+                 conservative: bool = D["conservative"], units: int = D["units"],
+                 layers: int = D["layers"], nodes: int = D["nodes"],
+                 nonvanishing: bool = D["nonvanishing"], segments: int = D["segments"]):
         self.min_modulus = checks.nonnegative("activation.min_modulus", min_modulus)
         self.conservative = checks.boolean("activation.conservative", conservative)
         self.units = checks.integer("activation.units", units, 1)
@@ -84,7 +86,7 @@ class _Complex(Structure, abstract=True):
     #: |f'| > 0 makes ŷ locally, not globally, invertible
     local_keys = ("modulus_min", "roundtrip_max_err")
 
-    def __init__(self, min_modulus: float = 0.0):
+    def __init__(self, min_modulus: float = D["min_modulus"]):
         self.min_modulus = checks.nonnegative("activation.min_modulus", min_modulus)
         self.invertible = self.min_modulus > 0
 
@@ -125,7 +127,7 @@ class PaperCauchyRiemann(_Complex, OutputForm, option=False):
 
     name = "cauchy_riemann"
 
-    def __init__(self, min_modulus: float = 0.0):
+    def __init__(self, min_modulus: float = D["min_modulus"]):
         super().__init__(min_modulus)
         self.guarantee = PAPER_TEXT + (f"; invertible: |a + ib| >= {self.min_modulus:g}"
                                        if self.invertible else "")
@@ -164,8 +166,9 @@ class HolomorphicCauchyRiemann(_Complex, Owned, option=False):
     name = "cauchy_riemann"
     model_keys = frozenset()  # its width is activation.units
 
-    def __init__(self, min_modulus: float = 0.0, units: int = 32, layers: int = 1,
-                 nodes: int = 8, nonvanishing: bool = False, segments: int = 64):
+    def __init__(self, min_modulus: float = D["min_modulus"], units: int = D["units"],
+                 layers: int = D["layers"], nodes: int = D["nodes"],
+                 nonvanishing: bool = D["nonvanishing"], segments: int = D["segments"]):
         super().__init__(min_modulus)
         self.units = checks.integer("activation.units", units, 1)
         self.layers = checks.integer("activation.layers", layers, 1)

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from jacnet_cli.core import checks
+from jacnet_cli.core import checks, defaults
 from jacnet_cli.core.nets.gradnets import NETWORKS, NONLINEARITIES
 from jacnet_cli.core.structures.base import (Bound, NetworkOptions, Owned, Structure,
                                              asymmetry)
+
+
+D = defaults.of("activation", "gradient")  # conf/activation/gradient.yaml
 
 
 class Potential(Owned, abstract=True):
@@ -22,7 +25,8 @@ class Potential(Owned, abstract=True):
     scalar_units = True  # D = (s_y/s_x) J stays symmetric only with scalar scales
     shape_rule = "needs d_x == d_y (a gradient map)"
 
-    def __init__(self, network: str = "cascade", layers: int = 4, nonlinearity: str = "tanh"):
+    def __init__(self, network: str = D["network"], layers: int = D["layers"],
+                 nonlinearity: str = D["nonlinearity"]):
         self.network = checks.one_of("activation.network", network, NETWORKS)
         self.layers = checks.integer("activation.layers", layers, 1)
         self.nonlinearity = checks.one_of("activation.nonlinearity", nonlinearity,

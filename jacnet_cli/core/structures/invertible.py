@@ -8,8 +8,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from jacnet_cli.core import checks
+from jacnet_cli.core import checks, defaults
 from jacnet_cli.core.structures.base import Bound, NetworkOptions, Owned, Structure
+
+
+D = defaults.of("activation", "invertible")  # conf/activation/invertible.yaml
 
 
 def signed_det_root(jac: Tensor) -> Tensor:
@@ -65,9 +68,10 @@ class Invertible(Owned):
     needs_points = True  # the orientation and the linear start come from the data
     shape_rule = "needs d_x == d_y (a map of R^d onto itself)"
 
-    def __init__(self, eps: float = 1e-3, blocks: int = 4, units: int = 4, depth: int = 1,
-                 max_slope: float | None = None, orientation: int | str = "auto",
-                 mixing: str = "learned", affine: bool = False):
+    def __init__(self, eps: float = D["eps"], blocks: int = D["blocks"], units: int = D["units"],
+                 depth: int = D["depth"], max_slope: float | None = D["max_slope"],
+                 orientation: int | str = D["orientation"], mixing: str = D["mixing"],
+                 affine: bool = D["affine"]):
         self.eps = checks.positive("activation.eps", eps)
         self.blocks = checks.integer("activation.blocks", blocks, 1)
         self.units = checks.integer("activation.units", units, 1)

@@ -18,9 +18,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from jacnet_cli.core import checks
+from jacnet_cli.core import checks, defaults
 from jacnet_cli.core.structures.base import (Bound, Family, NetworkOptions, OutputForm,
                                              Owned, Structure, operator_norm, tanhc)
+
+
+D = defaults.of("activation", "lipschitz")  # conf/activation/lipschitz.yaml
 
 
 def _bounds(k: float) -> dict[str, Bound]:
@@ -50,8 +53,9 @@ class Lipschitz(Family):
 
     name = "lipschitz"
 
-    def __init__(self, k: float = 1.0, norm: str = "spectral", conservative: bool = True,
-                 layers: int = 2, nonlinearity: str = "maxmin", weights: str = "orthogonal"):
+    def __init__(self, k: float = D["k"], norm: str = D["norm"],
+                 conservative: bool = D["conservative"], layers: int = D["layers"],
+                 nonlinearity: str = D["nonlinearity"], weights: str = D["weights"]):
         from jacnet_cli.core.nets.lipschitz import ACTIVATIONS, WEIGHTS
 
         self.k = checks.positive("activation.k", k)
@@ -79,7 +83,7 @@ class PaperLipschitz(OutputForm, option=False):
 
     name = "lipschitz"
 
-    def __init__(self, k: float = 1.0, norm: str = "spectral"):
+    def __init__(self, k: float = D["k"], norm: str = D["norm"]):
         self.k = checks.positive("activation.k", k)
         self.norm = checks.one_of("activation.norm", norm, ("spectral", "frobenius"))
         self.guarantee = f"{self.k:g}-Lipschitz: operator norm of J < k = {self.k:g}"
@@ -120,8 +124,8 @@ class OrthogonalLipschitz(Owned, option=False):
 
     name = "lipschitz"
 
-    def __init__(self, k: float = 1.0, layers: int = 2, nonlinearity: str = "maxmin",
-                 weights: str = "orthogonal"):
+    def __init__(self, k: float = D["k"], layers: int = D["layers"],
+                 nonlinearity: str = D["nonlinearity"], weights: str = D["weights"]):
         from jacnet_cli.core.nets.lipschitz import ACTIVATIONS, WEIGHTS
 
         self.k = checks.positive("activation.k", k)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from jacnet_cli.core import checks
+from jacnet_cli.core import checks, defaults
 from jacnet_cli.core.structures.base import Bound, Structure, asymmetry, spd_solve
 from jacnet_cli.core.structures.gradient import Potential
+
+
+D = defaults.of("activation", "monotone")  # conf/activation/monotone.yaml
 
 
 class Monotone(Potential):
@@ -31,8 +34,9 @@ class Monotone(Potential):
     invertible = True
     monotone = True
 
-    def __init__(self, eps: float = 1e-4, max_eig: float | None = None,
-                 network: str = "cascade", layers: int = 4, nonlinearity: str = "tanh"):
+    def __init__(self, eps: float = D["eps"], max_eig: float | None = D["max_eig"],
+                 network: str = D["network"], layers: int = D["layers"],
+                 nonlinearity: str = D["nonlinearity"]):
         super().__init__(network, layers, nonlinearity)
         self.eps = checks.positive("activation.eps", eps)
         max_eig = checks.positive("activation.max_eig", max_eig, optional=True)

@@ -7,8 +7,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from jacnet_cli.core import checks
+from jacnet_cli.core import checks, defaults
 from jacnet_cli.core.structures.base import Bound, NetworkOptions, Owned, Structure
+
+
+D = defaults.of("activation", "monotone_in")  # conf/activation/monotone_in.yaml
 
 
 def _as_list(value: Any) -> list[str | int]:
@@ -42,8 +45,8 @@ class MonotoneIn(Owned):
     shape_rule = "needs one output (scalar regression)"
 
     def __init__(self, inputs: list[str | int] | str | int = (),
-                 decreasing: list[str | int] | str | int = (), eps: float = 0.0,
-                 hidden: int | None = None, linear: bool = False):
+                 decreasing: list[str | int] | str | int = (), eps: float = D["eps"],
+                 hidden: int | None = D["hidden"], linear: bool = D["linear"]):
         self.inputs, self.decreasing = _as_list(inputs), _as_list(decreasing)
         self.hidden = checks.integer("activation.hidden", hidden, 1, optional=True)
         self.linear = checks.boolean("activation.linear", linear)

@@ -13,12 +13,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from jacnet_cli.core import checks
+from jacnet_cli.core import checks, defaults
 from jacnet_cli.core.structures.base import (Bound, Family, OutputForm, Structure, square,
                                              spd_solve)
 from jacnet_cli.core.structures.monotone import Monotone
 
 SHAPE_RULE = "needs d_x == d_y"
+D = defaults.of("activation", "pd")  # conf/activation/pd.yaml
 
 
 class PositiveDefinite(Family):
@@ -35,7 +36,7 @@ class PositiveDefinite(Family):
     scalar_units = True
     shape_rule = SHAPE_RULE
 
-    def __init__(self, eps: float = 1e-4, conservative: bool = True):
+    def __init__(self, eps: float = D["eps"], conservative: bool = D["conservative"]):
         self.eps = checks.positive("activation.eps", eps)
         self.conservative = checks.boolean("activation.conservative", conservative)
 
@@ -60,7 +61,7 @@ class PaperPositiveDefinite(OutputForm, option=False):
     scalar_units = True
     shape_rule = SHAPE_RULE
 
-    def __init__(self, eps: float = 1e-4):
+    def __init__(self, eps: float = D["eps"]):
         self.eps = checks.positive("activation.eps", eps)
         self.guarantee = f"invertible: J = A Aᵀ + εI has eigenvalues >= ε = {self.eps:g}"
 
@@ -102,7 +103,7 @@ class ConvexPositiveDefinite(Monotone, option=False):
 
     name = "pd"
 
-    def __init__(self, eps: float = 1e-4):
+    def __init__(self, eps: float = D["eps"]):
         super().__init__(eps)
 
     def describe(self, d_x: int, d_y: int) -> str:
