@@ -193,18 +193,13 @@ def test_monotone_options_are_checked():
         JacNet(2, 2, STRUCTURES["pd"](conservative=False), solver=Exact())
 
 
-@pytest.mark.subprocess
-def test_the_issue_commands_run_from_the_command_line(tmp_path):
+def test_the_issue_commands_run_from_the_command_line(tmp_path, jacnet):
     """An untrained n-D monotone run reports its guarantees and diagnostics; invert works."""
     import json
-    import subprocess
-    import sys
 
     run = tmp_path / "run"
-    train = subprocess.run([sys.executable, "-m", "jacnet_cli", "train", "target=polymax",
-                            "target.dim=8", "activation=monotone", "iterations=0",
-                            "plots=false", f"hydra.run.dir={run}"], capture_output=True,
-                           text=True, timeout=300)
+    train = jacnet(["train", "target=polymax", "target.dim=8", "activation=monotone",
+                    "iterations=0", "plots=false", f"hydra.run.dir={run}"], cwd=tmp_path)
     assert train.returncode == 0, train.stderr
     m = json.loads((run / "metrics.json").read_text())
     assert m["guarantee_by_construction"] is True and m["guarantee_held"] is True
@@ -212,10 +207,8 @@ def test_the_issue_commands_run_from_the_command_line(tmp_path):
     assert m["roundtrip_max_err"] <= 1e-10 and m["curl_max"] <= 1e-12
     assert m["eval_solver"] == "Exact()" and "path_gap_max" in m and "exact_gap_max" in m
     point = "[" + ",".join(["0.5"] * 8) + "]"
-    inv = subprocess.run([sys.executable, "-m", "jacnet_cli", "invert", f"run_dir={run}",
-                          f"y=[{point},{point.replace('0.5', '-1')}]",
-                          f"hydra.run.dir={tmp_path / 'inv'}"], capture_output=True, text=True,
-                         timeout=300)
+    inv = jacnet(["invert", f"run_dir={run}", f"y=[{point},{point.replace('0.5', '-1')}]",
+                  f"hydra.run.dir={tmp_path / 'inv'}"], cwd=tmp_path)
     assert inv.returncode == 0, inv.stderr
     rows = (tmp_path / "inv" / "inverse.csv").read_text().splitlines()
     assert rows[0].startswith("y1,y2") and len(rows) == 3

@@ -20,7 +20,7 @@ from torch import nn
 from jacnet_cli.core import guarantees
 from jacnet_cli.core.evaluation import predict
 from jacnet_cli.data.sampled import Dataset
-from jacnet_cli.run import atomic
+from jacnet_cli.run import atomic, results
 from jacnet_cli.run.records import Step
 
 STATUSES = ("completed", "interrupted", "failed")
@@ -361,7 +361,9 @@ def clean(value: Any) -> Any:
 
 
 def write_json(path: Path, metrics: dict[str, Any]) -> Path:
-    """Write metrics.json atomically (a temporary file, then rename)."""
+    """Write metrics.json atomically (a temporary file, then rename); every key must be
+    declared in `run.results`."""
+    results.check(metrics)
     text = json.dumps({k: clean(v) for k, v in metrics.items()}, indent=2) + "\n"
     return atomic.replace(path, lambda f: f.write(text))
 
