@@ -151,6 +151,7 @@ def test_conservation_diagnostics_show_a_non_conservative_field():
 def test_curl_is_zero_for_a_hessian_and_not_for_a_rotation():
     class Field:
         d_x = d_y = 2
+        structure = None
 
         def __init__(self, jac):
             self.jacobian = jac

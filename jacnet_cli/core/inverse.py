@@ -43,8 +43,8 @@ def check_invertible(model: nn.Module) -> None:
     if structure is None:
         from jacnet_cli.core.structures.base import invertible_hint
 
-        raise NotInvertibleError("a model without a structure (the plain MLP) has no "
-                                 f"guaranteed inverse; {invertible_hint()}")
+        raise NotInvertibleError("a model without a structure (the plain MLP) does not "
+                                 f"guarantee an invertible function; {invertible_hint()}")
     if not (model.invertible or structure.inverse_input is not None):
         raise NotInvertibleError(structure.why_not_invertible())
 

@@ -13,7 +13,7 @@ Every solver answers `integrate(model, start, end)`:
 
 Each counts integrand evaluations per point: `nfe_forward` for the last call and, once its
 backward has run, `nfe_backward` (re-evaluations the adjoint makes; 0 for autograd).
-Config group: ``conf/solver/<name>.yaml`` (the command line calls an solver a solver).
+Config group: ``conf/solver/<name>.yaml``.
 """
 
 from __future__ import annotations
