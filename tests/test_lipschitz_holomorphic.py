@@ -239,7 +239,7 @@ def test_a_two_column_file_fits_cauchy_riemann_and_inverts(tmp_path, jacnet):
                "data.y=[re_w,im_w]", "activation=cauchy_riemann", "activation.min_modulus=0.06",
                "epochs=40", "plots=false")
     assert m["guarantee_by_construction"] is True and m["guarantee_held"] is True, m
-    assert m["cr_residual_rel_max"] == 0.0 and m["modulus_min"] >= 0.06
+    assert m["cr_residual_rel_max"] <= 1e-10 and m["modulus_min"] >= 0.06
     assert m["test_mse_db"] < m["linear_test_mse_db"] - 10
     run = tmp_path / "file"
     ys = np.column_stack([b * y[:5] - 2])

@@ -10,7 +10,7 @@ from typing import Any
 from jacnet_cli.core import checks
 
 
-def check(cfg: dict[str, Any]) -> None:
+def check(cfg: dict[str, Any], typed: frozenset[str] = frozenset()) -> None:
     """The task's own keys, checked before any run directory exists."""
     checks.integer("n", cfg.get("n"), 1)
 

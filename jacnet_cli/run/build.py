@@ -233,25 +233,31 @@ def model(cfg: Mapping[str, Any], where: Frame, points: tuple[torch.Tensor, torc
     return core if units is None else _standardized(core, units, structure)
 
 
-def unused_keys(cfg: Mapping[str, Any], where: Frame) -> None:
+def unused_keys(cfg: Mapping[str, Any], where: Frame, typed: Any = None) -> None:
     """Refuse settings a new run would accept and then ignore (one line): a `model.*` value
-    the structure's network does not read, or structure settings with the plain MLP."""
+    the structure's network does not read, or structure settings with the plain MLP.
+    `typed`: only these keys (those the command line set; a preset may set keys for every
+    structure, as experiment=debug's small model.hidden); None: every key."""
+    def set_(key: str) -> bool:
+        return typed is None or key in typed or any(k.startswith(key + ".") for k in typed)
+
     if not _is_jacnet(cfg):
-        _unused_structure(cfg)
+        if set_("activation"):
+            _unused_structure(cfg)
         return
     option = make("activation", cfg["activation"])
     option.bind(where.x_names)
-    _unused_model_keys(cfg, option.at(where.d_x, where.d_y))
+    _unused_model_keys(cfg, option.at(where.d_x, where.d_y), set_)
 
 
-def _unused_model_keys(cfg: Mapping[str, Any], structure: Any) -> None:
+def _unused_model_keys(cfg: Mapping[str, Any], structure: Any, set_: Any) -> None:
     from jacnet_cli.core import defaults
     from jacnet_cli.core.structures.base import MLP_KEYS
 
     base = defaults.of("model", "jacnet")
     for key in sorted(MLP_KEYS - structure.model_keys):
         value = cfg["model"].get(key, base[key])
-        if value != base[key]:
+        if value != base[key] and set_(f"model.{key}"):
             reads = ", ".join(f"model.{k}" for k in sorted(structure.model_keys)) or \
                 "no model.* key"
             raise ValueError(f"model.{key}={value!r} is not used by activation="
@@ -314,9 +320,10 @@ def training(cfg: Mapping[str, Any], dev: torch.device | str, dt: torch.dtype) -
     return Training(tgt, data, net, optimizer(cfg, net), schedule(cfg))
 
 
-def preview(cfg: Mapping[str, Any]) -> None:
+def preview(cfg: Mapping[str, Any], typed: Any = None) -> None:
     """Build a training config without reading data or training: every group and every
-    top-level key is checked by what uses it. Raises one-line ValueErrors."""
+    top-level key is checked by what uses it, and a key set (`typed`: on the command line;
+    None: any) that the run would ignore is refused. Raises one-line ValueErrors."""
     check(cfg)
     settings = TrainSettings.of(cfg)
     for group in ("schedule", "path", "solver", "optim", "logger"):
@@ -338,7 +345,7 @@ def preview(cfg: Mapping[str, Any]) -> None:
         raise ValueError("batch_size=null is not allowed with data.fresh=true; set batch_size "
                          "(rows drawn per step)")
     where = Frame(tgt, x_names, y_names)
-    unused_keys(cfg, where)
+    unused_keys(cfg, where, typed)
     with torch.random.fork_rng(devices=[]):
         net = model(cfg, where)
         make("optim", cfg["optim"])(net.parameters())

@@ -34,8 +34,9 @@ class Task:
         summary, example: its line of the usage text.
         run: "module:function" of the job, f(cfg, run_dir) -> metrics (a Hydra app), or of
             the plain command, f(args) -> exit code (`hydra=False`).
-        check: "module:function" that checks a composed config without running it (raises a
-            one-line ValueError), or None.
+        check: "module:function", f(cfg, typed), that checks a composed config without
+            running it (raises a one-line ValueError; `typed`: the keys the command line set),
+            or None.
         result: the file a finished job leaves in its directory (the sweep's record).
         prepare: "module:function", (args) -> (args, error or None), run on the command line
             before it is composed (light: no torch), or None.
@@ -54,9 +55,9 @@ class Task:
     def load(self) -> Callable[..., Any]:
         return _resolve(self.run)
 
-    def check_config(self, cfg: Any) -> None:
+    def check_config(self, cfg: Any, typed: frozenset[str] = frozenset()) -> None:
         if self.check is not None:
-            _resolve(self.check)(cfg)
+            _resolve(self.check)(cfg, typed)
 
     def prepare_args(self, args: list[str]) -> tuple[list[str], str | None]:
         return _resolve(self.prepare)(args) if self.prepare else (args, None)

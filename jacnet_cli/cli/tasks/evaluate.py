@@ -23,7 +23,7 @@ from jacnet_cli.run.progress import status
 log = logging.getLogger("jacnet")
 
 
-def check(cfg: dict[str, Any]) -> None:
+def check(cfg: dict[str, Any], typed: frozenset[str] = frozenset()) -> None:
     """The keys eval takes, and the solver it may swap in."""
     from jacnet_cli.run import settings
 

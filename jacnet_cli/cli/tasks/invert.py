@@ -23,7 +23,7 @@ from jacnet_cli.run import build, rundir
 log = logging.getLogger("jacnet")
 
 
-def check(cfg: dict[str, Any]) -> None:
+def check(cfg: dict[str, Any], typed: frozenset[str] = frozenset()) -> None:
     """The keys invert takes."""
     from jacnet_cli.run import settings
 

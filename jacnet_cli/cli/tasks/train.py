@@ -28,14 +28,15 @@ def show_progress(setting: Any) -> bool:
     return sys.stdout.isatty() and not multirun
 
 
-def check(cfg: dict[str, Any]) -> None:
-    """Build the config without running it (a resumed run keeps its saved config)."""
+def check(cfg: dict[str, Any], typed: frozenset[str] = frozenset()) -> None:
+    """Build the config without running it (a resumed run keeps its saved config); refuse a
+    key the command line set that the run would ignore."""
     from jacnet_cli.run import build, settings
 
     if cfg.get("resume") is not None:
         settings.Runtime.of(cfg)
         return
-    build.preview(cfg)
+    build.preview(cfg, typed)
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
