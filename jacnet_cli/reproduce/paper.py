@@ -114,7 +114,7 @@ def train_one(experiment: str, variant: str, seed: int, iterations: int,
         "wall_time_s": wall,
         "nfe_per_iter": statistics.fmean(s.nfe_forward + s.nfe_backward for s in run.steps),
     }
-    if getattr(model, "invertible", False):
+    if model.invertible:
         y = torch.exp(torch.linspace(-2, 2, 401, dtype=torch.float64))[:, None]
         err = (model.inverse(y) - torch.log(y)).abs()[:, 0]  # (401,)
         run.row["inverse_err_vs_log"] = float(err.max())
