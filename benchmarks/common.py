@@ -53,7 +53,7 @@ def paper_model(task: str, seed: int, solver, dtype: torch.dtype = torch.float64
     target = get_target(task)
     data = make_dataset(DataSpec(), target, seed)
     anchor = FixedAnchor(1, 1, 0.0, "target", target=target)
-    model = JacNet(1, 1, TASKS[task](), hidden=64, depth=1, activation="tanh",
+    model = JacNet(1, 1, TASKS[task](), hidden=64, depth=1, nonlinearity="tanh",
                    anchor=anchor, solver=solver).to(dtype=dtype)
     return model, data, target
 

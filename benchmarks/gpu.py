@@ -87,7 +87,7 @@ def _step_models():
         torch.manual_seed(0)
         x = (torch.rand(5, 1, dtype=torch.float64) * 2 - 1)
         y = torch.exp(x)
-        model = JacNet(1, 1, PositiveDefinite(eps=1e-4), hidden=128, activation="gelu",
+        model = JacNet(1, 1, PositiveDefinite(eps=1e-4), hidden=128, nonlinearity="gelu",
                        anchor=FixedAnchor(1, 1, x0=0.0, y0=1.0, trainable=True, rate=0.1),
                        solver=GaussLegendre(32)).double().to(device)
         opt = torch.optim.Adam(model.parameters(), lr=0.01)
