@@ -30,7 +30,7 @@ _EXPORTS = {
     "Trainer": "run.training", "Batches": "run.training", "Diverged": "run.training",
     "invert": "core.inverse", "solve": "core.inverse", "newton_refine": "core.inverse",
     "measure": "core.guarantees", "roundtrip_error": "core.guarantees",
-    "conservation": "core.guarantees",
+    "conservation": "core.guarantees", "curl_penalty": "core.guarantees",
     # sampled data: what `jacnet train data=paper seed=S` draws
     "DataSpec": "data.sampled", "make_dataset": "data.sampled",
     # targets, errors, saved runs
