@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     # the model and its parts
     "JacNet": "core.model", "MLPRegressor": "core.model", "DEFAULTS": "core.model",
+    "Model": "core.evaluation",
     "predict": "core.evaluation", "derivative": "core.evaluation",
     "Structure": "core.structures", "STRUCTURES": "core.structures", "Bound": "core.structures",
     "LinearPath": "core.paths", "AxisPath": "core.paths",

@@ -159,8 +159,6 @@ READ_CODE = r"""
 import json, sys, time
 impl, path, save = sys.argv[1], sys.argv[2], sys.argv[3]
 import numpy as np
-
-from jacnet_cli.plots.tables import markdown_table
 if impl == "old":
     from jacnet_cli.tables import read_csv
     import jacnet_cli.tables as where

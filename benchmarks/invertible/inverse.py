@@ -25,6 +25,7 @@ import torch
 
 from benchmarks.common import timing_lock
 from jacnet_cli import Invertible, JacNet
+from jacnet_cli.plots.tables import markdown_table
 
 HERE = Path(__file__).resolve().parent
 
@@ -57,6 +58,15 @@ def measure(d: int, n: int = 1000, repeats: int = 7) -> dict:
     return out
 
 
+def table(results: dict) -> str:
+    """The Markdown table of RESULTS.md's inverse section."""
+    return markdown_table(
+        ["d", "box", "round trip max", "forward ms", "inverse ms", "inverse / forward"],
+        ([d, box, f"{r['round_trip_max']:.1e}", f"{1e3 * r['forward_s']:.2f}",
+          f"{1e3 * r['inverse_s']:.2f}", f"{r['ratio']:.1f}"]
+         for d, boxes in results["dims"].items() for box, r in boxes.items()))
+
+
 def main() -> None:
     torch.set_num_threads(1)
     with timing_lock():
@@ -65,12 +75,7 @@ def main() -> None:
                    "dims": {d: measure(d) for d in (2, 8, 16, 32, 64)}}
         results["load_end"] = os.getloadavg()
     (HERE / "inverse.json").write_text(json.dumps(results, indent=1))
-    print("| d | box | round trip max | forward ms | inverse ms | inverse / forward |")
-    print("|---|---|---|---|---|---|")
-    for d, boxes in results["dims"].items():
-        for box, r in boxes.items():
-            print(f"| {d} | {box} | {r['round_trip_max']:.1e} | {1e3 * r['forward_s']:.2f} | "
-                  f"{1e3 * r['inverse_s']:.2f} | {r['ratio']:.1f} |")
+    print(table(results))
     print(f"load {results['load_start']} -> {results['load_end']}")
 
 

@@ -72,12 +72,10 @@ INV_HIDDEN = {2: 8, 8: 16, 32: 32}  # invertible's conditioner width: sets the p
 TOLERANCE = 0.05  # every model within ±5 % of invertible's parameter count
 EPOCHS = 60
 BATCH = 100
-# Peak learning rates tried per d (chosen on seed 0's validation). At d = 8 an exploration over
-# 1e-3 ... 1e-1 for every model never chose 1e-3, 3e-3 or 1e-1 (RESULTS.md); at d = 2 most
-# models chose the top of (1e-2, 3e-2), so 1e-1 is added there.
+# Peak learning rates tried per d (chosen on seed 0's validation; RESULTS.md says why these).
 LRS = {2: (1e-2, 3e-2, 1e-1), 8: (1e-2, 3e-2), 32: (1e-2, 3e-2)}
-SEEDS = {2: (0, 1, 2), 8: (0, 1, 2), 32: (0, 1)}  # two seeds at d = 32 keep the run under 40 min
-GL_NODES = 8  # Gauss–Legendre nodes of the integrated (non-exact) JacNets, as in the prototype
+SEEDS = {2: (0, 1, 2), 8: (0, 1, 2), 32: (0, 1)}  # fewer at d = 32: the time budget
+GL_NODES = 8  # Gauss–Legendre nodes of the integrated (non-exact) JacNets
 BOX = 3.0  # guarantee box [-3, 3]^d: 3x the data's [-1, 1]^d
 N_BOX = 10_000
 DATA = dict(n_train=3000, n_val=600, n_test=2000, train_range=(-1.0, 1.0),
@@ -86,7 +84,7 @@ DATA = dict(n_train=3000, n_val=600, n_test=2000, train_range=(-1.0, 1.0),
 FIT_TARGETS = ("rotated_tanh", "rotated_cubic")
 FIT_MODELS = ("invertible", "zuko_nsf", "zuko_realnvp", "zuko_realnvp_rot", "freia", "none",
               "monotone", "pd", "pd_paper", "mlp")
-SKIP = {("rotated_cubic", 32): ("pd_paper",)}  # 40 s a run for a reference that fails at d = 8
+SKIP = {("rotated_cubic", 32): ("pd_paper",)}  # slow, and already failing at d = 8
 EXTRA = {"rotated_tanh": ("invertible_noinit",)}  # ablation: no least-squares start
 PD_MODELS = ("pd", "pd_paper", "invertible")
 SLOW_INVERSE = {"pd_paper": 1000}  # Newton with autograd Jacobians: round trip on fewer points
@@ -954,7 +952,7 @@ def main(argv: list[str] | None = None) -> None:
             chosen = results["fit"]["rotated_tanh"][d]["models"]
             models = {k: runner.trained("rotated_tanh", d, k, chosen[k]["lr"])
                       for k in FIT_MODELS if k not in ALIASES and k in chosen
-                      and not (k == "pd_paper" and d > 8)}  # its Newton: ~17 min a pass at d = 32
+                      and not (k == "pd_paper" and d > 8)}  # its autograd Newton: too slow
             results["inverse_cost"][d] = inverse_costs(models, d, n_box,
                                                        rounds=3 if args.quick else 5)
             save()

@@ -77,8 +77,8 @@ def measure(task: str, seed: int, v: Variant, fitted, times: list[float],
     with threads(v.threads):
         own = evaluate(model, data.x_test)
     ref = evaluate(with_integrator(model, reference_solver(1e-10), torch.float64), data.x_test)
-    # GL 128 is exact to rounding for these smooth integrands; dopri5 at 1e-10 leaves ~1e-9,
-    # which would hide the error of the finer rules, so the gap is taken against GL 128.
+    # The gap is taken against GL 128 (exact to rounding on these smooth integrands): dopri5's
+    # own error at 1e-10 would hide the finer rules'.
     exact = evaluate(with_integrator(model, GaussLegendre(128), torch.float64), data.x_test)
     steps = history.steps
     return {
