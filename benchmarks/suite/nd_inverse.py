@@ -80,7 +80,7 @@ def _seconds(fn: Callable[[], object]) -> tuple[float, float]:
 
 def _newton_linear_algebra(model, x: Tensor, r: Tensor) -> None:
     """What each Newton iteration adds to a forward pass: J at every point, then J⁻¹ r."""
-    model.structure.solve(model.jacobian(x), r)
+    model.structure.solve_linear(model.jacobian(x), r)
 
 
 def measure(model, x: Tensor, repeats: int) -> dict:
