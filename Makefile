@@ -38,12 +38,12 @@ reproduce: $(STAMP)  ## regenerate the paper's figures and tables and the GradNe
 	$(BIN)/python -m jacnet_cli.reproduce.paper
 	$(BIN)/python -m jacnet_cli.reproduce.gradnets
 
-bench: $(STAMP)  ## run the integrator benchmarks into benchmarks/RESULTS.md
-	$(BIN)/python -m benchmarks.run
+bench: $(STAMP)  ## run the integrator benchmarks into benchmarks/suite/RESULTS.md
+	$(BIN)/python -m benchmarks.suite.run
 
-accuracy: $(STAMP)  ## accuracy study, jacnet vs UMNN and MLPs on 11 targets x 20 seeds, into benchmarks/accuracy/RESULTS.md
+accuracy: $(STAMP)  ## accuracy study, jacnet vs UMNN and MLPs on 11 targets x 20 seeds, into benchmarks/accuracy/RESULTS.md (ACCURACY_ARGS=--quick: 2 seeds, exp and abs)
 	$(BIN)/python -m pip install -qq -e ".[bench]"
-	$(BIN)/python -m benchmarks.accuracy.run
+	$(BIN)/python -m benchmarks.accuracy.run $(ACCURACY_ARGS)
 
 clean:  ## remove run outputs and caches (keeps .venv)
 	rm -rf outputs multirun .pytest_cache .hypothesis
