@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import tempfile
 import fcntl
 import os
 import platform
@@ -121,8 +122,10 @@ def machine() -> dict[str, object]:
     }
 
 
-#: the exclusive lock every timing benchmark on this shared machine holds while it times
-TIMING_LOCK = Path("/work/bench/timing.lock")
+#: scratch space for caches, locks and quick outputs ($JACNET_BENCH_DIR, else a temp folder)
+SCRATCH = Path(os.environ.get("JACNET_BENCH_DIR", Path(tempfile.gettempdir()) / "jacnet-bench"))
+#: the exclusive lock every timing benchmark on a shared machine holds while it times
+TIMING_LOCK = SCRATCH / "timing.lock"
 
 
 @contextlib.contextmanager

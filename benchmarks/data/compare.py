@@ -47,6 +47,8 @@ import numpy as np
 
 from jacnet_cli.plots.tables import markdown_table
 
+from benchmarks.common import SCRATCH, TIMING_LOCK
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]  # the repository
 COLUMNS = 11  # 10 inputs, 1 output
@@ -673,11 +675,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train-repeats", type=int, default=3)
     p.add_argument("--top-train-repeats", type=int, default=2,
                    help="repeats of the training runs at the largest size")
-    p.add_argument("--data", type=Path, default=Path("/work/bench/data"),
+    p.add_argument("--data", type=Path, default=SCRATCH / "data",
                    help="the CSV files (generated once, kept)")
-    p.add_argument("--work", type=Path, default=Path("/work/bench/data_compare"),
+    p.add_argument("--work", type=Path, default=SCRATCH / "data_compare",
                    help="runs/ and temporary tables go here (not the repo)")
-    p.add_argument("--lock", type=Path, default=Path("/work/bench/timing.lock"))
+    p.add_argument("--lock", type=Path, default=TIMING_LOCK)
     p.add_argument("--old-python", type=Path, default=Path("/work/proto/.venv/bin/python"))
     p.add_argument("--old-path", type=Path, default=Path("/work/frozen"))
     p.add_argument("--new-python", type=Path, default=Path(sys.executable))

@@ -4,7 +4,7 @@ seed, at equal parameter counts.
 
     python -m benchmarks.lipholo.run            # full study (~40 min CPU), writes results.json
                                                 # and RESULTS.md in benchmarks/lipholo/
-    python -m benchmarks.lipholo.run --quick    # smoke run (~1 min): /work/bench/lipholo_quick.*
+    python -m benchmarks.lipholo.run --quick    # smoke run (~1 min): $JACNET_BENCH_DIR/lipholo_quick.*
     python -m benchmarks.lipholo.run --report   # rebuild RESULTS.md from results.json
 
 Protocol (every model, every task, every seed): 3000 training, 1000 validation and 2000 test
@@ -19,10 +19,10 @@ autograd (`jacnet_cli.core.evaluation.derivative`), on 10,000 points uniform in 
 10,000 in the 3x box. Step times: every model of a shape built in one process, one thread,
 forward + backward + Adam on a batch of 100, interleaved over rounds, median; the ratio is to
 the unconstrained JacNet of that shape (equal parameters). The timing section holds an
-exclusive `fcntl.flock` on /work/bench/timing.lock so it never overlaps another benchmark's
+exclusive `fcntl.flock` on the shared timing lock (benchmarks.common.TIMING_LOCK) so it never overlaps another benchmark's
 timings on this shared machine.
 
-Accuracy runs are cached one line per (task, model, seed) in /work/bench/<out>_rows.jsonl, so
+Accuracy runs are cached one line per (task, model, seed) in $JACNET_BENCH_DIR/<out>_rows.jsonl, so
 an interrupted study resumes where it stopped (delete the file to start afresh).
 """
 
@@ -48,9 +48,11 @@ from jacnet_cli import (CauchyRiemann, JacNet, Lipschitz, MLPRegressor, Unconstr
 from jacnet_cli.core.nets.holomorphic import ComplexLinear, to_complex, to_real  # split-complex peer
 from jacnet_cli.plots.tables import markdown_table
 
+from benchmarks.common import SCRATCH, TIMING_LOCK
+
 HERE = Path(__file__).resolve().parent
-LOCK = Path("/work/bench/timing.lock")
-CACHE_DIR = Path("/work/bench")  # per-run result cache (resume), outside the repository
+LOCK = TIMING_LOCK
+CACHE_DIR = SCRATCH  # per-run result cache (resume), outside the repository
 K = 1.0  # the Lipschitz constant of targets and models
 
 # ---------------------------------------------------------------------------------------------
@@ -711,7 +713,7 @@ def report(result: dict, notes: str = "") -> str:
         f"{cfg['steps']} steps per round after 3 warm-up steps, {cfg['rounds']} interleaved "
         "rounds, median; ratio to the unconstrained JacNet at equal parameters (1 hidden layer "
         "of GELU units, 32-node Gauss–Legendre line integral, jacnet's default). Timed under an "
-        "exclusive flock on /work/bench/timing.lock (no other helper's timing overlapped).",
+        "exclusive flock on the shared timing lock (no other timing overlapped).",
         "- Equal parameters (trainable reals; a complex parameter counts 2; the learned anchor "
         "value y0 of every JacNet included): lipschitz, deel-torchlip and the MLP share the "
         "layout d_x → 64 → 64 → d_y; the paper form and the unconstrained JacNet have one "
@@ -876,7 +878,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.lipholo.run", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 2 epochs, small "
-                    "sets; writes to /work/bench/lipholo_quick.{json,md}")
+                    "sets; writes to $JACNET_BENCH_DIR/lipholo_quick.{json,md}")
     ap.add_argument("--part", choices=["all", "lipschitz", "cauchy_riemann"], default="all")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--seeds-large", type=int, default=None, help="seeds for the lipschitz "
@@ -894,7 +896,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     cfg = config(args)
     out = Path(args.out) if args.out else (
-        Path("/work/bench/lipholo_quick.json") if args.quick else HERE / "results.json")
+        SCRATCH / "lipholo_quick.json" if args.quick else HERE / "results.json")
     md = out.with_suffix(".md") if args.quick or args.out else HERE / "RESULTS.md"
     stem = "lipholo" if out == HERE / "results.json" else out.stem
     cache = None if args.quick else CACHE_DIR / (stem + "_rows.jsonl")
