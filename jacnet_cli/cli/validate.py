@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -30,8 +31,18 @@ LAUNCHER_PLUGINS = {
     "submitit_local": ("hydra-submitit-launcher", "hydra_plugins.hydra_submitit_launcher"),
     "submitit_slurm": ("hydra-submitit-launcher", "hydra_plugins.hydra_submitit_launcher"),
     "slurm": ("hydra-submitit-launcher", "hydra_plugins.hydra_submitit_launcher"),  # our preset
+    "ray": ("hydra-ray-launcher", "hydra_plugins.hydra_ray_launcher"),  # our preset on it
 }
+#: Hydra's sweeper options that come from a plugin, and the module that plugin installs.
+SWEEPER_PLUGINS = {
+    "optuna": ("hydra-optuna-sweeper", "hydra_plugins.hydra_optuna_sweeper"),
+}
+#: The extra that installs each plugin's option (the others: `launchers`).
+EXTRAS = {"ray": "ray", "optuna": "sweeps"}
 LAUNCHERS_EXTRA = "pip install 'jacnet[launchers]' (in a checkout: pip install -e '.[launchers]')"
+#: Launchers that submit to SLURM, and the SLURM commands they run.
+SLURM_LAUNCHERS = ("slurm", "submitit_slurm")
+SLURM_COMMANDS = ("sbatch", "srun")
 
 #: keys that were renamed: old -> new (the old one gets a line naming the new one).
 RENAMED = {"model.activation": "model.nonlinearity"}
@@ -256,6 +267,9 @@ class _Composer:
                  loader: Any, compose: Callable[..., Any]) -> None:
         self.task, self.overrides, self.multirun, self.running = task, overrides, multirun, running
         self.loader, self._compose = loader, compose
+        # A search (a sweeper other than Hydra's basic one) takes intervals as well as lists.
+        self.search = any(o.key_or_group == "hydra/sweeper" and o.value() not in (None, "basic")
+                          for o in overrides)
         # The task's own groups (its defaults list); a job's choices replace these per job.
         self.choices: dict[str, Any] = dict(self.compose([]).hydra.runtime.choices)
 
@@ -280,8 +294,14 @@ class _Composer:
         if not self.multirun:
             raise BadInput(f"{o.input_line} has several values; add -m to run one job per "
                            "value, or write a list as key=[a,b] or a string as key='a,b'")
-        from hydra.core.override_parser.types import ValueType
+        from hydra.core.override_parser.types import IntervalSweep, ValueType
 
+        if isinstance(o.value(), IntervalSweep):  # a range to search: its ends are checked
+            if not self.search:
+                raise BadInput(f"{o.input_line} is an interval, a range to search rather than "
+                               "values to sweep; search it with hydra/sweeper=optuna "
+                               "hydra.sweeper.n_trials=N, or sweep a list of values, a,b,c")
+            return [f"{o.get_key_element()}={v}" for v in (o.value().start, o.value().end)]
         try:
             if o.value_type == ValueType.GLOB_CHOICE_SWEEP:
                 values = o.value().filter(self.loader.get_group_options(o.key_or_group))
@@ -335,11 +355,22 @@ class _Composer:
         if o.is_add():
             raise BadInput(f"{o.input_line}: {key} is already in the config; drop the +: "
                            f"{o.input_line.lstrip('+')}")
-        if key == "hydra/launcher" and choice in LAUNCHER_PLUGINS:
-            package, module = LAUNCHER_PLUGINS[choice]
+        plugins = {"hydra/launcher": LAUNCHER_PLUGINS, "hydra/sweeper": SWEEPER_PLUGINS}.get(key, {})
+        if choice in plugins:
+            package, module = plugins[choice]
             if not _installed(module):
-                raise BadInput(f"hydra/launcher={choice} needs the {package} plugin, which is "
-                               f"not installed; install the launchers extra: {LAUNCHERS_EXTRA}")
+                extra = EXTRAS.get(choice, "launchers")
+                raise BadInput(f"{key}={choice} needs the {package} plugin, which is not "
+                               f"installed; install the {extra} extra: "
+                               + LAUNCHERS_EXTRA.replace("launchers", extra))
+        if key == "hydra/launcher" and choice in SLURM_LAUNCHERS and self.multirun \
+                and self.running:
+            missing = [c for c in SLURM_COMMANDS if shutil.which(c) is None]
+            if missing:
+                raise BadInput(f"hydra/launcher={choice} submits each job to SLURM, but "
+                               f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+                               "not on PATH: run the sweep on the cluster's login node, or try "
+                               "it on this machine with hydra/launcher=submitit_local")
         options = self.loader.get_group_options(key)
         if choice is not None and choice not in options:
             raise BadInput(f"{key}={choice!r} is not an option; choose one of: "
