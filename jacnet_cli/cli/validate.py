@@ -37,6 +37,7 @@ LAUNCHER_PLUGINS = {
 SWEEPER_PLUGINS = {
     "optuna": ("hydra-optuna-sweeper", "hydra_plugins.hydra_optuna_sweeper"),
 }
+PLUGINS = {"hydra/launcher": LAUNCHER_PLUGINS, "hydra/sweeper": SWEEPER_PLUGINS}
 #: The extra that installs each plugin's option (the others: `launchers`).
 EXTRAS = {"ray": "ray", "optuna": "sweeps"}
 LAUNCHERS_EXTRA = "pip install 'jacnet[launchers]' (in a checkout: pip install -e '.[launchers]')"
@@ -270,8 +271,15 @@ class _Composer:
         # A search (a sweeper other than Hydra's basic one) takes intervals as well as lists.
         self.search = any(o.key_or_group == "hydra/sweeper" and o.value() not in (None, "basic")
                           for o in overrides)
-        # The task's own groups (its defaults list); a job's choices replace these per job.
-        self.choices: dict[str, Any] = dict(self.compose([]).hydra.runtime.choices)
+        # The task's own groups (its defaults list), with the launcher and sweeper chosen (they
+        # bring groups of their own, e.g. hydra/sweeper/sampler); a job's choices replace these.
+        engines = [o for o in overrides if o.key_or_group in PLUGINS and not o.is_sweep_override()
+                   and not (o.is_delete() or o.is_add())]
+        for o in engines:
+            self.check_plugin(o.key_or_group, o.value())
+        lines = [o.input_line for o in engines
+                 if o.value() in loader.get_group_options(o.key_or_group)]
+        self.choices: dict[str, Any] = dict(self.compose(lines).hydra.runtime.choices)
 
     def compose(self, group_lines: list[str]) -> Any:
         """The task's config with these group overrides and Hydra's node (read-only here)."""
@@ -355,14 +363,7 @@ class _Composer:
         if o.is_add():
             raise BadInput(f"{o.input_line}: {key} is already in the config; drop the +: "
                            f"{o.input_line.lstrip('+')}")
-        plugins = {"hydra/launcher": LAUNCHER_PLUGINS, "hydra/sweeper": SWEEPER_PLUGINS}.get(key, {})
-        if choice in plugins:
-            package, module = plugins[choice]
-            if not _installed(module):
-                extra = EXTRAS.get(choice, "launchers")
-                raise BadInput(f"{key}={choice} needs the {package} plugin, which is not "
-                               f"installed; install the {extra} extra: "
-                               + LAUNCHERS_EXTRA.replace("launchers", extra))
+        self.check_plugin(key, choice)
         if key == "hydra/launcher" and choice in SLURM_LAUNCHERS and self.multirun \
                 and self.running:
             missing = [c for c in SLURM_COMMANDS if shutil.which(c) is None]
@@ -375,6 +376,17 @@ class _Composer:
         if choice is not None and choice not in options:
             raise BadInput(f"{key}={choice!r} is not an option; choose one of: "
                            f"{', '.join(options)}")
+
+    def check_plugin(self, key: str, choice: Any) -> None:
+        """A launcher or sweeper that comes from a plugin must have it installed."""
+        plugins = PLUGINS.get(key, {})
+        if choice in plugins:
+            package, module = plugins[choice]
+            if not _installed(module):
+                extra = EXTRAS.get(choice, "launchers")
+                raise BadInput(f"{key}={choice} needs the {package} plugin, which is not "
+                               f"installed; install the {extra} extra: "
+                               + LAUNCHERS_EXTRA.replace("launchers", extra))
 
     def check_key(self, o: Any, cfg: Any) -> None:
         """An override of a value must name a key the composed config has."""

@@ -103,7 +103,7 @@ def summarise(config: Any) -> Summary:
     if search:
         lines += _search_lines(config, sweep_dir, task)
     for job in failed[:SHOWN_FAILURES]:
-        lines.append(f"failed: job {job.name} [{settings(job)}]: {job.reason or 'no result'}")
+        lines.append(f"{job.status}: job {job.name} [{settings(job)}]: {job.reason or 'no result'}")
     if len(failed) > SHOWN_FAILURES:
         lines.append(f"... and {len(failed) - SHOWN_FAILURES} more failed jobs")
     # Jobs that stopped before their end (killed, preempted, interrupted) finish when the same
