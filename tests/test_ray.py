@@ -19,7 +19,7 @@ import pytest
 pytest.importorskip("ray", reason="the ray extra is not installed: pip install -e '.[ray]'")
 pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="hydra-ray-launcher is not installed")
 
-pytestmark = [pytest.mark.subprocess, pytest.mark.slow]
+pytestmark = pytest.mark.subprocess
 HERE = Path(__file__).resolve().parent
 # Every Ray process of the test stays on 127.0.0.1 (see ray_two_nodes.py).
 ENV = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0",
@@ -59,6 +59,7 @@ def job_states(sweep: Path) -> dict[str, tuple[str | None, str]]:
     return out
 
 
+@pytest.mark.slow
 def test_sweep_spreads_over_two_nodes_outlives_one_and_the_same_command_finishes_it(
         tmp_path, cluster):
     proc, nodes = cluster
@@ -112,3 +113,19 @@ def test_sweep_spreads_over_two_nodes_outlives_one_and_the_same_command_finishes
         assert states[j][1] == nodes["head"]
         metrics = json.loads((sweep / j / "metrics.json").read_text())
         assert metrics["iterations"] == 2000 and metrics["guarantee_held"] is True
+
+
+def test_an_address_where_no_cluster_answers_is_one_line_exit_2(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.run([sys.executable, "-m", "jacnet_cli", "train", "-m", "hydra/launcher=ray",
+                           f"hydra.launcher.ray.init.address=127.0.0.1:{port}", "experiment=debug",
+                           "seed=0,1"], cwd=tmp_path, env=ENV, capture_output=True, text=True,
+                          timeout=120)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"jacnet train: error: hydra.launcher.ray.init.address=127.0.0.1:"
+                               f"{port}: no Ray cluster answers there (Connection refused); ")

@@ -78,8 +78,9 @@ class RayLauncher(Launcher):
         init = {k: v for k, v in OmegaConf.to_container(self.ray_cfg.init, resolve=True).items()
                 if v is not None}
         try:
+            _answers(init.get("address"))  # ray.init waits for ever on an address that is down
             start_ray(OmegaConf.create(init))
-        except (ConnectionError, RuntimeError, ValueError) as exc:
+        except (ConnectionError, RuntimeError, ValueError, OSError) as exc:
             where = init.get("address")
             what = (f"hydra.launcher.ray.init.address={where}: no Ray cluster answers there"
                     if where else "Ray did not start on this machine")
@@ -108,15 +109,37 @@ class RayLauncher(Launcher):
             jobs[ref] = (idx, overrides, sweep_config)
         returns: dict[int, JobReturn] = {}
         pending = list(jobs)
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
-            for ref in ready:
-                idx, overrides, sweep_config = jobs[ref]
-                try:
-                    returns[idx] = ray.get(ref)
-                except ray.exceptions.RayError as exc:
-                    returns[idx] = failed_job(sweep_config, overrides, exc)
+        try:
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1)
+                for ref in ready:
+                    idx, overrides, sweep_config = jobs[ref]
+                    try:
+                        returns[idx] = ray.get(ref)
+                    except ray.exceptions.RayError as exc:
+                        returns[idx] = failed_job(sweep_config, overrides, exc)
+        except KeyboardInterrupt:  # Ctrl-C: Ray cancels this driver's jobs as it exits
+            print(f"jacnet {self.config.hydra.job.name}: interrupted; {len(returns)} of "
+                  f"{len(jobs)} jobs had ended, in {sweep_dir}", file=sys.stderr)
+            sys.exit(130)
         return [returns[idx] for idx in sorted(returns)]
+
+
+def _answers(address: str | None, timeout: float = 10.0) -> None:
+    """Raise ConnectionError unless something listens at a HOST:PORT address (None, `auto`,
+    `local` and `ray://` addresses are Ray's to resolve)."""
+    import socket
+
+    if not address or address in ("auto", "local") or "://" in address or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return
+    except ValueError:
+        raise ConnectionError(f"{port!r} is not a port") from None
+    except OSError as exc:
+        raise ConnectionError(exc.strerror or str(exc)) from None
 
 
 def failed_job(sweep_config: DictConfig, overrides: Sequence[str], exc: BaseException) -> JobReturn:
