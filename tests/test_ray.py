@@ -67,7 +67,7 @@ def test_sweep_spreads_over_two_nodes_outlives_one_and_the_same_command_finishes
     args = [sys.executable, "-m", "jacnet_cli", "train", "-m", "hydra/launcher=ray",
             f"hydra.launcher.ray.init.address={nodes['address']}",
             "hydra.launcher.ray.remote.max_retries=0",  # a lost job fails here, not retried
-            "experiment=debug", "plots=false", "iterations=2000", "seed=0,1,2,3",
+            "experiment=debug", "plots=false", "iterations=800", "seed=0,1,2,3",
             f"hydra.sweep.dir={sweep}"]
     with (tmp_path / "first.out").open("w") as out:
         first = subprocess.Popen(args, cwd=tmp_path, env=ENV, stdout=out, stderr=subprocess.STDOUT,
@@ -112,7 +112,7 @@ def test_sweep_spreads_over_two_nodes_outlives_one_and_the_same_command_finishes
     for j in lost:
         assert states[j][1] == nodes["head"]
         metrics = json.loads((sweep / j / "metrics.json").read_text())
-        assert metrics["iterations"] == 2000 and metrics["guarantee_held"] is True
+        assert metrics["iterations"] == 800 and metrics["guarantee_held"] is True
 
 
 def test_an_address_where_no_cluster_answers_is_one_line_exit_2(tmp_path):

@@ -203,8 +203,8 @@ def test_an_interval_needs_a_search_and_its_ends_are_checked():
     from jacnet_cli.cli.validate import preflight
 
     assert preflight("train", ["-m", "optim.lr=interval(1e-4, 1e-1)"]).startswith(
-        "optim.lr=interval(1e-4, 1e-1) is an interval, a range to search rather than values to "
-        "sweep; search it with hydra/sweeper=optuna")
+        "optim.lr=interval(1e-4, 1e-1) cannot be swept: an interval is a range to search, not a "
+        "list of values; search it with hydra/sweeper=optuna")
     if importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None:
         pytest.skip("the sweeps extra is not installed")
     search = ["-m", "hydra/sweeper=optuna", "experiment=debug"]
@@ -319,7 +319,7 @@ def test_submitit_jobs_that_fail_are_preempted_or_stopped_and_the_same_command_a
     ends exactly as an uninterrupted one does."""
     sweep = tmp_path / "sweep"
     args = ["train", "-m", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10",
-            *TINY, "iterations=1000", "optim.lr=0.001,0.002,1e9", f"hydra.sweep.dir={sweep}"]
+            *TINY, "iterations=600", "optim.lr=0.001,0.002,1e9", f"hydra.sweep.dir={sweep}"]
     env = {**os.environ, "HYDRA_FULL_ERROR": "0", "OMP_NUM_THREADS": "1"}
     with (tmp_path / "first.out").open("w") as out:
         first = subprocess.Popen([sys.executable, "-m", "jacnet_cli", *args], cwd=tmp_path,
@@ -355,9 +355,9 @@ def test_submitit_jobs_that_fail_are_preempted_or_stopped_and_the_same_command_a
     assert "resuming it in place" in log1 and f"resuming {sweep / '1'} at iteration" in log1
     for num in "01":
         resumed = json.loads((sweep / num / "metrics.json").read_text())
-        assert resumed["status"] == "completed" and resumed["iterations"] == 1000
+        assert resumed["status"] == "completed" and resumed["iterations"] == 600
     # Requeued by submitit and resumed in place, job 0 ends as the same run uninterrupted does.
-    jacnet(tmp_path, "train", *TINY, "iterations=1000", "optim.lr=0.001", "hydra.run.dir=single",
+    jacnet(tmp_path, "train", *TINY, "iterations=600", "optim.lr=0.001", "hydra.run.dir=single",
            env={"OMP_NUM_THREADS": "1"})
     single = json.loads((tmp_path / "single" / "metrics.json").read_text())
     resumed = json.loads((sweep / "0" / "metrics.json").read_text())

@@ -306,9 +306,10 @@ class _Composer:
 
         if isinstance(o.value(), IntervalSweep):  # a range to search: its ends are checked
             if not self.search:
-                raise BadInput(f"{o.input_line} is an interval, a range to search rather than "
-                               "values to sweep; search it with hydra/sweeper=optuna "
-                               "hydra.sweeper.n_trials=N, or sweep a list of values, a,b,c")
+                raise BadInput(f"{o.input_line} cannot be swept: an interval is a range to "
+                               "search, not a list of values; search it with "
+                               "hydra/sweeper=optuna hydra.sweeper.n_trials=N, or sweep a list "
+                               "of values, a,b,c")
             return [f"{o.get_key_element()}={v}" for v in (o.value().start, o.value().end)]
         try:
             if o.value_type == ValueType.GLOB_CHOICE_SWEEP:
