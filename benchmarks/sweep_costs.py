@@ -39,7 +39,8 @@ def seconds(args: list[str], cwd: Path) -> float:
     proc = subprocess.run([sys.executable, "-m", "jacnet_cli", *args], cwd=cwd, env=ENV,
                           capture_output=True, text=True, timeout=900)
     if proc.returncode != 0:
-        raise SystemExit(f"jacnet {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-2000:]}")
+        raise SystemExit(f"jacnet {' '.join(args)} exited {proc.returncode}:\n"
+                         f"{proc.stderr[-2000:]}")
     return time.perf_counter() - start
 
 
@@ -55,7 +56,8 @@ def main() -> None:
             for name, (extra, plugin) in ENGINES.items():
                 if plugin is not None and find_spec(plugin) is None:
                     continue
-                single = seconds(["train", *TINY, "overwrite=true", f"hydra.run.dir={cwd}/one"], cwd)
+                single = seconds(["train", *TINY, "overwrite=true",
+                                  f"hydra.run.dir={cwd}/one"], cwd)
                 one = seconds(["train", "-m", *extra, *TINY, "seed=0"], cwd)
                 four = seconds(["train", "-m", *extra, *TINY, "seed=0,1,2,3"], cwd)
                 raw.setdefault(name, []).append((single, one, four))

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("ray", reason="the ray extra is not installed: pip install -e '.[ray]'")
-pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="hydra-ray-launcher is not installed")
+pytest.importorskip("hydra_plugins.hydra_ray_launcher",
+                    reason="hydra-ray-launcher is not installed")
 
 pytestmark = pytest.mark.subprocess
 HERE = Path(__file__).resolve().parent
@@ -108,7 +109,8 @@ def test_sweep_spreads_over_two_nodes_outlives_one_and_the_same_command_finishes
     assert all(status == "completed" for status, _ in states.values())
     for j in kept:  # kept as it was, not trained again
         assert (sweep / j / "metrics.json").read_bytes() == before[j]
-        assert "holds a completed run of these settings: kept" in (sweep / j / "train.log").read_text()
+        log = (sweep / j / "train.log").read_text()
+        assert "holds a completed run of these settings: kept" in log
     for j in lost:
         assert states[j][1] == nodes["head"]
         metrics = json.loads((sweep / j / "metrics.json").read_text())

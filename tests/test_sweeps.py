@@ -259,7 +259,8 @@ def test_optuna_search_writes_and_prints_the_best_settings_and_their_command(tmp
     assert result["best_params"] == {"optim.lr": best}
     assert math.isfinite(result["best_value"]) and result["best_value"] == lrs[best]
     lines = summary(out, sweep.relative_to(tmp_path), 4, 0)
-    rerun = f"rerun them as one run: jacnet train target=exp activation=pd plots=false optim.lr={best}"
+    rerun = ("rerun them as one run: jacnet train target=exp activation=pd plots=false "
+             f"optim.lr={best}")
     assert rerun in lines
     # The printed command reruns the best trial: the same error again.
     single = jacnet(tmp_path, *rerun.split("jacnet ", 1)[1].split(), "hydra.run.dir=best")
@@ -344,7 +345,8 @@ def test_submitit_jobs_that_fail_are_preempted_or_stopped_and_the_same_command_a
     assert "exploding loss" in status["2"]["reason"]
     lines = summary(subprocess.CompletedProcess(args, 1, output, ""), sweep, 1, 2)
     assert f"interrupted: job 1 [optim.lr=0.001]: {status['1']['reason']}" in lines
-    assert any(ln.startswith("failed: job 2 [optim.lr=1000000000.0]: exploding loss") for ln in lines)
+    assert any(ln.startswith("failed: job 2 [optim.lr=1000000000.0]: exploding loss")
+               for ln in lines)
     assert any(ln.startswith("to finish the 1 job that stopped before the end") for ln in lines)
     kept = (sweep / "0" / "metrics.json").read_bytes()
 

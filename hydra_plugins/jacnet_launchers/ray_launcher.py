@@ -1,7 +1,8 @@
-"""`hydra/launcher=ray`: Hydra's Ray launcher (hydra-ray-launcher), for a sweep that outlives a node.
+"""`hydra/launcher=ray`: Hydra's Ray launcher plugin, for a sweep that outlives a node.
 
-The plugin (pinned to 1.2.x in the `ray` extra) starts Ray (or joins a cluster: `hydra.launcher.ray.init.address`) and runs each
-job as a Ray task through its own remote wrapper. Its `launch` then waits for the jobs in
+The plugin (hydra-ray-launcher, 1.2.x in the `ray` extra) starts Ray, or joins a cluster
+(`hydra.launcher.ray.init.address`), and runs each job as a Ray task through its own remote
+wrapper. Its `launch` then waits for the jobs in
 order and stops at the first that raises, so one lost node ends the sweep with a traceback
 and takes the still-running jobs with it. This launcher uses the plugin's start and its
 remote wrapper and changes only how the jobs are collected: as they finish, each failure (a

@@ -144,7 +144,8 @@ def _search_lines(config: Any, sweep_dir: Path, task: str) -> list[str]:
         return [f"search: no trial finished, every one failed (see {path})"]
     best = " ".join(f"{k}={v}" for k, v in params.items())
     task_args, _ = _overrides(config)
-    rerun = [o for o in task_args if _key(o) not in params] + [f"{k}={v}" for k, v in params.items()]
+    rerun = [o for o in task_args if _key(o) not in params]
+    rerun += [f"{k}={v}" for k, v in params.items()]
     return [f"search: best settings {best} with objective {float(value):.6g}, written to {path}",
             f"rerun them as one run: jacnet {task} {_quote(rerun)}"]
 
