@@ -9,6 +9,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_WARN_SCRIPT_LOCATION := 1
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RAY_STAMP := $(VENV)/.installed-ray
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-fast reproduce bench accuracy clean
@@ -23,12 +24,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -qq -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv with jacnet, its dependencies, the launchers and test tools
+# Ray (about 320 MB, 50 s to install) is for the tests and for those who ask for it
+# (`pip install -e '.[ray]'`): `make run` does not wait for it.
+$(RAY_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -qq -e ".[dev,ray]"
+	touch $(RAY_STAMP)
+
+install: $(STAMP)  ## create .venv with jacnet, its dependencies, the launchers, the search and test tools
 
 run: $(STAMP)  ## train exp with the pd structure (the paper's Figure 1 setup); prints the run directory
 	$(BIN)/jacnet train target=exp activation=pd
 
-test: $(STAMP)  ## run the test suite
+test: $(STAMP) $(RAY_STAMP)  ## run the test suite (adds the Ray launcher to .venv)
 	$(BIN)/python -m pytest -q -n 2
 
 test-fast: $(STAMP)  ## the in-process tests only (no child processes, nothing slow)
