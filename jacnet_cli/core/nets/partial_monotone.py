@@ -16,6 +16,15 @@ exactly, also in floating point, and for the function as evaluated (f is evaluat
 form; nothing is integrated numerically). Two non-negative layers make the family universal
 for functions monotone in x_S (Daniels & Velikova 2010); UMNN's single-input integral is the
 special case |S| = 1, and this form extends it to several inputs.
+
+With `members=K` the network is an ensemble: K such networks (each its own weights and
+conditioner, evaluated in one batched pass) and f is their mean, f = (1/K) Σ_k f_k. A mean of
+functions each non-decreasing in x_S is non-decreasing in x_S, so the guarantee holds
+unchanged. While training, `spread` holds the mean over the batch of the members' variance,
+(1/K) Σ_k (f_k - f)²: added to the mean squared error of f it gives exactly the mean of the
+members' own squared errors, (1/K) Σ_k (f_k - y)² = (f - y)² + (1/K) Σ_k (f_k - f)², so each
+member trains as if alone (a deep ensemble) while early stopping watches the mean
+(`MonotoneIn.penalty` adds it when `activation.independent`).
 """
 
 from __future__ import annotations
@@ -26,7 +35,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from jacnet_cli.core.nets.mlp import MLP
 
 
 class PartialMonotone(nn.Module):
@@ -36,59 +44,81 @@ class PartialMonotone(nn.Module):
         d: number of inputs.
         monotone: indices of the monotone inputs.
         signs: +1 (non-decreasing) or -1 (non-increasing) per monotone input.
-        hidden: units of each non-negative layer and of the conditioner.
+        hidden: units of each non-negative layer and of the conditioner (per member).
         depth: hidden layers of the conditioner.
         eps: the floor ε >= 0 of each signed partial (ε > 0: strictly monotone).
         linear: add a linear term, non-negative (after the signs) in the monotone inputs.
+        members: K networks averaged (an ensemble in one module; 1: a single network).
     """
 
     def extra_repr(self) -> str:
         return (f"d={self.d}, monotone inputs={self.mono.tolist()}, signs="
                 f"{[int(v) for v in self.signs.tolist()]}, hidden={self.hidden}, eps={self.eps:g}, "
-                f"linear={self.u is not None}, "
+                f"linear={self.u is not None}, members={self.members}, "
                 f"parameters={sum(p.numel() for p in self.parameters())}")
 
     def __init__(self, d: int, monotone: list[int], signs: list[float], hidden: int = 64,
-                 depth: int = 1, eps: float = 0.0, linear: bool = False):
+                 depth: int = 1, eps: float = 0.0, linear: bool = False, members: int = 1):
         super().__init__()
-        self.d, self.hidden, self.eps = d, hidden, eps
+        self.d, self.hidden, self.eps, self.members = d, hidden, eps, members
         self.register_buffer("mono", torch.tensor(monotone, dtype=torch.long))
         self.register_buffer("rest", torch.tensor([i for i in range(d) if i not in monotone],
                                                   dtype=torch.long))
         self.register_buffer("signs", torch.tensor(signs, dtype=torch.float64))
-        k = len(monotone)
+        k, m = len(monotone), members
         # Free weights whose softplus are the non-negative ones, started near 0.5 and 2/H so
         # that the pre-activations of both layers start O(1).
-        self.w1 = nn.Parameter(torch.randn(hidden, k) * 0.3 - 0.5)  # (H, k)
-        self.w2 = nn.Parameter(torch.randn(hidden, hidden) * 0.3 + math.log(2 / hidden))  # (H, H)
+        self.w1 = nn.Parameter(torch.randn(m, hidden, k) * 0.3 - 0.5)  # (K, H, k)
+        self.w2 = nn.Parameter(torch.randn(m, hidden, hidden) * 0.3 + math.log(2 / hidden))
         outputs = 1 + 3 * hidden  # β, b, c, a
-        if self.rest.numel():
-            self.conditioner = MLP(int(self.rest.numel()), outputs, hidden, depth, "tanh")
+        r = int(self.rest.numel())
+        self.layers = nn.ParameterList()  # the members' conditioners of x_R, batched: (K, in, out)
+        if r:
+            sizes = [r] + [hidden] * depth + [outputs]
+            for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+                bound = 1 / math.sqrt(fan_in)  # torch's default for nn.Linear
+                self.layers.append(nn.Parameter((torch.rand(m, fan_in, fan_out) * 2 - 1) * bound))
+                self.layers.append(nn.Parameter((torch.rand(m, 1, fan_out) * 2 - 1) * bound))
             self.free = None
         else:
-            self.conditioner = None
-            self.free = nn.Parameter(torch.randn(outputs) * 0.1)
+            self.free = nn.Parameter(torch.randn(m, 1, outputs) * 0.1)
         self.u = self.v = None
         if linear:  # softplus(-2) = 0.13: a small monotone slope to start from
             self.u = nn.Parameter(torch.full((k,), -2.0))  # (k,)
-            self.v = nn.Parameter(torch.zeros(int(self.rest.numel())))  # (d - k,)
+            self.v = nn.Parameter(torch.zeros(r))  # (d - k,)
+        self.spread: Tensor | None = None  # the members' variance at the last training batch
 
     def _conditions(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        if self.conditioner is not None:
-            out = self.conditioner(x[:, self.rest])  # (N, 1 + 3H)
+        if self.free is None:
+            z = x[:, self.rest].expand(self.members, -1, -1)  # (K, N, r)
+            for i in range(0, len(self.layers), 2):
+                z = torch.baddbmm(self.layers[i + 1], z, self.layers[i])
+                if i + 2 < len(self.layers):
+                    z = torch.tanh(z)
+            out = z  # (K, N, 1 + 3H)
         else:
-            out = self.free.expand(x.shape[0], -1)
+            out = self.free.expand(-1, x.shape[0], -1)
         h = self.hidden
-        beta, b, c, a = out[:, :1], out[:, 1:1 + h], out[:, 1 + h:1 + 2 * h], out[:, 1 + 2 * h:]
+        beta, b, c, a = out[..., :1], out[..., 1:1 + h], out[..., 1 + h:1 + 2 * h], out[..., 1 + 2 * h:]
         return beta, b, c, F.softplus(a) / h  # / H: the sum of H units starts O(1)
+
+    def members_forward(self, x: Tensor) -> Tensor:
+        """Each member's f_k(x) without the ε and linear terms: (N, d) -> (K, N, 1)."""
+        beta, b, c, a = self._conditions(x)
+        xs = (x[:, self.mono] * self.signs.to(x)).expand(self.members, -1, -1)  # (K, N, k)
+        h = torch.tanh(torch.baddbmm(b, xs, F.softplus(self.w1).transpose(1, 2)))  # (K, N, H)
+        g = torch.tanh(torch.baddbmm(c, h, F.softplus(self.w2).transpose(1, 2)))  # (K, N, H)
+        return beta + (a * g).sum(-1, keepdim=True)  # (K, N, 1)
 
     def forward(self, x: Tensor) -> Tensor:
         """f(x): (N, d) -> (N, 1)."""
-        beta, b, c, a = self._conditions(x)
+        each = self.members_forward(x)  # (K, N, 1)
+        out = each.mean(0)
+        if self.training and self.members > 1 and torch.is_grad_enabled():
+            self.spread = ((each - out) ** 2).mean()
         xs = x[:, self.mono] * self.signs.to(x)  # (N, k)
-        h = torch.tanh(xs @ F.softplus(self.w1).T + b)  # (N, H)
-        g = torch.tanh(h @ F.softplus(self.w2).T + c)  # (N, H)
-        out = beta + (a * g).sum(-1, keepdim=True) + self.eps * xs.sum(-1, keepdim=True)
+        if self.eps:
+            out = out + self.eps * xs.sum(-1, keepdim=True)
         if self.u is not None:  # s_i ∂/∂x_i of this term is softplus(u_i) >= 0
             out = out + xs @ F.softplus(self.u)[:, None] + x[:, self.rest] @ self.v[:, None]
         return out  # (N, 1)

@@ -33,6 +33,10 @@ class MonotoneIn(Structure):
             tables it matched or beat width 128 at a quarter of the time.
         linear: add a linear term (monotone in the chosen inputs, free in the others) beside
             the network.
+        members: K networks averaged in one module (an ensemble; a mean of monotone
+            functions is monotone).
+        independent: each member trains on its own loss (the training loss adds the
+            members' variance, `penalty`), instead of the loss of their mean.
     """
 
     name = "monotone_in"
@@ -43,8 +47,11 @@ class MonotoneIn(Structure):
 
     def __init__(self, inputs: list[str | int] | str | int = (),
                  decreasing: list[str | int] | str | int = (), eps: float = 0.0,
-                 hidden: int | None = None, linear: bool = False):
+                 hidden: int | None = None, linear: bool = False, members: int = 1,
+                 independent: bool = False):
         self.inputs, self.decreasing = _as_list(inputs), _as_list(decreasing)
+        self.members = checks.integer("activation.members", members, 1)
+        self.independent = checks.boolean("activation.independent", independent)
         self.hidden = checks.integer("activation.hidden", hidden, 1, optional=True)
         self.linear = checks.boolean("activation.linear", linear)
         if not self.inputs and not self.decreasing:
@@ -62,12 +69,14 @@ class MonotoneIn(Structure):
     def spec_arguments(self) -> dict[str, Any]:
         if self.indices is None:
             return {"inputs": list(self.inputs), "decreasing": list(self.decreasing),
-                    "eps": self.eps, "hidden": self.hidden, "linear": self.linear}
+                    "eps": self.eps, "hidden": self.hidden, "linear": self.linear,
+                    "members": self.members, "independent": self.independent}
         # Bound to the data's inputs: by index, which rebuilds without the column names.
         pairs = list(zip(self.indices, self.signs))
         return {"inputs": [i for i, s in pairs if s > 0],
                 "decreasing": [i for i, s in pairs if s < 0], "eps": self.eps,
-                "hidden": self.hidden, "linear": self.linear}
+                "hidden": self.hidden, "linear": self.linear, "members": self.members,
+                "independent": self.independent}
 
     def bind(self, names: list[str]) -> None:
         """Resolve the chosen inputs against the data's column names."""
@@ -130,7 +139,15 @@ class MonotoneIn(Structure):
         from jacnet_cli.core.nets.partial_monotone import PartialMonotone
 
         width = hidden if self.hidden is None else self.hidden
-        return PartialMonotone(d_x, self.indices, self.signs, width, depth, self.eps, self.linear)
+        return PartialMonotone(d_x, self.indices, self.signs, width, depth, self.eps, self.linear,
+                               self.members)
+
+    def penalty(self, net: nn.Module) -> Tensor | None:
+        """With `independent` and several members: the members' variance at the last training
+        batch, which turns the mean squared error of their mean into the mean of their own."""
+        if not (self.independent and self.members > 1):
+            return None
+        return net.spread if net.spread is not None else torch.zeros((), dtype=net.w1.dtype)
 
     def start_at_slope(self, net: nn.Module, slope: float) -> None:
         """The partially monotone network starts as it is."""
@@ -154,6 +171,6 @@ class MonotoneIn(Structure):
         # s_i ∂ŷ/∂x_i = (s_y / s_x_i) ∂f/∂x̃_i: a floor ε in user units needs max_i ε s_x_i / s_y.
         new = MonotoneIn(self.inputs, self.decreasing,
                          self.eps * float(x_scale[self.indices].max() / y_scale[0]), self.hidden,
-                         self.linear)
+                         self.linear, self.members, self.independent)
         new.indices, new.signs, new.names = self.indices, self.signs, self.names
         return new

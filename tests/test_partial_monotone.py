@@ -1,0 +1,64 @@
+"""The ensemble inside `monotone_in`'s network (`activation.members`): its output is the mean
+of its members, its `spread` turns the squared error of the mean into the mean of the
+members' squared errors, and every member keeps the monotone signs."""
+
+from __future__ import annotations
+
+import torch
+
+from jacnet_cli.core.nets.partial_monotone import PartialMonotone
+from jacnet_cli.core.structures.monotone_in import MonotoneIn
+
+
+def _net(members: int, linear: bool = False, seed: int = 0) -> PartialMonotone:
+    torch.manual_seed(seed)
+    return PartialMonotone(4, [0, 2], [1.0, -1.0], hidden=6, depth=1, linear=linear,
+                           members=members).double()
+
+
+def test_output_is_the_mean_of_the_members():
+    net = _net(4).eval()
+    x = torch.randn(50, 4, dtype=torch.float64)
+    each = net.members_forward(x)  # (K, N, 1)
+    assert each.shape == (4, 50, 1)
+    # the members differ (their own weights), and the output is exactly their mean
+    assert float((each[0] - each[1]).abs().max()) > 1e-3
+    torch.testing.assert_close(net(x), each.mean(0), rtol=0, atol=1e-12)
+
+
+def test_spread_makes_the_mean_of_the_members_losses():
+    """(f̄ - y)² + mean_k (f_k - f̄)² = mean_k (f_k - y)², the identity behind `independent`."""
+    net = _net(5).train()
+    x = torch.randn(64, 4, dtype=torch.float64)
+    y = torch.randn(64, 1, dtype=torch.float64)
+    loss = ((net(x) - y) ** 2).mean() + net.spread
+    each = net.members_forward(x)
+    members = ((each - y) ** 2).mean()
+    torch.testing.assert_close(loss, members, rtol=1e-12, atol=1e-12)
+    # and the structure adds it only when asked
+    s = MonotoneIn(inputs=[0], decreasing=[2], members=5, independent=True)
+    assert s.penalty(net) is net.spread
+    assert MonotoneIn(inputs=[0], members=5).penalty(net) is None
+
+
+def test_every_member_keeps_the_signs_far_from_the_data():
+    net = _net(3, linear=True, seed=1).eval()
+    with torch.no_grad():  # push the free weights far from their start
+        for p in net.parameters():
+            p.add_(3 * torch.randn_like(p))
+    x = 20 * torch.randn(500, 4, dtype=torch.float64)
+    xg = x.clone().requires_grad_(True)
+    for k in range(3):
+        grad, = torch.autograd.grad(net.members_forward(xg)[k].sum(), xg)
+        assert float(grad[:, 0].min()) >= 0 and float(grad[:, 2].max()) <= 0
+    grad = net.gradient(x)[:, 0]
+    assert float(grad[:, 0].min()) >= 0 and float(grad[:, 2].max()) <= 0
+
+
+def test_rescaled_keeps_every_option():
+    s = MonotoneIn(inputs=[0], decreasing=[1], eps=0.1, hidden=8, linear=True, members=3,
+                   independent=True)
+    s.bind(["a", "b", "c"])
+    r = s.rescaled(torch.ones(3), torch.ones(1))
+    assert (r.hidden, r.linear, r.members, r.independent) == (8, True, 3, True)
+    assert r.spec_arguments() == s.spec_arguments()
