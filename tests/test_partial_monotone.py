@@ -57,8 +57,35 @@ def test_every_member_keeps_the_signs_far_from_the_data():
 
 def test_rescaled_keeps_every_option():
     s = MonotoneIn(inputs=[0], decreasing=[1], eps=0.1, hidden=8, linear=True, members=3,
-                   independent=True)
+                   independent=True, average=0.95)
     s.bind(["a", "b", "c"])
     r = s.rescaled(torch.ones(3), torch.ones(1))
-    assert (r.hidden, r.linear, r.members, r.independent) == (8, True, 3, True)
+    assert (r.hidden, r.linear, r.members, r.independent, r.average) == (8, True, 3, True, 0.95)
     assert r.spec_arguments() == s.spec_arguments()
+
+
+def test_average_is_what_evaluation_uses():
+    """With `average`, training steps move an exponential average of the weights; eval mode
+    computes with that average (checked against a network loaded with the averaged weights),
+    and it stays monotone."""
+    torch.manual_seed(0)
+    net = PartialMonotone(3, [0], [1.0], hidden=5, members=2, average=0.9).double()
+    opt = torch.optim.SGD(net.parameters(), lr=0.5)
+    x = torch.randn(40, 3, dtype=torch.float64)
+    y = torch.randn(40, 1, dtype=torch.float64)
+    net.train()
+    for _ in range(30):
+        opt.zero_grad()
+        ((net(x) - y) ** 2).mean().backward()
+        opt.step()
+    net.eval()
+    plain = PartialMonotone(3, [0], [1.0], hidden=5, members=2).double().eval()
+    with torch.no_grad():
+        for name, p in plain.named_parameters():
+            p.copy_(net.get_buffer("avg_" + name.replace(".", "_")))
+        live = net.train()(x).detach()
+        net.eval()
+        assert float((live - net(x)).abs().max()) > 1e-6  # the average is not the live weights
+        torch.testing.assert_close(net(x), plain(x), rtol=0, atol=1e-12)
+    grad = net.gradient(20 * torch.randn(300, 3, dtype=torch.float64))[:, 0, 0]
+    assert float(grad.min()) >= 0

@@ -132,7 +132,8 @@ def test_shape_requirements_are_explained_and_name_the_structures_that_fit():
 VARIANTS = {
     "monotone_in": [{"inputs": [0]}, {"inputs": [0], "decreasing": [1], "eps": 0.1},
                     {"inputs": [0], "hidden": 8}, {"inputs": [0], "decreasing": [1], "linear": True},
-                    {"inputs": [0], "decreasing": [1], "members": 3, "independent": True}],
+                    {"inputs": [0], "decreasing": [1], "members": 3, "independent": True,
+                     "average": 0.9}],
     "invertible": [{}, {"blocks": 2, "units": 3, "depth": 2, "max_slope": 5.0, "eps": 0.01}],
     "monotone": [{}, {"eps": 1e-2, "max_eig": 3.0}, {"network": "modular", "layers": 2}],
     "gradient": [{}, {"network": "modular", "layers": 2}],

@@ -38,6 +38,12 @@ COMMON = ["plots=false", "progress=false", "runtime.threads=1"]
 
 CONFIGS: dict[str, list[str]] = {
     "base": [],
+    "avg": ["activation.average=0.99"],
+    "avg999": ["activation.average=0.999"],
+    "m5avg": ["activation.members=5", "activation.average=0.99"],
+    "m5lavg": ["activation.members=5", "activation.linear=true", "activation.average=0.99"],
+    "lavg": ["activation.linear=true", "activation.average=0.99"],
+    "m5avg_lr3": ["activation.members=5", "activation.average=0.99", "optim.lr=0.003"],
     "m5l": ["activation.members=5", "activation.linear=true"],
     "b64": ["batch_size=64"],
     "p30": ["patience=30"],
@@ -129,8 +135,8 @@ def main() -> None:
     import logging
 
     logging.disable(logging.WARNING)
-    for table in a.tables.split(","):
-        for seed in map(int, a.seeds.split(",")):
+    for seed in map(int, a.seeds.split(",")):
+        for table in a.tables.split(","):
             for name in a.configs.split(","):
                 if (table, name, seed) in done:
                     continue

@@ -49,6 +49,10 @@ class PartialMonotone(nn.Module):
         eps: the floor ε >= 0 of each signed partial (ε > 0: strictly monotone).
         linear: add a linear term, non-negative (after the signs) in the monotone inputs.
         members: K networks averaged (an ensemble in one module; 1: a single network).
+        average: decay of an exponential moving average of the weights (0: none). Each
+            training forward first moves the average towards the current weights; in eval
+            mode (validation, early stopping, every evaluation) the network computes with
+            the averaged weights. Any weights give a monotone f, so the average does too.
     """
 
     def extra_repr(self) -> str:
@@ -58,7 +62,8 @@ class PartialMonotone(nn.Module):
                 f"parameters={sum(p.numel() for p in self.parameters())}")
 
     def __init__(self, d: int, monotone: list[int], signs: list[float], hidden: int = 64,
-                 depth: int = 1, eps: float = 0.0, linear: bool = False, members: int = 1):
+                 depth: int = 1, eps: float = 0.0, linear: bool = False, members: int = 1,
+                 average: float = 0.0):
         super().__init__()
         self.d, self.hidden, self.eps, self.members = d, hidden, eps, members
         self.register_buffer("mono", torch.tensor(monotone, dtype=torch.long))
@@ -87,17 +92,37 @@ class PartialMonotone(nn.Module):
             self.u = nn.Parameter(torch.full((k,), -2.0))  # (k,)
             self.v = nn.Parameter(torch.zeros(r))  # (d - k,)
         self.spread: Tensor | None = None  # the members' variance at the last training batch
+        self.average = average
+        self._names = [n for n, _ in self.named_parameters()]
+        if average:  # the averaged weights, saved with the model (state_dict)
+            for n, p in self.named_parameters():
+                self.register_buffer("avg_" + n.replace(".", "_"), p.detach().clone())
+            self.register_buffer("avg_updates", torch.zeros((), dtype=torch.long))
+
+    def _update_average(self) -> None:
+        with torch.no_grad():
+            t = float(self.avg_updates)
+            decay = min(self.average, (1 + t) / (10 + t))  # short memory while it is young
+            for n, p in self.named_parameters():
+                self._buffers["avg_" + n.replace(".", "_")].lerp_(p.detach(), 1 - decay)
+            self.avg_updates += 1
+
+    def _w(self, name: str) -> Tensor:
+        """The weight `name`: the live one while training, the average in eval mode."""
+        if self.average and not self.training:
+            return self._buffers["avg_" + name.replace(".", "_")]
+        return self.get_parameter(name)
 
     def _conditions(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         if self.free is None:
             z = x[:, self.rest].expand(self.members, -1, -1)  # (K, N, r)
             for i in range(0, len(self.layers), 2):
-                z = torch.baddbmm(self.layers[i + 1], z, self.layers[i])
+                z = torch.baddbmm(self._w(f"layers.{i + 1}"), z, self._w(f"layers.{i}"))
                 if i + 2 < len(self.layers):
                     z = torch.tanh(z)
             out = z  # (K, N, 1 + 3H)
         else:
-            out = self.free.expand(-1, x.shape[0], -1)
+            out = self._w("free").expand(-1, x.shape[0], -1)
         h = self.hidden
         beta, b, c, a = out[..., :1], out[..., 1:1 + h], out[..., 1 + h:1 + 2 * h], out[..., 1 + 2 * h:]
         return beta, b, c, F.softplus(a) / h  # / H: the sum of H units starts O(1)
@@ -106,12 +131,15 @@ class PartialMonotone(nn.Module):
         """Each member's f_k(x) without the ε and linear terms: (N, d) -> (K, N, 1)."""
         beta, b, c, a = self._conditions(x)
         xs = (x[:, self.mono] * self.signs.to(x)).expand(self.members, -1, -1)  # (K, N, k)
-        h = torch.tanh(torch.baddbmm(b, xs, F.softplus(self.w1).transpose(1, 2)))  # (K, N, H)
-        g = torch.tanh(torch.baddbmm(c, h, F.softplus(self.w2).transpose(1, 2)))  # (K, N, H)
+        w1, w2 = F.softplus(self._w("w1")), F.softplus(self._w("w2"))
+        h = torch.tanh(torch.baddbmm(b, xs, w1.transpose(1, 2)))  # (K, N, H)
+        g = torch.tanh(torch.baddbmm(c, h, w2.transpose(1, 2)))  # (K, N, H)
         return beta + (a * g).sum(-1, keepdim=True)  # (K, N, 1)
 
     def forward(self, x: Tensor) -> Tensor:
         """f(x): (N, d) -> (N, 1)."""
+        if self.average and self.training and torch.is_grad_enabled():
+            self._update_average()
         each = self.members_forward(x)  # (K, N, 1)
         out = each.mean(0)
         if self.training and self.members > 1 and torch.is_grad_enabled():
@@ -120,7 +148,8 @@ class PartialMonotone(nn.Module):
         if self.eps:
             out = out + self.eps * xs.sum(-1, keepdim=True)
         if self.u is not None:  # s_i ∂/∂x_i of this term is softplus(u_i) >= 0
-            out = out + xs @ F.softplus(self.u)[:, None] + x[:, self.rest] @ self.v[:, None]
+            out = out + xs @ F.softplus(self._w("u"))[:, None] \
+                + x[:, self.rest] @ self._w("v")[:, None]
         return out  # (N, 1)
 
     def gradient(self, x: Tensor) -> Tensor:

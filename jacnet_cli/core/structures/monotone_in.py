@@ -37,6 +37,8 @@ class MonotoneIn(Structure):
             functions is monotone).
         independent: each member trains on its own loss (the training loss adds the
             members' variance, `penalty`), instead of the loss of their mean.
+        average: decay of an exponential moving average of the weights, which every
+            evaluation uses (0: off).
     """
 
     name = "monotone_in"
@@ -48,8 +50,11 @@ class MonotoneIn(Structure):
     def __init__(self, inputs: list[str | int] | str | int = (),
                  decreasing: list[str | int] | str | int = (), eps: float = 0.0,
                  hidden: int | None = None, linear: bool = False, members: int = 1,
-                 independent: bool = False):
+                 independent: bool = False, average: float = 0.0):
         self.inputs, self.decreasing = _as_list(inputs), _as_list(decreasing)
+        self.average = checks.nonnegative("activation.average", average)
+        if self.average >= 1:
+            raise ValueError(f"activation.average={average!r} is not allowed; it must be in [0, 1)")
         self.members = checks.integer("activation.members", members, 1)
         self.independent = checks.boolean("activation.independent", independent)
         self.hidden = checks.integer("activation.hidden", hidden, 1, optional=True)
@@ -70,13 +75,14 @@ class MonotoneIn(Structure):
         if self.indices is None:
             return {"inputs": list(self.inputs), "decreasing": list(self.decreasing),
                     "eps": self.eps, "hidden": self.hidden, "linear": self.linear,
-                    "members": self.members, "independent": self.independent}
+                    "members": self.members, "independent": self.independent,
+                    "average": self.average}
         # Bound to the data's inputs: by index, which rebuilds without the column names.
         pairs = list(zip(self.indices, self.signs))
         return {"inputs": [i for i, s in pairs if s > 0],
                 "decreasing": [i for i, s in pairs if s < 0], "eps": self.eps,
                 "hidden": self.hidden, "linear": self.linear, "members": self.members,
-                "independent": self.independent}
+                "independent": self.independent, "average": self.average}
 
     def bind(self, names: list[str]) -> None:
         """Resolve the chosen inputs against the data's column names."""
@@ -140,7 +146,7 @@ class MonotoneIn(Structure):
 
         width = hidden if self.hidden is None else self.hidden
         return PartialMonotone(d_x, self.indices, self.signs, width, depth, self.eps, self.linear,
-                               self.members)
+                               self.members, self.average)
 
     def penalty(self, net: nn.Module) -> Tensor | None:
         """With `independent` and several members: the members' variance at the last training
@@ -171,6 +177,6 @@ class MonotoneIn(Structure):
         # s_i ∂ŷ/∂x_i = (s_y / s_x_i) ∂f/∂x̃_i: a floor ε in user units needs max_i ε s_x_i / s_y.
         new = MonotoneIn(self.inputs, self.decreasing,
                          self.eps * float(x_scale[self.indices].max() / y_scale[0]), self.hidden,
-                         self.linear, self.members, self.independent)
+                         self.linear, self.members, self.independent, self.average)
         new.indices, new.signs, new.names = self.indices, self.signs, self.names
         return new
