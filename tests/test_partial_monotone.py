@@ -89,3 +89,36 @@ def test_average_is_what_evaluation_uses():
         torch.testing.assert_close(net(x), plain(x), rtol=0, atol=1e-12)
     grad = net.gradient(20 * torch.randn(300, 3, dtype=torch.float64))[:, 0, 0]
     assert float(grad.min()) >= 0
+
+
+def test_keypoints_calibrate_skewed_inputs_and_keep_the_signs():
+    """`keypoints`: before `calibrate` the map is the identity; after it a skewed input comes
+    out near N(0, 1), a 0/1 input is left as it is, the map is strictly increasing far
+    beyond the data and C¹ (its slope has no jumps), and f keeps its signs."""
+    torch.manual_seed(0)
+    net = PartialMonotone(3, [0, 1], [1.0, -1.0], hidden=5, keypoints=12).double().eval()
+    x = torch.randn(800, 3, dtype=torch.float64)
+    torch.testing.assert_close(net._calibrated(x), x, rtol=0, atol=1e-12)
+    x[:, 0] = 3 * x[:, 0].exp()  # log-normal: skewed
+    x[:, 2] = (x[:, 2] > 0).double()  # 0/1
+    net.calibrate(x)
+    z = net._calibrated(x)
+    assert z.dtype == torch.float64
+    assert abs(float(z[:, 0].mean())) < 0.05 and abs(float(z[:, 0].std()) - 1) < 0.1
+    torch.testing.assert_close(z[:, 2], x[:, 2], rtol=0, atol=1e-12)
+    line = torch.zeros(20001, 3, dtype=torch.float64)
+    line[:, 0] = torch.linspace(-50, 500, 20001, dtype=torch.float64)
+    line.requires_grad_(True)
+    out = net._calibrated(line)[:, 0]
+    (slope,) = torch.autograd.grad(out.sum(), line)
+    assert bool((out.diff() > 0).all()) and float(slope[:, 0].min()) > 0
+    # C¹: the slope just left and just right of every knot agree (a kink would jump)
+    knots = net.knots_x[0]
+    sides = torch.zeros(2 * len(knots), 3, dtype=torch.float64)
+    sides[:, 0] = torch.cat([knots - 1e-7, knots + 1e-7])
+    sides.requires_grad_(True)
+    (s2,) = torch.autograd.grad(net._calibrated(sides)[:, 0].sum(), sides)
+    left, right = s2[:len(knots), 0], s2[len(knots):, 0]
+    assert float((left - right).abs().max()) < 1e-4 * float(left.abs().max())
+    grad = net.gradient(20 * torch.randn(500, 3, dtype=torch.float64))[:, 0]
+    assert float(grad[:, 0].min()) >= 0 and float(grad[:, 1].max()) <= 0

@@ -38,6 +38,10 @@ COMMON = ["plots=false", "progress=false", "runtime.threads=1"]
 
 CONFIGS: dict[str, list[str]] = {
     "base": [],
+    "kp16": ["activation.keypoints=16"],
+    "kp16_m5": ["activation.keypoints=16", "activation.members=5"],
+    "kp16_m5avg": ["activation.keypoints=16", "activation.members=5", "activation.average=0.99"],
+    "kp16_lin": ["activation.keypoints=16", "activation.linear=true"],
     "avg": ["activation.average=0.99"],
     "avg999": ["activation.average=0.999"],
     "m5avg": ["activation.members=5", "activation.average=0.99"],

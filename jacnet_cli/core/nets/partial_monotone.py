@@ -37,6 +37,18 @@ from torch import Tensor, nn
 
 
 
+def _monotone_slopes(kx: Tensor, kz: Tensor) -> Tensor:
+    """Fritsch–Carlson slopes at increasing knots (kx (d, P), kz (P,)): at interior knots the
+    weighted harmonic mean of the neighbouring secants, at the ends the end secant. Both keep
+    the cubic Hermite interpolant monotone (slope / secant <= 3) and every slope > 0."""
+    h = kx.diff(dim=1)  # (d, P-1)
+    delta = kz.diff() / h  # secants > 0
+    w1 = 2 * h[:, 1:] + h[:, :-1]
+    w2 = h[:, 1:] + 2 * h[:, :-1]
+    inner = (w1 + w2) / (w1 / delta[:, :-1] + w2 / delta[:, 1:])
+    return torch.cat([delta[:, :1], inner, delta[:, -1:]], dim=1)
+
+
 class PartialMonotone(nn.Module):
     """f: R^d -> R, monotone in the inputs `monotone` with the given signs.
 
@@ -49,6 +61,11 @@ class PartialMonotone(nn.Module):
         eps: the floor ε >= 0 of each signed partial (ε > 0: strictly monotone).
         linear: add a linear term, non-negative (after the signs) in the monotone inputs.
         members: K networks averaged (an ensemble in one module; 1: a single network).
+        keypoints: calibrate each input with many distinct values by a fixed increasing
+            monotone cubic map through `keypoints` of its training quantiles to the normal
+            scores of those quantiles (`calibrate`; 0: none). An increasing map of an input
+            keeps f monotone in it, so skewed columns (crime rates, incomes, lot sizes) are
+            spread out without touching the guarantee.
         average: decay of an exponential moving average of the weights (0: none). Each
             training forward first moves the average towards the current weights; in eval
             mode (validation, early stopping, every evaluation) the network computes with
@@ -63,8 +80,14 @@ class PartialMonotone(nn.Module):
 
     def __init__(self, d: int, monotone: list[int], signs: list[float], hidden: int = 64,
                  depth: int = 1, eps: float = 0.0, linear: bool = False, members: int = 1,
-                 average: float = 0.0):
+                 average: float = 0.0, keypoints: int = 0):
         super().__init__()
+        self.keypoints = keypoints
+        if keypoints:  # identity until `calibrate` sees the training inputs
+            grid = torch.linspace(-3.0, 3.0, keypoints)
+            self.register_buffer("knots_x", grid.repeat(d, 1))  # (d, P)
+            self.register_buffer("knots_z", grid.clone())  # (P,)
+            self.register_buffer("knots_m", torch.ones(d, keypoints))  # slopes at the knots
         self.d, self.hidden, self.eps, self.members = d, hidden, eps, members
         self.register_buffer("mono", torch.tensor(monotone, dtype=torch.long))
         self.register_buffer("rest", torch.tensor([i for i in range(d) if i not in monotone],
@@ -98,6 +121,42 @@ class PartialMonotone(nn.Module):
             for n, p in self.named_parameters():
                 self.register_buffer("avg_" + n.replace(".", "_"), p.detach().clone())
             self.register_buffer("avg_updates", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def calibrate(self, x: Tensor) -> None:
+        """Fix each input's knots at its training quantiles (inputs with fewer than 2P
+        distinct values, e.g. 0/1 or counts, stay as they are), and the knots' slopes."""
+        p = self.keypoints
+        levels = (torch.arange(p, dtype=x.dtype) + 0.5) / p
+        z = torch.special.ndtri(levels)
+        self.knots_z.copy_(z)
+        for j in range(self.d):
+            col = x[:, j]
+            knots = torch.quantile(col, levels)
+            if torch.unique(col).numel() < 2 * p or not bool((knots.diff() > 0).all()):
+                self.knots_x[j] = z  # identity: z = x
+            else:
+                self.knots_x[j] = knots
+        self.knots_m.copy_(_monotone_slopes(self.knots_x, self.knots_z))
+
+    def _calibrated(self, x: Tensor) -> Tensor:
+        """Each input through its increasing map: monotone cubic Hermite between the knots
+        (Fritsch–Carlson slopes: C¹, so J is continuous), linear beyond the end knots with
+        the end slopes; every slope > 0, so the map is strictly increasing: (N, d) -> (N, d)."""
+        kx, kz, km = self.knots_x.to(x), self.knots_z.to(x), self.knots_m.to(x)
+        xt = x.T.contiguous()  # (d, N)
+        i = torch.searchsorted(kx, xt).clamp(1, kx.shape[1] - 1)  # (d, N)
+        x0, x1 = kx.gather(1, i - 1), kx.gather(1, i)
+        m0, m1 = km.gather(1, i - 1), km.gather(1, i)
+        z0, z1 = kz[i - 1], kz[i]
+        h = x1 - x0
+        t = (xt - x0) / h
+        inside = z0 * (1 + 2 * t) * (1 - t) ** 2 + m0 * h * t * (1 - t) ** 2 \
+            + z1 * t ** 2 * (3 - 2 * t) - m1 * h * t ** 2 * (1 - t)
+        below = kz[0] + km[:, :1] * (xt - kx[:, :1])
+        above = kz[-1] + km[:, -1:] * (xt - kx[:, -1:])
+        out = torch.where(xt < kx[:, :1], below, torch.where(xt > kx[:, -1:], above, inside))
+        return out.T
 
     def _update_average(self) -> None:
         with torch.no_grad():
@@ -140,6 +199,8 @@ class PartialMonotone(nn.Module):
         """f(x): (N, d) -> (N, 1)."""
         if self.average and self.training and torch.is_grad_enabled():
             self._update_average()
+        if self.keypoints:
+            x = self._calibrated(x)
         each = self.members_forward(x)  # (K, N, 1)
         out = each.mean(0)
         if self.training and self.members > 1 and torch.is_grad_enabled():

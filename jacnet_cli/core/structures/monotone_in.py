@@ -39,6 +39,8 @@ class MonotoneIn(Structure):
             members' variance, `penalty`), instead of the loss of their mean.
         average: decay of an exponential moving average of the weights, which every
             evaluation uses (0: off).
+        keypoints: calibrate inputs with many distinct values by an increasing
+            monotone cubic map through this many training quantiles (0: off).
     """
 
     name = "monotone_in"
@@ -50,8 +52,12 @@ class MonotoneIn(Structure):
     def __init__(self, inputs: list[str | int] | str | int = (),
                  decreasing: list[str | int] | str | int = (), eps: float = 0.0,
                  hidden: int | None = None, linear: bool = False, members: int = 1,
-                 independent: bool = False, average: float = 0.0):
+                 independent: bool = False, average: float = 0.0, keypoints: int = 0):
         self.inputs, self.decreasing = _as_list(inputs), _as_list(decreasing)
+        self.keypoints = checks.integer("activation.keypoints", keypoints, 0)
+        if self.keypoints == 1:
+            raise ValueError("activation.keypoints=1 is not allowed; it must be 0 (off) or >= 2")
+        self.needs_points = self.keypoints > 0  # fit_data: the inputs' training quantiles
         self.average = checks.nonnegative("activation.average", average)
         if self.average >= 1:
             raise ValueError(f"activation.average={average!r} is not allowed; it must be in [0, 1)")
@@ -76,13 +82,14 @@ class MonotoneIn(Structure):
             return {"inputs": list(self.inputs), "decreasing": list(self.decreasing),
                     "eps": self.eps, "hidden": self.hidden, "linear": self.linear,
                     "members": self.members, "independent": self.independent,
-                    "average": self.average}
+                    "average": self.average, "keypoints": self.keypoints}
         # Bound to the data's inputs: by index, which rebuilds without the column names.
         pairs = list(zip(self.indices, self.signs))
         return {"inputs": [i for i, s in pairs if s > 0],
                 "decreasing": [i for i, s in pairs if s < 0], "eps": self.eps,
                 "hidden": self.hidden, "linear": self.linear, "members": self.members,
-                "independent": self.independent, "average": self.average}
+                "independent": self.independent, "average": self.average,
+                "keypoints": self.keypoints}
 
     def bind(self, names: list[str]) -> None:
         """Resolve the chosen inputs against the data's column names."""
@@ -146,7 +153,12 @@ class MonotoneIn(Structure):
 
         width = hidden if self.hidden is None else self.hidden
         return PartialMonotone(d_x, self.indices, self.signs, width, depth, self.eps, self.linear,
-                               self.members, self.average)
+                               self.members, self.average, self.keypoints)
+
+    def fit_data(self, net: nn.Module, x: Tensor, y: Tensor) -> None:
+        """With `keypoints`: the inputs' calibration from the training inputs."""
+        if self.keypoints and x.shape[0]:
+            net.calibrate(x)
 
     def penalty(self, net: nn.Module) -> Tensor | None:
         """With `independent` and several members: the members' variance at the last training
@@ -177,6 +189,7 @@ class MonotoneIn(Structure):
         # s_i ∂ŷ/∂x_i = (s_y / s_x_i) ∂f/∂x̃_i: a floor ε in user units needs max_i ε s_x_i / s_y.
         new = MonotoneIn(self.inputs, self.decreasing,
                          self.eps * float(x_scale[self.indices].max() / y_scale[0]), self.hidden,
-                         self.linear, self.members, self.independent, self.average)
+                         self.linear, self.members, self.independent, self.average,
+                         self.keypoints)
         new.indices, new.signs, new.names = self.indices, self.signs, self.names
         return new
