@@ -122,3 +122,13 @@ def test_keypoints_calibrate_skewed_inputs_and_keep_the_signs():
     assert float((left - right).abs().max()) < 1e-4 * float(left.abs().max())
     grad = net.gradient(20 * torch.randn(500, 3, dtype=torch.float64))[:, 0]
     assert float(grad[:, 0].min()) >= 0 and float(grad[:, 1].max()) <= 0
+
+
+def test_one_member_is_the_single_network_it_was():
+    """members=1 keeps the layout of the single network (checkpoints from before members
+    load): flat non-negative weights (H, k), (H, H) and one conditioner MLP."""
+    net = PartialMonotone(5, [0, 3], [1.0, 1.0], hidden=7)
+    shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    assert shapes["w1"] == (7, 2) and shapes["w2"] == (7, 7)
+    assert shapes["conditioner.layers.2.weight"] == (1 + 3 * 7, 7)
+    assert not any(k.startswith("conditioner.0.") for k in shapes)

@@ -38,6 +38,14 @@ COMMON = ["plots=false", "progress=false", "runtime.threads=1"]
 
 CONFIGS: dict[str, list[str]] = {
     "base": [],
+    "d2": ["model.depth=2"],
+    "d2_spread1": ["model.depth=2", "+init_spread=1.0"],
+    "d2_lin": ["model.depth=2", "activation.linear=true"],
+    "spread1": ["+init_spread=1.0"],
+    "spread1_lr3": ["+init_spread=1.0", "optim.lr=0.003"],
+    "lr1": ["optim.lr=0.001"],
+    "lr1_h128": ["optim.lr=0.001", "activation.hidden=128"],
+    "lr1_m5": ["optim.lr=0.001", "activation.members=5"],
     "kp16": ["activation.keypoints=16"],
     "kp16_m5": ["activation.keypoints=16", "activation.members=5"],
     "kp16_m5avg": ["activation.keypoints=16", "activation.members=5", "activation.average=0.99"],
@@ -94,7 +102,12 @@ def run_one(table: str, seed: int, overrides: list[str]) -> dict:
     from jacnet_cli.run.configs import compose
     from jacnet_cli.run.experiment import Experiment
 
+    from jacnet_cli.core.nets import partial_monotone
+
     t = TABLES[table]
+    spread = [o for o in overrides if o.startswith("+init_spread=")]  # screen-only knob
+    partial_monotone.INIT_SPREAD = float(spread[0].split("=")[1]) if spread else 0.3
+    overrides = [o for o in overrides if not o.startswith("+init_spread=")]
     ov = [o for o in t.overrides() if not o.startswith(("data.path=", "data.test_path="))]
     cfg = compose(ov + [f"data.path={inner_file(table, seed)}"] + COMMON + list(overrides)
                   + [f"seed={seed}"])

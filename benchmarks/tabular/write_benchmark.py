@@ -13,8 +13,7 @@ from jacnet_cli.plots.tables import markdown_table
 
 HERE = Path(__file__).resolve().parent
 LABELS = {
-    "jacnet": "**jacnet monotone_in, defaults**",
-    "jacnet_v1": "jacnet, previous defaults (one network)",
+    "jacnet": "**jacnet monotone_in, defaults** (no tuning flag)",
     "lmn": "LMN (monotonenorm, the authors' per-table architecture)",
     "lmn2": "monotonicnetworks (LMN's successor, README network)",
     "cmnn": "mononet (constrained monotone dense, Runje & Shankaranarayana)",

@@ -35,6 +35,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from jacnet_cli.core.nets.mlp import MLP
+
+
+
+#: spread (sd) of the free weights of the non-negative layers at initialisation
+INIT_SPREAD = 0.3
 
 
 def _monotone_slopes(kx: Tensor, kz: Tensor) -> Tensor:
@@ -96,20 +102,22 @@ class PartialMonotone(nn.Module):
         k, m = len(monotone), members
         # Free weights whose softplus are the non-negative ones, started near 0.5 and 2/H so
         # that the pre-activations of both layers start O(1).
-        self.w1 = nn.Parameter(torch.randn(m, hidden, k) * 0.3 - 0.5)  # (K, H, k)
-        self.w2 = nn.Parameter(torch.randn(m, hidden, hidden) * 0.3 + math.log(2 / hidden))
+        # Stored flat, (K·H, k) and (K·H, H), so that one network (K = 1) has the weights,
+        # random draws and state_dict of the single network this module was before members.
+        sd = INIT_SPREAD
+        self.w1 = nn.Parameter(torch.randn(m * hidden, k) * sd - 0.5)
+        # softplus(w) ~ e^w for w << 0: the mean e^{mean + sd²/2} stays that of sd = 0.3
+        self.w2 = nn.Parameter(torch.randn(m * hidden, hidden) * sd + math.log(2 / hidden)
+                               - (sd ** 2 - 0.09) / 2)
         outputs = 1 + 3 * hidden  # β, b, c, a
         r = int(self.rest.numel())
-        self.layers = nn.ParameterList()  # the members' conditioners of x_R, batched: (K, in, out)
-        if r:
-            sizes = [r] + [hidden] * depth + [outputs]
-            for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-                bound = 1 / math.sqrt(fan_in)  # torch's default for nn.Linear
-                self.layers.append(nn.Parameter((torch.rand(m, fan_in, fan_out) * 2 - 1) * bound))
-                self.layers.append(nn.Parameter((torch.rand(m, 1, fan_out) * 2 - 1) * bound))
+        if r:  # each member's conditioner of x_R (one MLP, or a list of K)
+            mlps = [MLP(r, outputs, hidden, depth, "tanh") for _ in range(m)]
+            self.conditioner = mlps[0] if m == 1 else nn.ModuleList(mlps)
             self.free = None
         else:
-            self.free = nn.Parameter(torch.randn(m, 1, outputs) * 0.1)
+            self.conditioner = None
+            self.free = nn.Parameter(torch.randn(m * outputs) * 0.1)
         self.u = self.v = None
         if linear:  # softplus(-2) = 0.13: a small monotone slope to start from
             self.u = nn.Parameter(torch.full((k,), -2.0))  # (k,)
@@ -173,15 +181,25 @@ class PartialMonotone(nn.Module):
         return self.get_parameter(name)
 
     def _conditions(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        if self.free is None:
-            z = x[:, self.rest].expand(self.members, -1, -1)  # (K, N, r)
-            for i in range(0, len(self.layers), 2):
-                z = torch.baddbmm(self._w(f"layers.{i + 1}"), z, self._w(f"layers.{i}"))
-                if i + 2 < len(self.layers):
-                    z = torch.tanh(z)
-            out = z  # (K, N, 1 + 3H)
+        k = self.members
+        if self.conditioner is not None:
+            xr = x[:, self.rest]
+            if self.average and not self.training:  # the conditioners with averaged weights
+                weights = {n[len("conditioner."):]: self._w(n) for n in self._names
+                           if n.startswith("conditioner.")}
+                run = lambda xr: torch.func.functional_call(self.conditioner, weights,  # noqa: E731
+                                                            (xr,)) if k == 1 else torch.stack(
+                    [torch.func.functional_call(
+                        mlp, {n.split(".", 1)[1]: w for n, w in weights.items()
+                              if n.split(".", 1)[0] == str(i)}, (xr,))
+                     for i, mlp in enumerate(self.conditioner)])
+                out = run(xr)
+            else:
+                out = self.conditioner(xr) if k == 1 else \
+                    torch.stack([mlp(xr) for mlp in self.conditioner])
+            out = out.reshape(k, x.shape[0], -1)  # (K, N, 1 + 3H)
         else:
-            out = self._w("free").expand(-1, x.shape[0], -1)
+            out = self._w("free").reshape(k, 1, -1).expand(-1, x.shape[0], -1)
         h = self.hidden
         beta, b, c, a = out[..., :1], out[..., 1:1 + h], out[..., 1 + h:1 + 2 * h], out[..., 1 + 2 * h:]
         return beta, b, c, F.softplus(a) / h  # / H: the sum of H units starts O(1)
@@ -190,7 +208,9 @@ class PartialMonotone(nn.Module):
         """Each member's f_k(x) without the ε and linear terms: (N, d) -> (K, N, 1)."""
         beta, b, c, a = self._conditions(x)
         xs = (x[:, self.mono] * self.signs.to(x)).expand(self.members, -1, -1)  # (K, N, k)
-        w1, w2 = F.softplus(self._w("w1")), F.softplus(self._w("w2"))
+        k, h = self.members, self.hidden
+        w1 = F.softplus(self._w("w1")).reshape(k, h, -1)  # (K, H, k)
+        w2 = F.softplus(self._w("w2")).reshape(k, h, h)  # (K, H, H)
         h = torch.tanh(torch.baddbmm(b, xs, w1.transpose(1, 2)))  # (K, N, H)
         g = torch.tanh(torch.baddbmm(c, h, w2.transpose(1, 2)))  # (K, N, H)
         return beta + (a * g).sum(-1, keepdim=True)  # (K, N, 1)
