@@ -174,8 +174,11 @@ def tuned(tables: list[str], models: list[str], cache: dict) -> None:
                     res = _jacnet_entry(t, sp, best[3])
                     res["train_time_s"] = float(sum(s[1] for s in scored))
                     res["configs"] = len(scored)
+                    table_keys = {o.split("=", 1)[0] for o in t.overrides()}
                     res["choice"] = " ".join(f"{k}={v}" for k, v in best[2].items()
-                                             if k != "seed")
+                                             if k != "seed" and k not in table_keys
+                                             and not k.startswith(("plots", "progress",
+                                                                   "runtime")))
                 else:
                     predict, info = PEERS[model](t, sp, seed, GRIDS[model])
                     res = _entry(t, sp, predict, info)

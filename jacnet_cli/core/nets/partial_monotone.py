@@ -18,13 +18,21 @@ for functions monotone in x_S (Daniels & Velikova 2010); UMNN's single-input int
 special case |S| = 1, and this form extends it to several inputs.
 
 With `members=K` the network is an ensemble: K such networks (each its own weights and
-conditioner, evaluated in one batched pass) and f is their mean, f = (1/K) Σ_k f_k. A mean of
+conditioner; the non-negative layers of all K run as one batched product) and f is their mean, f = (1/K) Σ_k f_k. A mean of
 functions each non-decreasing in x_S is non-decreasing in x_S, so the guarantee holds
 unchanged. While training, `spread` holds the mean over the batch of the members' variance,
 (1/K) Σ_k (f_k - f)²: added to the mean squared error of f it gives exactly the mean of the
 members' own squared errors, (1/K) Σ_k (f_k - y)² = (f - y)² + (1/K) Σ_k (f_k - f)², so each
 member trains as if alone (a deep ensemble) while early stopping watches the mean
 (`MonotoneIn.penalty` adds it when `activation.independent`).
+
+Two more options keep the guarantee for the same reason (they change which monotone function
+is fitted, never the signs): `average`, an exponential moving average of the weights that
+every evaluation uses (any weights give a monotone f); and `keypoints`, a fixed strictly
+increasing C¹ map of each input with many distinct values (a monotone cubic through its
+training quantiles), composed before the network: s_i ∂f/∂x_i = (s_i ∂f/∂z_i)(dz_i/dx_i) with
+dz_i/dx_i > 0. The tabular benchmark (benchmarks/tabular/README.md) measured all three; none
+beat the single network beyond the noise of small tables, so all are off by default.
 """
 
 from __future__ import annotations
@@ -36,8 +44,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from jacnet_cli.core.nets.mlp import MLP
-
-
 
 #: spread (sd) of the free weights of the non-negative layers at initialisation
 INIT_SPREAD = 0.3
