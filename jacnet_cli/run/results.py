@@ -22,6 +22,7 @@ KEYS: dict[str, str] = {
     "threads": "torch threads used", "parameters": "trainable parameters",
     "wall_time_s": "seconds from start to end (resumed runs included)",
     "init_from": "the run directory it was fine-tuned from",
+    "lost": "a sweep job its machine stopped (not its own failure): the same command reruns it",
     "source_run": "eval/invert: the run directory it read", "file": "eval: the file predicted",
     "rows": "eval: rows predicted", "overrides": "eval: keys changed from the saved run",
     # training
