@@ -178,7 +178,7 @@ BAD_FILES = {
     "empty": ("", "is empty"),
     "no_header": ("1,2\n3,4\n", "has no header row"),
     "non_numeric": ("x,y\n1,2\n3,abc\n", "line 3, column 'y': 'abc' is not a number"),
-    "nan_rows": ("x,y\n1,2\nnan,3\n4,inf\n5,6\n7,8\n9,10\n", "2 row(s) hold NaN, inf or an empty cell"),
+    "nan_rows": ("x,y\n1,2\nnan,3\n4,inf\n5,6\n7,8\n9,10\n", "2 row(s) hold a missing value"),
     "unknown_column": ("a,b\n1,2\n3,4\n", "no column 'x'"),
     "too_few_rows": ("x,y\n1,2\n3,4\n", "usable rows"),
     "ragged": ("x,y\n1,2\n3\n", "line 3 has 1 cells"),
@@ -421,7 +421,7 @@ def test_bce_bad_labels_are_one_line_exit_2(tmp_path, jacnet):
                   "loss=bce", "activation=none", f"hydra.run.dir={tmp_path / 'r'}"], cwd=tmp_path)
     lines = [line for line in res.stderr.splitlines() if line.strip()]
     assert res.returncode == 2 and len(lines) == 1 and "Traceback" not in res.stderr
-    assert "loss=bce needs 0/1 labels" in lines[0] and "'label' holds 0.5 (data row 8)" in lines[0]
+    assert "loss=bce needs 0/1 labels" in lines[0] and "'label' holds 0.5 (line 9)" in lines[0]
     res = jacnet(["train", "loss=bce", f"hydra.run.dir={tmp_path / 's'}"], cwd=tmp_path)
     assert res.returncode == 2 and "loss=bce needs 0/1 labels from a file" in res.stderr
 

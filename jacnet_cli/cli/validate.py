@@ -75,6 +75,10 @@ def check_config(task: str, cfg: Any, multirun: bool = False, skip: set[str] = f
 
 def check_values(task: str, cfg: dict[str, Any]) -> None:
     """Build the task's config without running it; raise ValueError (one line) if bad."""
+    if task == "train" and cfg.get("resume") is None:
+        from jacnet_cli.data.files import precheck  # the file, before torch loads
+
+        precheck(cfg.get("data"), labels=cfg.get("loss") == "bce")
     from jacnet_cli.run import build, settings
 
     if task == "train":

@@ -250,6 +250,8 @@ class Experiment:
                     "parameters": sum(p.numel() for p in model.parameters()), **plan.describe()}
         if settings.init_from is not None:
             self.out["init_from"] = str(Path(settings.init_from).expanduser().resolve())
+        if (data.meta or {}).get("rows_dropped"):  # data.drop_nonfinite=true
+            self.out["rows_dropped"] = data.meta["rows_dropped"]
 
     def _run(self, plot: Plotter | None) -> dict[str, Any]:
         self.build()

@@ -43,12 +43,39 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             + "pass overwrite=true to replace it, or choose another directory")
     if state is not None:
         experiment.clear(run_dir)  # overwrite=true: nothing of the old run may pass for this one's
+    fresh = _fresh(run_dir)
     config = OmegaConf.to_container(cfg, resolve=True)
     config.pop("resume", None)
     config.pop("overwrite", None)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(config)))
     run = experiment.Experiment(config, run_dir, show_progress(cfg.get("progress", "auto")))
-    return run.run(plot=figures.write)
+    try:
+        return run.run(plot=figures.write)
+    except ValueError:  # bad input found in setup: a run that never started leaves no folder
+        if fresh and run.phase == "setup":
+            _remove(run_dir)
+        raise
+
+
+#: what Hydra puts into a run directory before the task runs
+HYDRA_FILES = {".hydra", "train.log"}
+
+
+def _fresh(run_dir: Path) -> bool:
+    """Whether run_dir holds only what Hydra made for this run (so it is this run's)."""
+    return {p.name for p in run_dir.iterdir()} <= HYDRA_FILES
+
+
+def _remove(run_dir: Path) -> None:
+    """Remove a run directory this run made, and Hydra's day folder above it if that is left
+    empty (outputs/<day>/<time>-train)."""
+    import re
+    import shutil
+
+    shutil.rmtree(run_dir, ignore_errors=True)
+    parent = run_dir.parent
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", parent.name) and not any(parent.iterdir()):
+        parent.rmdir()
 
 
 def _resume(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
