@@ -79,10 +79,14 @@ def _loss_in_data_units(loss: str, out: dict[str, Any], d_y: int) -> dict[str, f
     return {}
 
 
-def _init_from(model: nn.Module, run_dir: str, config: dict[str, Any]) -> None:
+def _init_from(model: nn.Module, run_dir: str, config: dict[str, Any],
+               optimizer: Any = None) -> None:
     """Start from another run's trained weights (`init_from=RUN_DIR`): the same model,
     structure and columns, so every tensor matches; its units come too, so the function it
-    starts from is exactly that run's, in the data's units."""
+    starts from is exactly that run's, in the data's units. With the same optimiser, its
+    state comes too (moments, step count and learning rate, so fine-tuning continues where
+    the run ended instead of restarting Adam's first large steps); an `optim.lr` other than
+    that run's replaces the rate."""
     from jacnet_cli.run import configs
 
     try:
@@ -107,6 +111,15 @@ def _init_from(model: nn.Module, run_dir: str, config: dict[str, Any]) -> None:
                          f"{'differs' if first in state else 'is missing'}); fine-tune with the "
                          "same model, activation and data columns as that run")
     model.load_state_dict(state)
+    theirs = (blob.get("config") or {}).get("optim", {})
+    saved = (blob.get("training") or {}).get("optimizer")
+    if optimizer is None or saved is None or theirs.get("_target_") != config["optim"].get("_target_"):
+        return
+    optimizer.load_state_dict(saved)
+    lr = config["optim"].get("lr")
+    if lr is not None and lr != theirs.get("lr"):
+        for group in optimizer.param_groups:
+            group["lr"] = lr
 
 
 def _penalty(weight: float, model: nn.Module) -> Callable[[nn.Module, torch.Tensor], torch.Tensor] | None:
@@ -214,7 +227,7 @@ class Experiment:
         if self.data.meta is not None:  # kept with the run, so it rebuilds without the file
             cfg["data"]["meta"] = self.data.meta
         if settings.init_from is not None:
-            _init_from(self.model, settings.init_from, cfg)
+            _init_from(self.model, settings.init_from, cfg, setup.optimizer)
         data, model = self.data, self.model
         core, units = unwrap(model)  # the model trains in standard units when there are units
         if getattr(core, "structure", None) is not None:  # what the data decided, kept too
@@ -375,6 +388,11 @@ class Experiment:
                 structure.name, model.d_x, model.d_y,
                 " (activation.conservative=true holds it by construction)"
                 if getattr(structure, "conservative", True) is False else "")
+        note = structure.direction(self.data.x_train, self.data.y_train, self.data.x_names) \
+            if structure is not None and self.data.x_train.shape[0] else None
+        if note:  # the data's direction disagrees with the structure's: one line, the fix
+            log.warning("%s", note)
+            self.out["direction_warning"] = note
         _, units = unwrap(model)
         if units is not None:
             self._describe_units(units)

@@ -19,7 +19,8 @@ from torch import Tensor, nn
 
 from jacnet_cli.core import checks
 from jacnet_cli.core.structures.base import (Bound, Structure, asymmetry, cr_residual,
-                                             operator_norm, spd_solve, tanhc)
+                                             falling_hint, linear_fit, operator_norm,
+                                             spd_solve, tanhc)
 
 
 class Unconstrained(Structure):
@@ -137,6 +138,13 @@ class PositiveDefinite(Structure):
 
     def constants(self) -> dict[str, float]:
         return {"eps": self.eps}
+
+    def direction(self, x: Tensor, y: Tensor, names: list[str]) -> str | None:
+        """1-D: increasing only, so falling data get a line naming monotone_in's decreasing."""
+        fit = linear_fit(x, y) if x.shape[1] == y.shape[1] == 1 else None
+        if fit is not None and fit.clear(sign=-1.0):
+            return falling_hint(names, float(fit.slope[0, 0]), self.name)
+        return None
 
     def rescaled(self, x_scale: Tensor, y_scale: Tensor) -> "Structure":
         # D = (s_y/s_x) J: eigenvalues >= ε in user units need ε s_x/s_y for J.
@@ -260,6 +268,25 @@ class Lipschitz(Structure):
             return {}
         return {"lipschitz_bound": float(net.lipschitz_bound())
                 * float(y_scale.max() / x_scale.min())}
+
+    def direction(self, x: Tensor, y: Tensor, names: list[str]) -> str | None:
+        """The data's least-squares slope (its operator norm) clearly steeper than k."""
+        fit = linear_fit(x, y)
+        if fit is None:
+            return None
+        steep = float(torch.linalg.matrix_norm(fit.slope, ord=2))
+        if fit.slope.numel() == 1:  # 1-D: steeper than k by 3 standard errors
+            se = abs(float(fit.slope[0, 0] / fit.t[0, 0])) if math.isfinite(fit.t[0, 0]) else 0.0
+            clear = steep - self.k >= 3 * se
+        else:
+            clear = steep > 1.1 * self.k
+        if not (clear and steep > self.k):
+            return None
+        suggest = float(f"{1.25 * steep:.2g}")
+        where = f"in {names[0]}" if fit.slope.numel() == 1 else "(its largest singular value)"
+        return (f"the data's least-squares slope is {steep:.3g} {where}, steeper than "
+                f"activation.k={self.k:g}: a {self.k:g}-Lipschitz ŷ cannot follow it; raise "
+                f"activation.k, e.g. activation.k={suggest:g}")
 
     def rescaled(self, x_scale: Tensor, y_scale: Tensor) -> "Structure":
         # ‖diag(s_y) J diag(1/s_x)‖ <= max(s_y) ‖J‖ / min(s_x).

@@ -13,6 +13,8 @@ owns everything about that guarantee, and the rest of jacnet only reads what it 
 - `exact(d_x, d_y)` / `primitive`: ŷ in closed form, or `jacobian` (/ `jvp`) for a quadrature;
 - `solve`, `inverse_method`, `invert_primitive`, `inverts_input`: how to invert;
 - `rescaled(x_scale, y_scale)`: the same guarantee for a model trained in standard units;
+- `direction(x, y, names)`: one line when the data's direction disagrees with the
+  structure's (a falling curve given `pd`), naming the option that fits (default: None);
 - its constructor checks its own arguments (`core.checks`).
 
 A subclass with a `name` registers itself in `STRUCTURES` when its module is imported; the
@@ -22,6 +24,7 @@ its `conf/activation/<name>.yaml`, nothing else.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, ClassVar, NamedTuple
 
 import torch
@@ -300,11 +303,57 @@ class Structure:
     def bind(self, names: list[str]) -> None:
         """Learn the data's input names (structures that refer to inputs by name)."""
 
+    def direction(self, x: Tensor, y: Tensor, names: list[str]) -> str | None:
+        """One line when the training data's direction disagrees with the structure's (a
+        least-squares slope of the other sign, a steeper one than a bound allows), naming
+        the option that fits; None when there is nothing to say. x (N, d_x), y (N, d_y) in
+        the data's units; `names`: the inputs'. Default: nothing to say."""
+        return None
+
     def __repr__(self) -> str:
         from jacnet_cli.core.specs import arguments
 
         args = ", ".join(f"{k}={v!r}" for k, v in arguments(self).items())
         return f"{type(self).__name__}({args})"
+
+
+class LinearFit(NamedTuple):
+    """The least-squares fit y ≈ x Aᵀ + b of a structure's `direction` check."""
+
+    slope: Tensor  # A (d_y, d_x)
+    t: Tensor  # each slope over its standard error (d_y, d_x); ±inf for an exact fit
+
+    def clear(self, i: int = 0, j: int = 0, sign: float = 1.0, t: float = 3.0) -> bool:
+        """Whether slope (i, j) has the sign `sign`, clearly: |t| >= `t` (about 99.7%
+        under Gaussian noise)."""
+        return bool(sign * self.t[i, j] >= t)
+
+
+def linear_fit(x: Tensor, y: Tensor) -> LinearFit | None:
+    """Least squares of y on x with an intercept, and the slopes' t statistics; None when
+    there are too few rows (fewer than d_x + 3) or x is degenerate."""
+    x, y = x.detach().double().cpu(), y.detach().double().cpu()
+    n, d_x = x.shape
+    if n < d_x + 3:
+        return None
+    design = torch.cat([x - x.mean(0), torch.ones(n, 1, dtype=x.dtype)], 1)  # (N, d_x + 1)
+    gram = design.T @ design
+    if torch.linalg.matrix_rank(gram) < d_x + 1:
+        return None
+    coef = torch.linalg.solve(gram, design.T @ y)  # (d_x + 1, d_y)
+    resid = y - design @ coef
+    var = (resid ** 2).sum(0) / (n - d_x - 1)  # (d_y,)
+    se = torch.sqrt(torch.diag(torch.linalg.inv(gram))[:d_x, None] * var[None, :])  # (d_x, d_y)
+    slope = coef[:d_x].T  # (d_y, d_x)
+    t = torch.where(se.T > 0, slope / torch.where(se.T > 0, se.T, 1.0), slope.sign() * math.inf)
+    return LinearFit(slope, t)
+
+
+def falling_hint(names: list[str], slope: float, structure: str) -> str:
+    """The line for a 1-input structure that only increases, fitted to falling data."""
+    return (f"the data fall (least-squares slope {slope:.3g} in {names[0]}) but "
+            f"activation={structure} fits an increasing function only; for a decreasing one "
+            f"use activation=monotone_in activation.decreasing=[{names[0]}]")
 
 
 def fitting(d_x: int, d_y: int) -> str:

@@ -15,7 +15,8 @@ from torch import Tensor, nn
 
 from jacnet_cli.core import checks
 from jacnet_cli.core.nets.gradnets import NETWORKS, NONLINEARITIES
-from jacnet_cli.core.structures.base import Bound, OwnedExact, Structure, asymmetry, spd_solve
+from jacnet_cli.core.structures.base import (Bound, OwnedExact, Structure, asymmetry,
+                                             falling_hint, linear_fit, spd_solve)
 
 
 class Potential(OwnedExact):
@@ -141,6 +142,13 @@ class Monotone(Potential):
 
     def constants(self) -> dict[str, float]:
         return {"eps": self.eps, **({"max_eig": self.max_eig} if self.max_eig else {})}
+
+    def direction(self, x: Tensor, y: Tensor, names: list[str]) -> str | None:
+        """1-D: increasing only, so falling data get a line naming monotone_in's decreasing."""
+        fit = linear_fit(x, y) if x.shape[1] == y.shape[1] == 1 else None
+        if fit is not None and fit.clear(sign=-1.0):
+            return falling_hint(names, float(fit.slope[0, 0]), self.name)
+        return None
 
     def rescaled(self, x_scale: Tensor, y_scale: Tensor) -> "Structure":
         r = float(x_scale[0] / y_scale[0])
