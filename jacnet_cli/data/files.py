@@ -35,7 +35,10 @@ class FileData:
         path: a CSV with a header row, an .npz with arrays x and y, or Parquet (pyarrow).
         x, y: the input and output columns, by name or 0-based index (npz: x1.., y1..).
         test_path: a second file (same columns) to test on; else `test_fraction` of the rows.
-        test_fraction, val_fraction: shares of the rows held out (seeded by the run's seed).
+        test_fraction, val_fraction: shares of the rows held out (seeded by the run's seed);
+            val_fraction "auto": 0.15, or none for a small file (at most SMALL_ROWS rows left
+            to train on), which then trains on them all with the small-data plan
+            (run/plan.py) instead of choosing its weights on a split of a few rows.
         standardize: train on standardised x and y (the model is still used in the data's
             units; the structure's constants are rescaled so its guarantee holds there).
         guarantee_margin: the guarantee box is the data's bounding box widened by this share
@@ -65,7 +68,7 @@ class FileData:
     y: Sequence[str | int] | str | int | None = None
     test_path: str | None = None
     test_fraction: float = 0.2
-    val_fraction: float = 0.0
+    val_fraction: float | str = 0.0
     standardize: bool = True
     guarantee_margin: float = 0.1
     grid_points: int = 2001
@@ -91,9 +94,12 @@ class FileData:
                                  f"data.{key}=[col1,col2] (names or 0-based indices)")
         for key in ("test_fraction", "val_fraction"):
             value = getattr(self, key)
+            if key == "val_fraction" and value == "auto":
+                continue
             if not (checks.is_number(value) and 0 <= value < 1):
-                raise checks.refuse(f"data.{key}", value, "it must be a number in [0, 1)")
-        if self.test_fraction + self.val_fraction >= 1:
+                raise checks.refuse(f"data.{key}", value, "it must be a number in [0, 1)"
+                                    + (" or auto" if key == "val_fraction" else ""))
+        if self.val_fraction != "auto" and self.test_fraction + self.val_fraction >= 1:
             raise ValueError(f"data.test_fraction + data.val_fraction = "
                              f"{self.test_fraction + self.val_fraction:g} leaves no training rows; "
                              "their sum must be < 1")
@@ -200,6 +206,7 @@ class FileData:
                              self._where("data.test_path"))
         n_test, n_val, _ = split_sizes(rows, self.test_fraction, self.val_fraction,
                                        self.test_path is not None, str(self.path))
+        self.val_rows = n_val
         lo, hi = table[:, :d_x].min(0), table[:, :d_x].max(0)
         # One copy of the table: the rows in split order (test, validation, training); each
         # split and its x and y are views of it.
@@ -260,7 +267,8 @@ class FileData:
         names, x_idx, y_idx = self._header(path)
         split = seed if self.split_seed is None else self.split_seed
         source = streams.convert(path, names, x_idx, y_idx, split, self.test_fraction,
-                                 self.val_fraction, self.drop_nonfinite,
+                                 VAL_FRACTION if self.val_fraction == "auto"
+                                 else self.val_fraction, self.drop_nonfinite,
                                  delimiter=self.delimiter)
         if source.counts["train"] < self.MIN_TRAIN_ROWS:
             raise ValueError(f"data.path={self.path!r} leaves {source.counts['train']} training "
@@ -384,11 +392,21 @@ def _streams(path: Any, x: Any, y: Any, stream: Any, memory_mb: float) -> bool:
     return 2 * tables.table_bytes(Path(str(path)).expanduser(), columns) > memory_mb * 2**20
 
 
-def split_sizes(rows: int, test_fraction: float, val_fraction: float, test_file: bool,
+#: training rows up to which `val_fraction=auto` holds no validation rows out: a split of a
+#: few rows picks weights by chance (one row of an 8-row file), so a small file trains on
+#: every row with the small-data plan (run/plan.py) instead
+SMALL_ROWS = 50
+VAL_FRACTION = 0.15  # val_fraction=auto for larger files
+
+
+def split_sizes(rows: int, test_fraction: float, val_fraction: float | str, test_file: bool,
                 path: str, min_train: int = FileData.MIN_TRAIN_ROWS) -> tuple[int, int, int]:
     """(test, validation, training) rows of a file of `rows` usable rows; ValueError (one
-    line) when too few are left to train or to test."""
+    line) when too few are left to train or to test. `val_fraction="auto"`: none when at most
+    SMALL_ROWS rows are left to train on, else VAL_FRACTION."""
     n_test = 0 if test_file else int(round(test_fraction * rows))
+    if val_fraction == "auto":
+        val_fraction = 0.0 if rows - n_test <= SMALL_ROWS else VAL_FRACTION
     n_val = int(round(val_fraction * rows))
     n_train = rows - n_test - n_val
     if n_train < min_train or (not test_file and test_fraction > 0 and n_test < 1):
@@ -476,6 +494,7 @@ def precheck(data: Mapping[str, Any] | None, labels: bool = False) -> None:
                 _READ.clear()  # one run's tables at a time
             _READ[identity] = values
     test_fraction, val_fraction = data.get("test_fraction", 0.2), data.get("val_fraction", 0.0)
-    if counts and checks.is_number(test_fraction) and checks.is_number(val_fraction):
+    if counts and checks.is_number(test_fraction) and (checks.is_number(val_fraction)
+                                                       or val_fraction == "auto"):
         split_sizes(counts[0], test_fraction, val_fraction, data.get("test_path") is not None,
                     str(path))

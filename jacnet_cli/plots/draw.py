@@ -319,7 +319,7 @@ def jacobian_1d(path: PathLike, x: ArrayLike, true_jac: ArrayLike | None, net_ja
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
         if true_jac is not None:
             ax.plot(x, true_jac, color=TRUE_COLOR, linewidth=2.8, label="true dy/dx", zorder=2)
-        ax.plot(x, net_jac, label=r"network $J_\theta(x)$", zorder=3, **_curve_style(0))
+        ax.plot(x, net_jac, label="network Jθ(x)", zorder=3, **_curve_style(0))
         if fn_jac is not None:
             ax.plot(x, fn_jac, color=PALETTE[1], linestyle="--", linewidth=1.6, zorder=4,
                     label="d/dx of integrated prediction")

@@ -253,11 +253,21 @@ class Experiment:
         if setting == "auto" and self.resume_from is not None:  # the count it started with
             setting = self.resume_from.get("metrics", {}).get("threads", "auto")
         threads = runtime.threads(setting, runtime.step_work(core, batches.batch_size))
+        penalty = _penalty(settings.curl_weight, core)
+        if plan.smoothness:  # the small-data plan (run/plan.py)
+            smooth = plans.smoothness_penalty(plan.smoothness, data.x_train if units is None
+                                              else units.x_in(data.x_train))
+            penalty = smooth if penalty is None else \
+                (lambda net, xb, other=penalty: other(net, xb) + smooth(net, xb))
+        if build.is_file(cfg):
+            note = plans.small_data_note(plan, rows, 0 if data.x_val is None else
+                                         data.x_val.shape[0], data.x_test.shape[0])
+            if note:
+                log.warning("%s", note)
         self.trainer = Trainer(
             core, setup.optimizer, batches, total, setup.schedule, LOSSES[plan.loss],
             validation, plan.patience, settings.restore_best,
-            penalty=_penalty(settings.curl_weight, core), lr_decay=plan.lr_decay,
-            decay_wait=plan.decay_wait)
+            penalty=penalty, lr_decay=plan.lr_decay, decay_wait=plan.decay_wait)
         self.out = {"target": self.target.name, "device": str(dev), "dtype": settings.runtime.dtype,
                     "threads": threads, "iterations_planned": total,
                     "parameters": sum(p.numel() for p in model.parameters()), **plan.describe()}
@@ -279,8 +289,8 @@ class Experiment:
             self.extras = dict(self.resume_from.get("extras", {}))
             self._rewrite_csv()
             log.info("resuming %s at iteration %d of %d", self.run_dir, trainer.step, total)
-        else:
-            self.extras = snapshot(model, data)
+        else:  # the fit plot's curve at initialisation: only for a run that plots
+            self.extras = snapshot(model, data) if self.settings.plots else {}
         self._describe()
         csv_log = metrics.CSVLog(self.run_dir / "metrics.csv", append=append)
         tracker = build.make("logger", self.config["logger"]) if self.config.get("logger") else None
@@ -516,12 +526,26 @@ def _summary_classes(out: dict[str, Any], logger: logging.Logger, shown: list[st
     _verdict(out, logger, fit, shown, worse)
 
 
+PLOT_POINTS = 401  # points of a 1-D plot's curves (a figure is about 900 pixels wide)
+
+
+def plot_x(data: Dataset) -> torch.Tensor:
+    """Where a 1-D run's curves are plotted: PLOT_POINTS points over the guarantee grid's
+    span, widened to the test points (M, 1)."""
+    x = data.x_grid
+    lo, hi = float(x.min()), float(x.max())
+    if data.x_test is not None and data.x_test.shape[0]:
+        lo, hi = min(lo, float(data.x_test.min())), max(hi, float(data.x_test.max()))
+    return torch.linspace(lo, hi, min(PLOT_POINTS, x.shape[0]), dtype=x.dtype,
+                          device=x.device)[:, None]
+
+
 def snapshot(model: nn.Module, data: Dataset) -> dict[str, torch.Tensor]:
-    """Predictions kept from before training (1-D: on the grid), for the fit plot; the
+    """Predictions kept from before training (1-D: at `plot_x`), for the fit plot; the
     checkpoint carries them, so a resumed run still draws them."""
     if data.x_grid.shape[1] != 1:
         return {}
-    return {"init": predict(model, data.x_grid)[:, 0].detach().cpu().double()}
+    return {"init": predict(model, plot_x(data))[:, 0].detach().cpu().double()}
 
 
 def resume(run_dir: Path, changes: dict[str, Any] | None = None,

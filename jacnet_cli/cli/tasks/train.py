@@ -43,7 +43,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             + "pass overwrite=true to replace it, or choose another directory")
     if state is not None:
         experiment.clear(run_dir)  # overwrite=true: nothing of the old run may pass for this one's
-    fresh = _fresh(run_dir)
+    fresh = state is None and _fresh(run_dir)
     config = OmegaConf.to_container(cfg, resolve=True)
     config.pop("resume", None)
     config.pop("overwrite", None)
