@@ -1,7 +1,14 @@
-"""Exploration: true-curve MAE vs full-batch steps on tiny files."""
-import sys, math, json, tempfile
+"""Tuning record for the small-data plan (issue 27, point 1): the error against the true curve
+as full-batch training goes on, on five 8-row curves (the tuning set; seed 0), with no
+validation split. Run on the code before this work (commit ca5e30e, JACNET_SRC), driving
+its Trainer directly. `tune_variants.log`: model variants (width, tanh, lr), all without
+a penalty; `tune_penalty.py`/`tune_penalty.log`: the curvature penalty's weight.
+
+    JACNET_SRC=/path/to/checkout-of-ca5e30e python benchmarks/newcomer27/tune_variants.py NAME...
+"""
+import os, sys, math, json, tempfile
 import numpy as np, torch
-sys.path.insert(0, "/tmp/newcomer-before")
+sys.path.insert(0, os.environ.get("JACNET_SRC", "."))
 from jacnet_cli.run.configs import compose
 from jacnet_cli.run import build
 from jacnet_cli.run.training import Batches, Trainer, LOSSES

@@ -1,6 +1,15 @@
-import sys, numpy as np, torch, tempfile
-sys.path.insert(0, "/tmp/newcomer-before")
-import explore
+"""Tuning record: the curvature penalty's weight λ (and the length) of the small-data plan, on
+the tuning set of `tune_explore.py` (five curves, 8 rows, noise 0 and 0.03, seed 0).
+
+    JACNET_SRC=/path/to/checkout-of-ca5e30e python benchmarks/newcomer27/tune_penalty.py 0.001,0.01 2000
+
+Prints, per λ, the ratio of the error to a cubic's at 200..2000 steps (geometric mean and
+max over the ten cases), then each case; tune_penalty.log is its output.
+"""
+import os, sys, numpy as np, torch, tempfile
+sys.path.insert(0, os.environ.get("JACNET_SRC", "."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tune_explore as explore
 from jacnet_cli.run.configs import compose
 from jacnet_cli.run import build
 from jacnet_cli.run.training import Batches, Trainer, LOSSES
