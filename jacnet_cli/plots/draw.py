@@ -82,7 +82,9 @@ def _save(fig: Any, path: PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fig.savefig(path, dpi=DPI, bbox_inches="tight", format="png")
+        # zlib level 1: a third of the encoding time of the default 6, files ~1.3x larger
+        fig.savefig(path, dpi=DPI, bbox_inches="tight", format="png",
+                    pil_kwargs={"compress_level": 1})
     finally:
         _pyplot().close(fig)
     return path
