@@ -79,8 +79,8 @@ def measure(reps: int, before: Path | None, tmp: Path) -> dict[str, list[float]]
                 env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
                 if src is not None:
                     env["PYTHONPATH"] = str(src)
-                extra = [f"hydra.run.dir={tmp / f'{code}-{rep}-{len(times)}'}"] \
-                    if name.startswith("train") else []
+                runs = len(list(tmp.iterdir()))
+                extra = [f"hydra.run.dir={tmp / f'run-{runs}'}"] if name.startswith("train") else []
                 start = time.perf_counter()
                 proc = subprocess.run([PY, *args, *extra], cwd=tmp, env=env,
                                       capture_output=True, text=True)
