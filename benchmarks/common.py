@@ -24,7 +24,7 @@ from jacnet_cli.core.anchors import FixedAnchor
 from jacnet_cli.data.sampled import Dataset, DataSpec, make_dataset
 from jacnet_cli.core.model import JacNet
 from jacnet_cli.core.evaluation import predict
-from jacnet_cli.core.integrators import ODESolver
+from jacnet_cli.core.solvers import ODESolver
 from jacnet_cli.core.targets import Target, get_target
 
 # The paper's two tasks (section 5): target name -> structure factory.
@@ -40,13 +40,13 @@ def reference_solver(tol: float = 1e-10) -> ODESolver:
     return ODESolver("dopri5", rtol=tol, atol=tol, adjoint=False)
 
 
-def paper_model(task: str, seed: int, integrator, dtype: torch.dtype = torch.float64
+def paper_model(task: str, seed: int, solver, dtype: torch.dtype = torch.float64
                 ) -> tuple[JacNet, Dataset, Target]:
     """The paper's 1-D model and data for `task`, built in the order `jacnet train` uses.
 
     `torch.manual_seed(seed)` first, then target, data (5 train points in [-1, 1], 100 test
     points in [-2, 2], drawn from a generator seeded with `seed`) and the model (1 hidden layer
-    of 64 tanh units, anchor x0 = 0 with y0 = target(0)), so every integrator starts a seed from
+    of 64 tanh units, anchor x0 = 0 with y0 = target(0)), so every solver starts a seed from
     the same weights. The dataset stays float64 (cast the inputs where they are used).
     """
     torch.manual_seed(seed)
@@ -54,14 +54,14 @@ def paper_model(task: str, seed: int, integrator, dtype: torch.dtype = torch.flo
     data = make_dataset(DataSpec(), target, seed)
     anchor = FixedAnchor(1, 1, 0.0, "target", target=target)
     model = JacNet(1, 1, TASKS[task](), hidden=64, depth=1, activation="tanh",
-                   anchor=anchor, integrator=integrator).to(dtype=dtype)
+                   anchor=anchor, solver=solver).to(dtype=dtype)
     return model, data, target
 
 
-def with_integrator(model: JacNet, integrator, dtype: torch.dtype | None = None) -> JacNet:
-    """A copy of `model` (weights shared by value) evaluated with another integrator."""
+def with_integrator(model: JacNet, solver, dtype: torch.dtype | None = None) -> JacNet:
+    """A copy of `model` (weights shared by value) evaluated with another solver."""
     other = copy.deepcopy(model)
-    other.integrator = integrator
+    other.solver = solver
     if dtype is not None:
         other = other.to(dtype=dtype)
     other.eval()
@@ -148,7 +148,7 @@ def evaluate(model: nn.Module, x: Tensor, rows: int = ROWS) -> Tensor:
     dtype = next(model.parameters()).dtype
     if predict_rows_api():
         return predict(model, x.to(dtype), rows=rows).double()
-    nodes = getattr(getattr(model, "integrator", None), "nodes", 1)
+    nodes = getattr(getattr(model, "solver", None), "nodes", 1)
     return predict(model, x.to(dtype), max(1, rows // nodes)).double()
 
 
@@ -255,7 +255,7 @@ def trained_exp_model() -> JacNet:
     if "exp" not in _TRAINED:
         from jacnet_cli.run.training import fit, norm_loss
         from jacnet_cli.run.schedules import Anneal
-        from jacnet_cli.core.integrators import GaussLegendre
+        from jacnet_cli.core.solvers import GaussLegendre
 
         model, data, _ = paper_model("exp", 0, GaussLegendre(default_nodes() or 16))
         fit(model, data.x_train, data.y_train, torch.optim.Adam(model.parameters(), lr=0.01),

@@ -34,7 +34,7 @@ from jacnet_cli.core.structures import PositiveDefinite
 from jacnet_cli.core.anchors import FixedAnchor
 from jacnet_cli.core.inverse import solve
 from jacnet_cli.core.model import JacNet
-from jacnet_cli.core.integrators import GaussLegendre
+from jacnet_cli.core.solvers import GaussLegendre
 
 HERE = Path(__file__).resolve().parent
 
@@ -89,7 +89,7 @@ def _step_models():
         y = torch.exp(x)
         model = JacNet(1, 1, PositiveDefinite(eps=1e-4), hidden=128, activation="gelu",
                        anchor=FixedAnchor(1, 1, x0=0.0, y0=1.0, trainable=True, rate=0.1),
-                       integrator=GaussLegendre(32)).double().to(device)
+                       solver=GaussLegendre(32)).double().to(device)
         opt = torch.optim.Adam(model.parameters(), lr=0.01)
         x, y = x.to(device), y.to(device)
 

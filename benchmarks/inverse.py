@@ -48,13 +48,13 @@ def _forward_seconds(model, x: Tensor, reps: int = 5) -> float:
 
 def run(n: int) -> dict:
     model = trained_exp_model()
-    nodes = model.integrator.nodes
+    nodes = model.solver.nodes
     x = uniform_points(n, 1, -2.0, 2.0, seed=7)
     y = evaluate(model, x)
     fwd = _forward_seconds(model, x)
     fwd_sub = _forward_seconds(model, x[:SUBSET])
     counter = Counter(model)
-    out: dict = {"n": n, "evaluator": repr(model.integrator), "forward_s": fwd,
+    out: dict = {"n": n, "evaluator": repr(model.solver), "forward_s": fwd,
                  "forward_subset_s": fwd_sub, "budget_s": BUDGET_S, "subset": SUBSET, "rows": {}}
     with torch.no_grad():
         jac = model.jacobian(torch.linspace(-2, 2, 4001, dtype=torch.float64)[:, None])

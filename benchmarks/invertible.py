@@ -58,7 +58,7 @@ from torch import Tensor, nn
 
 from jacnet_cli.core.anchors import FixedAnchor
 from jacnet_cli.core.evaluation import derivative
-from jacnet_cli.core.integrators import GaussLegendre
+from jacnet_cli.core.solvers import GaussLegendre
 from jacnet_cli.core.inverse import solve
 from jacnet_cli.core.model import JacNet, MLPRegressor
 from jacnet_cli.core.structures import Monotone, PositiveDefinite, Unconstrained
@@ -228,7 +228,7 @@ def build(key: str, d: int, width: int, variant: int, target, seed: int) -> Mode
     if key in ("none", "pd_paper"):
         structure = Unconstrained() if key == "none" else PositiveDefinite(1e-4, conservative=False)
         module = JacNet(d, d, structure, hidden=width, anchor=_anchor(d, target),
-                        integrator=GaussLegendre(GL_NODES))
+                        solver=GaussLegendre(GL_NODES))
         return Model(key, module, {"family": "jacnet", "hidden": width, "nodes": GL_NODES})
     if key in ("monotone", "pd"):
         structure = Monotone(1e-4) if key == "monotone" else PositiveDefinite(1e-4)
@@ -457,7 +457,7 @@ class Runner:
                                            .sum(-1).mean()))
             if key in ("none", "pd_paper"):  # the same weights with jacnet's default 32 nodes
                 fine = copy.deepcopy(model.module)
-                fine.integrator = GaussLegendre(32)
+                fine.solver = GaussLegendre(32)
                 result["test_db_gl32"] = db(mse_of(Model(key, fine, model.settings), data.x_test,
                                                    data.y_test))
             meta_file.write_text(json.dumps(result))

@@ -52,7 +52,7 @@ def anchored_in_one_pass(model):
 def applies(model) -> bool:
     net = getattr(model, "net", None)
     return (getattr(model.structure, "name", "") == "monotone"
-            and bool(getattr(model.integrator, "exact", False))
+            and bool(getattr(model.solver, "exact", False))
             and isinstance(model.anchor, FixedAnchor)
             and (isinstance(net, Modular) or (isinstance(net, Cascade)
                                                and net.nonlinearity == "tanh")))

@@ -51,7 +51,7 @@ def _status(ok: bool | None) -> str:
 def _train_target(tr: dict) -> tuple[bool | None, str]:
     key = (tr or {}).get("default_key")
     if not tr or key not in tr["summary"].get("exp", {}):
-        return None, "section not run, or the default solver is not among its integrators"
+        return None, "section not run, or the default solver is not among its solvers"
     parts, ok = [], True
     for task, rows in tr["summary"].items():
         r = rows[key]
@@ -319,7 +319,7 @@ def _training(tr: dict) -> list[str]:
              f"float64 unless marked; seeds {tr['seeds']}; each seed's training is run "
              f"{tr.get('repeats', 1)} times (bit-identical) and the fastest time kept; medians "
              "over seeds. *MAE own*: test "
-             "MAE (100 points in [-2, 2]) with the integrator the model was trained with, as "
+             "MAE (100 points in [-2, 2]) with the solver the model was trained with, as "
              "training left it (an annealed ODE solver keeps its last tolerance); *MAE ref*: the "
              "same network integrated by dopri5 at rtol = atol = 1e-10; *gap*: max |ŷ_own - "
              "ŷ_exact| on the test points with ŷ_exact from GL 128 in float64 (dopri5 at 1e-10 "
@@ -343,7 +343,7 @@ def _training(tr: dict) -> list[str]:
                 f"{r['speedup_median']:.1f}x [{r['speedup_min']:.1f}x]",
                 f"{r['mae_ratio_median']:.3f} [{r['mae_ratio_max']:.3f}]",
             ])
-        lines += _table(["integrator", "train s", "ms/iter", "NFE fwd / bwd per iter",
+        lines += _table(["solver", "train s", "ms/iter", "NFE fwd / bwd per iter",
                          "tol at end", "MAE own", "MAE ref", "gap median [max]", "time(a)/time(x)",
                          "MAE(x)/MAE(a)"], table)
     # Per-seed view of the default.

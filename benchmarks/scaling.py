@@ -22,7 +22,7 @@ from jacnet_cli.core.anchors import FixedAnchor
 from jacnet_cli.run.training import fit, norm_loss
 from jacnet_cli.core.inverse import invert
 from jacnet_cli.core.model import JacNet
-from jacnet_cli.core.integrators import GaussLegendre
+from jacnet_cli.core.solvers import GaussLegendre
 from jacnet_cli.core.targets import get_target
 
 NODES = 16
@@ -48,7 +48,7 @@ def _slope(ds: list[int], secs: list[float | None], dmin: int = 1) -> float | No
 def one(d: int, n_forward: int, n_inverse: int, inverse_budget: float) -> dict:
     target = get_target("monotone_sinh", dim=d)
     torch.manual_seed(0)
-    model = JacNet(d, d, PositiveDefinite(1e-4), hidden=64, integrator=GaussLegendre(NODES),
+    model = JacNet(d, d, PositiveDefinite(1e-4), hidden=64, solver=GaussLegendre(NODES),
                    anchor=FixedAnchor(d, d, 0.0, "target", target=target)).double()
     x = uniform_points(N_TRAIN, d, -1.0, 1.0, seed=0)
     opt = torch.optim.Adam(model.parameters(), lr=0.01)

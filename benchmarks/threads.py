@@ -1,5 +1,5 @@
 """Section 10: `runtime.threads` through the command line: the default against the paper's
-integrator, quiet and with every core busy.
+solver, quiet and with every core busy.
 
 Per seed, interleaved, each a fresh `jacnet train target=exp activation=pd seed=S
 plots=false progress=false` process in its own hydra.run.dir under a temporary folder:

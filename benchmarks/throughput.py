@@ -17,7 +17,7 @@ from torch import Tensor
 from benchmarks.common import (ROWS, Counter, evaluate, max_abs, median, reference_solver,
                                timed, trained_exp_model, uniform_points, with_integrator)
 from jacnet_cli.core.evaluation import predict
-from jacnet_cli.core.integrators import GaussLegendre, ODESolver
+from jacnet_cli.core.solvers import GaussLegendre, ODESolver
 
 ERROR_POINTS = 100_000  # errors are measured on this prefix of the points
 BLOCK = 100_000  # sizes above this are timed block by block
@@ -53,7 +53,7 @@ def run(sizes: list[int]) -> dict:
     ode_ref = evaluate(with_integrator(model, reference_solver(1e-12)), check)
     out: dict = {
         "sizes": sizes, "chunk_rows": ROWS, "error_points": n_err,
-        "trained_with": repr(model.integrator),
+        "trained_with": repr(model.solver),
         "reference": "GL 64, float64",
         "reference_vs_dopri5_1e-12": max_abs(ref[:1000], ode_ref),
         "reference_seconds": ref_seconds,

@@ -1,6 +1,6 @@
-"""Section 1: train the paper's two tasks with each integrator; time, NFE, test error, gap.
+"""Section 1: train the paper's two tasks with each solver; time, NFE, test error, gap.
 
-Every (task, seed) starts all integrators from the same weights and data (see
+Every (task, seed) starts all solvers from the same weights and data (see
 `common.paper_model`), so the per-seed ratios against (a) compare like with like.
 """
 
@@ -15,16 +15,16 @@ from benchmarks.common import (TASKS, default_nodes, evaluate, mae, max_abs, med
                                paper_model, reference_solver, threads, timed, with_integrator)
 from jacnet_cli.run.training import fit, norm_loss
 from jacnet_cli.run.schedules import Anneal
-from jacnet_cli.core.integrators import GaussLegendre, ODESolver
+from jacnet_cli.core.solvers import GaussLegendre, ODESolver
 
 ITERATIONS = 50
 LR = 0.01
-REPEATS = 3  # identical trainings per (task, seed, integrator); the fastest is kept
+REPEATS = 3  # identical trainings per (task, seed, solver); the fastest is kept
 
 
 @dataclass(frozen=True)
 class Variant:
-    """One way of training: integrator + schedule, dtype and thread count."""
+    """One way of training: solver + schedule, dtype and thread count."""
 
     key: str
     label: str
@@ -61,8 +61,8 @@ BY_KEY = {v.key: v for v in VARIANTS}
 def _fit(task: str, seed: int, v: Variant, iterations: int):
     """One timed training from the seed's weights: (seconds, history, model, data)."""
     with threads(v.threads):
-        integrator, schedule = v.make()
-        model, data, _ = paper_model(task, seed, integrator, v.dtype)
+        solver, schedule = v.make()
+        model, data, _ = paper_model(task, seed, solver, v.dtype)
         x, y = data.x_train.to(v.dtype), data.y_train.to(v.dtype)
         opt = torch.optim.Adam(model.parameters(), lr=LR)
         seconds, history = timed(lambda: fit(model, x, y, opt, iterations, schedule, norm_loss))
@@ -165,8 +165,8 @@ def run(seeds: list[int], keys: list[str] | None = None, probe: bool = True,
         for v in variants:
             _fit(task, seeds[0], v, 3)
     runs = []
-    # Seeds outermost, then repeats, integrators innermost: a burst of load from other
-    # processes hits every integrator of a seed alike and rarely all repeats of one, so the
+    # Seeds outermost, then repeats, solvers innermost: a burst of load from other
+    # processes hits every solver of a seed alike and rarely all repeats of one, so the
     # per-seed ratios of the fastest repeats stay fair. The repeats are bit-identical runs.
     for seed in seeds:
         for task in TASKS:

@@ -22,8 +22,8 @@ _EXPORTS = {
     "Structure": "core.structures", "STRUCTURES": "core.structures", "Bound": "core.structures",
     "LinearPath": "core.paths", "AxisPath": "core.paths",
     "FixedAnchor": "core.anchors", "NearestAnchor": "core.anchors",
-    "GaussLegendre": "core.integrators", "ODESolver": "core.integrators",
-    "Exact": "core.integrators", "Auto": "core.integrators",
+    "GaussLegendre": "core.solvers", "ODESolver": "core.solvers",
+    "Exact": "core.solvers", "Auto": "core.solvers",
     "Anneal": "run.schedules", "Constant": "run.schedules", "Geometric": "run.schedules",
     # training, inverse, guarantees
     "fit": "run.training", "norm_loss": "run.training", "mse_loss": "run.training",
@@ -34,7 +34,7 @@ _EXPORTS = {
     # targets, errors, saved runs
     "Target": "core.targets", "TARGETS": "core.targets", "get_target": "core.targets",
     "NotInvertibleError": "core.errors",
-    "save": "run.saving", "load": "run.saving", "Experiment": "run.experiment",
+    "save": "run.rundir", "load": "run.rundir", "Experiment": "run.experiment",
 }
 
 

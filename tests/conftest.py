@@ -47,8 +47,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 class ExactJacNet(JacNet):
     """A JacNet whose J is the target's analytic Jacobian: its integral must be the target."""
 
-    def __init__(self, target, structure: Structure, integrator, path=None, x0=0.0):
-        super().__init__(target.d_x, target.d_y, structure, hidden=1, integrator=integrator,
+    def __init__(self, target, structure: Structure, solver, path=None, x0=0.0):
+        super().__init__(target.d_x, target.d_y, structure, hidden=1, solver=solver,
                          path=path, anchor=FixedAnchor(target.d_x, target.d_y, x0, "target",
                                                        target=target))
         self.target = target
@@ -78,11 +78,14 @@ def compose() -> Callable[..., Any]:
 
 
 def run_jacnet(args: list[str], cwd: Path | str, env: dict[str, str] | None = None,
-               timeout: float = 300, **kwargs: Any) -> subprocess.CompletedProcess:
-    """`python -m jacnet_cli ARGS` in a child process, output captured as text."""
+               timeout: float = 300, capture_output: bool = True,
+               **kwargs: Any) -> subprocess.CompletedProcess:
+    """`python -m jacnet_cli ARGS` in a child process, output captured as text: the one way
+    the tests run the command (the `jacnet` fixture)."""
     full = {**os.environ, "HYDRA_FULL_ERROR": "0", **(env or {})}
     return subprocess.run([sys.executable, "-m", "jacnet_cli", *map(str, args)], cwd=cwd,
-                          env=full, capture_output=True, text=True, timeout=timeout, **kwargs)
+                          env=full, capture_output=capture_output, text=True, timeout=timeout,
+                          **kwargs)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from jacnet_cli.run import build
 from jacnet_cli.run.plan import PAPER_ITERATIONS  # what `auto` resolves to for a 1-D target
 from jacnet_cli.run.training import fit, norm_loss
 
-SLACK = 1e-6  # the bound may be exceeded by this relative amount (integrator error), no more
+SLACK = 1e-6  # the bound may be exceeded by this relative amount (solver error), no more
 
 
 def test_default_j_network_and_anchor(compose):
@@ -23,7 +23,7 @@ def test_default_j_network_and_anchor(compose):
     assert cfg.model.nonlinearity in SMOOTH_NONLINEARITIES
     # solver=auto resolves to the 32-node rule for every structure without a closed form.
     assert cfg.solver._target_.endswith("Auto") and cfg.solver.nodes == 32
-    from jacnet_cli.core.integrators import Auto, GaussLegendre
+    from jacnet_cli.core.solvers import Auto, GaussLegendre
     rule = Auto(nodes=32).resolve(False)
     assert isinstance(rule, GaussLegendre) and rule.nodes == 32
 

@@ -15,7 +15,7 @@ import torch
 from jacnet_cli.cli.tasks import train as train_task
 from jacnet_cli.core.evaluation import derivative
 from jacnet_cli.run.configs import compose
-from jacnet_cli.run.experiment import load
+from jacnet_cli.run.rundir import load_run as load
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,5 +1,5 @@
 """Gradient and monotone structures: guarantees by construction in any dimension, the exact
-integrator against quadrature, gradients through the exact path, and the n-D inverse."""
+solver against quadrature, gradients through the exact path, and the n-D inverse."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from jacnet_cli.core.anchors import FixedAnchor
 from jacnet_cli.core.guarantees import conservation, curl, measure
 from jacnet_cli.core.evaluation import derivative
 from jacnet_cli.core.inverse import solve
-from jacnet_cli.core.integrators import Exact, GaussLegendre, ODESolver
+from jacnet_cli.core.solvers import Exact, GaussLegendre, ODESolver
 from jacnet_cli.core.targets import IcgnConvex, PolyMax
 
 STRUCTS = {
@@ -38,8 +38,8 @@ def _box(n: int, d: int, width: float = 3.0, seed: int = 1) -> torch.Tensor:
 def test_both_structures_are_public_and_registered():
     assert STRUCTURES["gradient"] is Gradient and STRUCTURES["monotone"] is Monotone
     model = JacNet(3, 3, Monotone(eps=1e-4))
-    assert isinstance(model.integrator, Exact)  # exact by default
-    assert isinstance(JacNet(1, 1, STRUCTURES["pd"]()).integrator, GaussLegendre)
+    assert isinstance(model.solver, Exact)  # exact by default
+    assert isinstance(JacNet(1, 1, STRUCTURES["pd"]()).solver, GaussLegendre)
 
 
 @pytest.mark.parametrize("name", sorted(STRUCTS))
@@ -77,9 +77,9 @@ def test_exact_matches_quadrature_and_ode(name):
     model = _model(name, 3)
     x = _box(50, 3)
     exact = model(x)
-    for integrator, tol in ((GaussLegendre(64), 1e-10),
+    for solver, tol in ((GaussLegendre(64), 1e-10),
                             (ODESolver("dopri5", rtol=1e-11, atol=1e-11), 1e-8)):
-        numeric = JacNet(3, 3, model.structure, hidden=16, integrator=integrator,
+        numeric = JacNet(3, 3, model.structure, hidden=16, solver=solver,
                          anchor=model.anchor)
         numeric.net = model.net
         assert (numeric(x) - exact).abs().max() <= tol
@@ -151,6 +151,7 @@ def test_conservation_diagnostics_show_a_non_conservative_field():
 def test_curl_is_zero_for_a_hessian_and_not_for_a_rotation():
     class Field:
         d_x = d_y = 2
+        structure = None
 
         def __init__(self, jac):
             self.jacobian = jac
@@ -190,21 +191,16 @@ def test_monotone_options_are_checked():
     with pytest.raises(ValueError, match="needs d_x == d_y"):
         JacNet(2, 3, Gradient())
     with pytest.raises(ValueError, match="no closed-form antiderivative"):
-        JacNet(2, 2, STRUCTURES["pd"](conservative=False), integrator=Exact())
+        JacNet(2, 2, STRUCTURES["pd"](conservative=False), solver=Exact())
 
 
-@pytest.mark.subprocess
-def test_the_issue_commands_run_from_the_command_line(tmp_path):
+def test_the_issue_commands_run_from_the_command_line(tmp_path, jacnet):
     """An untrained n-D monotone run reports its guarantees and diagnostics; invert works."""
     import json
-    import subprocess
-    import sys
 
     run = tmp_path / "run"
-    train = subprocess.run([sys.executable, "-m", "jacnet_cli", "train", "target=polymax",
-                            "target.dim=8", "activation=monotone", "iterations=0",
-                            "plots=false", f"hydra.run.dir={run}"], capture_output=True,
-                           text=True, timeout=300)
+    train = jacnet(["train", "target=polymax", "target.dim=8", "activation=monotone",
+                    "iterations=0", "plots=false", f"hydra.run.dir={run}"], cwd=tmp_path)
     assert train.returncode == 0, train.stderr
     m = json.loads((run / "metrics.json").read_text())
     assert m["guarantee_by_construction"] is True and m["guarantee_held"] is True
@@ -212,10 +208,8 @@ def test_the_issue_commands_run_from_the_command_line(tmp_path):
     assert m["roundtrip_max_err"] <= 1e-10 and m["curl_max"] <= 1e-12
     assert m["eval_solver"] == "Exact()" and "path_gap_max" in m and "exact_gap_max" in m
     point = "[" + ",".join(["0.5"] * 8) + "]"
-    inv = subprocess.run([sys.executable, "-m", "jacnet_cli", "invert", f"run_dir={run}",
-                          f"y=[{point},{point.replace('0.5', '-1')}]",
-                          f"hydra.run.dir={tmp_path / 'inv'}"], capture_output=True, text=True,
-                         timeout=300)
+    inv = jacnet(["invert", f"run_dir={run}", f"y=[{point},{point.replace('0.5', '-1')}]",
+                  f"hydra.run.dir={tmp_path / 'inv'}"], cwd=tmp_path)
     assert inv.returncode == 0, inv.stderr
     rows = (tmp_path / "inv" / "inverse.csv").read_text().splitlines()
     assert rows[0].startswith("y1,y2") and len(rows) == 3

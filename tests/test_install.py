@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_jacnet
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.subprocess  # each test runs Python or pip in a child process
 
@@ -41,9 +43,7 @@ def test_wheel_ships_configs_and_runs_from_elsewhere(tmp_path):
     work = tmp_path / "elsewhere"
     work.mkdir()
     env = {**os.environ, "PYTHONPATH": str(site)}
-    proc = subprocess.run([sys.executable, "-m", "jacnet_cli", "train", "experiment=debug",
-                           "plots=false"], cwd=work, env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = run_jacnet(["train", "experiment=debug", "plots=false"], cwd=work, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "site/jacnet_cli" in subprocess.run(
         [sys.executable, "-c", "import jacnet_cli; print(jacnet_cli.__file__)"], env=env,
@@ -57,7 +57,7 @@ def test_readme_worked_example_on_own_data_runs_as_written(tmp_path):
 
     import torch
 
-    from jacnet_cli.run.experiment import load
+    from jacnet_cli.run.rundir import load_run as load
 
     text = (ROOT / "README.md").read_text()
     section = text.split("## Your own data", 1)[1]
@@ -67,8 +67,7 @@ def test_readme_worked_example_on_own_data_runs_as_written(tmp_path):
     for command in commands:
         args = command.split("#", 1)[0].split()
         assert args[0] == "jacnet"
-        proc = subprocess.run([sys.executable, "-m", "jacnet_cli", *args[1:]], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=600)
+        proc = run_jacnet(args[1:], cwd=tmp_path, timeout=600)
         assert proc.returncode == 0, f"{command}\n{proc.stderr}"
     run = load(tmp_path / "outputs" / "engel")
     assert run.extra["metrics"]["guarantee_held"] is True

@@ -11,7 +11,7 @@ from jacnet_cli.core.structures import CauchyRiemann, Lipschitz, PositiveDefinit
 from jacnet_cli.core.anchors import FixedAnchor
 from jacnet_cli.core.errors import NotInvertibleError
 from jacnet_cli.core.guarantees import measure, roundtrip_error
-from jacnet_cli.core.integrators import GaussLegendre, ODESolver
+from jacnet_cli.core.solvers import GaussLegendre, ODESolver
 from jacnet_cli.core.model import JacNet, MLPRegressor
 from jacnet_cli.core.targets import get_target
 
@@ -64,10 +64,10 @@ def test_inverse_of_exact_complex_exp_is_log():
     assert (model.inverse(y) - target.inverse(y)).abs().max() <= 1e-9
 
 
-@pytest.mark.parametrize("integrator", [GaussLegendre(32), ODESolver("dopri5", 1e-10, 1e-10)])
-def test_inverse_of_exact_exp_is_log(integrator):
+@pytest.mark.parametrize("solver", [GaussLegendre(32), ODESolver("dopri5", 1e-10, 1e-10)])
+def test_inverse_of_exact_exp_is_log(solver):
     target = get_target("exp")
-    model = ExactJacNet(target, PositiveDefinite(1e-4), integrator)
+    model = ExactJacNet(target, PositiveDefinite(1e-4), solver)
     y = torch.linspace(0.2, 5, 40)[:, None]
     assert (model.inverse(y) - torch.log(y)).abs().max() <= 1e-8
 
@@ -84,7 +84,7 @@ def test_newton_reaches_machine_precision_and_ode_alone_does_not():
 
 @pytest.mark.parametrize("method", ["bracket", "ode"])
 def test_gradcheck_inverse(method):
-    model = JacNet(1, 1, PositiveDefinite(1e-1), hidden=8, integrator=GaussLegendre(8))
+    model = JacNet(1, 1, PositiveDefinite(1e-1), hidden=8, solver=GaussLegendre(8))
     y = torch.tensor([[0.3], [-0.5], [1.2]], requires_grad=True)
     assert torch.autograd.gradcheck(lambda v: model.inverse(v, method=method), (y,))
 
@@ -148,7 +148,7 @@ def test_inverse_warns_where_it_cannot_converge():
 def test_cumulative_predict_matches_the_quadrature():
     from jacnet_cli.core.evaluation import predict
 
-    model = JacNet(1, 1, PositiveDefinite(1e-2), integrator=GaussLegendre(32))
+    model = JacNet(1, 1, PositiveDefinite(1e-2), solver=GaussLegendre(32))
     x = torch.rand(2000, 1) * 6 - 3
     direct = predict(model, x)
     assert (predict(model, x, method="cumulative") - direct).abs().max() <= 1e-10

@@ -12,12 +12,15 @@ import time
 from pathlib import Path
 
 import pytest
+
+from conftest import run_jacnet
 import torch
 
 from jacnet_cli.cli.tasks import train as train_task
 from jacnet_cli.run import checkpoint
 from jacnet_cli.run.configs import compose
-from jacnet_cli.run.experiment import RunFailed, load
+from jacnet_cli.run.experiment import RunFailed
+from jacnet_cli.run.rundir import load_run as load
 from jacnet_cli.run.interrupts import Interrupted
 from jacnet_cli.run.training import Trainer
 
@@ -190,8 +193,9 @@ def test_help_into_a_closed_pipe_has_no_traceback():
     read, write = os.pipe()
     os.close(read)  # the reader has gone before the first byte (`jacnet train --help | head`)
     try:
-        proc = subprocess.run([sys.executable, "-m", "jacnet_cli", "train", "--help"],
-                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=120)
+        proc = run_jacnet(["train", "--help"], cwd=Path(__file__).resolve().parent,
+                          capture_output=False, stdout=write, stderr=subprocess.PIPE,
+                          timeout=120)
     finally:
         os.close(write)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr

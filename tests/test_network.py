@@ -76,7 +76,8 @@ def test_bad_options_name_the_key(kwargs, key):
                          ids=lambda s: s.name)
 @pytest.mark.parametrize("slope", [-1.5, -0.3, 0.23, 0.8, 1.2])
 def test_raw_for_slope_inverts_the_structure(structure, slope):
-    jac = lambda r: structure(r, 1, 1)  # noqa: E731
+    form = structure.at(1, 1)
+    jac = lambda r: form.form(r, 1, 1)  # noqa: E731
     c = raw_for_slope(jac, slope)
     assert 0.1 <= abs(c) <= 1.5
     if structure.name == "pd" and slope < 0:
@@ -87,7 +88,7 @@ def test_raw_for_slope_inverts_the_structure(structure, slope):
 
 
 def test_raw_for_slope_stops_at_the_cap_and_the_floor():
-    tanh = lambda r: Lipschitz(1.0)(r, 1, 1)  # noqa: E731
+    tanh = lambda r: Lipschitz(1.0).at(1, 1).form(r, 1, 1)  # noqa: E731
     assert raw_for_slope(tanh, 0.99) == pytest.approx(1.5)  # past tanh(1.5): saturating
     assert raw_for_slope(tanh, -5.0) == pytest.approx(-1.5)
     assert raw_for_slope(tanh, 0.0) == pytest.approx(0.1)

@@ -180,6 +180,12 @@ def test_paths_columns_and_cells_are_refused_before_torch_loads(tmp_path, args, 
 # ----------------------------------------------------------------- 2. the direction check
 
 
+def _form(name: str, d_x: int = 1, d_y: int = 1, **options):
+    """The structure `activation=name` builds at these dimensions (a family picks its form)."""
+    option = STRUCTURES[name](**options)
+    return option.at(d_x, d_y) if hasattr(option, "at") else option
+
+
 def _line(n: int, slope: float, noise: float = 0.01, seed: int = 0, d: int = 1):
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(n, d, generator=g, dtype=torch.float64) * 10
@@ -189,7 +195,7 @@ def _line(n: int, slope: float, noise: float = 0.01, seed: int = 0, d: int = 1):
 
 @pytest.mark.parametrize("name", ["pd", "monotone"])
 def test_increasing_structures_name_the_decreasing_option_for_falling_data(name):
-    structure = STRUCTURES[name]()
+    structure = _form(name)
     x, y = _line(40, -2.0)
     said = structure.direction(x, y, ["R_ohm"])
     assert said.startswith("the data fall (least-squares slope -2 in R_ohm)")
@@ -203,11 +209,11 @@ def test_monotone_in_names_the_lists_that_fit():
     g = torch.Generator().manual_seed(1)
     x = torch.rand(60, 3, generator=g, dtype=torch.float64)
     y = (2 * x[:, 0] - 3 * x[:, 1] + 0.1 * x[:, 2])[:, None]  # rises in a, falls in b
-    wrong = STRUCTURES["monotone_in"](inputs=["a", "b"])
+    wrong = _form("monotone_in", 3, 1, inputs=["a", "b"])
     said = wrong.direction(x, y, ["a", "b", "c"])
     assert "the data fall in b (partial least-squares slope -3)" in said
     assert said.endswith("use activation=monotone_in activation.inputs=[a] activation.decreasing=[b]")
-    right = STRUCTURES["monotone_in"](inputs=["a"], decreasing=["b"])
+    right = _form("monotone_in", 3, 1, inputs=["a"], decreasing=["b"])
     assert right.direction(x, y, ["a", "b", "c"]) is None
 
 
@@ -215,22 +221,27 @@ def test_invertible_with_a_fixed_orientation_against_the_data():
     g = torch.Generator().manual_seed(2)
     x = torch.randn(80, 2, generator=g, dtype=torch.float64)
     y = x @ torch.tensor([[0.0, 1.0], [1.0, 0.0]], dtype=torch.float64)  # a swap: det < 0
-    said = STRUCTURES["invertible"](orientation=1).direction(x, y, ["a", "b"])
+    said = _form("invertible", 2, 2, orientation=1).direction(x, y, ["a", "b"])
     assert "has det < 0" in said and said.endswith("use activation.orientation=-1 (or auto)")
-    assert STRUCTURES["invertible"](orientation=-1).direction(x, y, ["a", "b"]) is None
-    assert STRUCTURES["invertible"]().direction(x, y, ["a", "b"]) is None  # auto: from the data
+    assert _form("invertible", 2, 2, orientation=-1).direction(x, y, ["a", "b"]) is None
+    assert _form("invertible", 2, 2).direction(x, y, ["a", "b"]) is None  # auto: from the data
 
 
 def test_lipschitz_says_when_the_data_are_steeper_than_k():
-    said = STRUCTURES["lipschitz"](k=1.0).direction(*_line(30, 3.0), ["x"])
+    said = _form("lipschitz", k=1.0).direction(*_line(30, 3.0), ["x"])
     assert "slope is 3 in x, steeper than activation.k=1" in said and "e.g. activation.k=3." in said
-    assert STRUCTURES["lipschitz"](k=4.0).direction(*_line(30, 3.0), ["x"]) is None
-    assert STRUCTURES["lipschitz"](k=1.0).direction(*_line(30, -0.5), ["x"]) is None
+    assert _form("lipschitz", k=4.0).direction(*_line(30, 3.0), ["x"]) is None
+    assert _form("lipschitz", k=1.0).direction(*_line(30, -0.5), ["x"]) is None
 
 
 def test_a_structure_without_a_direction_has_nothing_to_say():
     x, y = _line(30, -1.0, d=2)
-    assert STRUCTURES["none"]().direction(x, y, ["a", "b"]) is None
+    assert _form("none", 2, 1).direction(x, y, ["a", "b"]) is None
+    # n-D: the steeper-than-k check on the largest singular value of the linear fit
+    g = torch.Generator().manual_seed(3)
+    x2 = torch.randn(60, 2, generator=g, dtype=torch.float64)
+    said = _form("lipschitz", 2, 2, k=1.0).direction(x2, 2 * x2, ["a", "b"])
+    assert "steeper than activation.k=1" in said and "(its largest singular value)" in said
 
 
 def test_the_thermistor_run_says_which_structure_fits(tmp_path, caplog):
@@ -297,7 +308,7 @@ def test_fine_tuning_continues_where_the_run_ended(tmp_path):
     """init_from restores the optimiser: the loss stays in the band it ended in (a fresh
     Adam's first steps are lr-sized whatever the gradient: the exp run's loss jumped 5x at
     step 5), and the step count continues."""
-    from jacnet_cli.run import checkpoint
+    from jacnet_cli.run import rundir
 
     def losses(run: Path) -> list[float]:
         return [float(row.split(",")[2]) for row in
@@ -310,7 +321,7 @@ def test_fine_tuning_continues_where_the_run_ended(tmp_path):
     tuned.mkdir()
     train_task.train(_cfg("plots=false", f"init_from={source}", "epochs=20"), tuned)
     assert max(losses(tuned)[:10]) <= 1.5 * max(losses(source)[-10:])
-    blob = checkpoint.read(checkpoint.find(tuned))
+    blob = rundir.read(tuned)
     steps = {int(s["step"]) for s in blob["training"]["optimizer"]["state"].values()}
     assert steps == {50 + 20}
 

@@ -10,7 +10,7 @@ from jacnet_cli.run.training import fit
 from jacnet_cli.core.structures import Lipschitz, PositiveDefinite
 from jacnet_cli.core.anchors import FixedAnchor, NearestAnchor
 from jacnet_cli.core.guarantees import measure
-from jacnet_cli.core.integrators import GaussLegendre, ODESolver
+from jacnet_cli.core.solvers import GaussLegendre, ODESolver
 from jacnet_cli.core.model import JacNet
 from jacnet_cli.run.schedules import Anneal, Constant, Geometric
 from jacnet_cli.core.targets import get_target
@@ -22,11 +22,11 @@ INTEGRATORS = {
 }
 
 
-def _train(target_name, structure, integrator, schedule=None):
+def _train(target_name, structure, solver, schedule=None):
     target = get_target(target_name)
     x = torch.rand(5, 1) * 2 - 1  # 5 points uniform in [-1, 1]
     model = JacNet(1, 1, structure, hidden=64, nonlinearity="tanh", bias_scale=1.0,
-                   output_init="default", integrator=integrator,  # the paper's network
+                   output_init="default", solver=solver,  # the paper's network
                    anchor=FixedAnchor(1, 1, 0.0, "target", target=target))
     history = fit(model, x, target(x), torch.optim.Adam(model.parameters(), lr=0.01), 50,
                   schedule=schedule)
@@ -38,7 +38,7 @@ def test_exp_with_pd(integ):
     eps = 1e-4
     model, history = _train("exp", PositiveDefinite(eps), INTEGRATORS[integ](), Anneal())
     assert history.losses[-1] < 0.5 * history.losses[0]
-    model.integrator.set_tolerance(1e-8)
+    model.solver.set_tolerance(1e-8)
     out = measure(model, GRID)
     assert out["net_min_eig"] >= eps * (1 - 1e-9)
     assert out["jacobian_min_eig"] > 0  # strictly increasing on [-3, 3], so invertible
@@ -55,7 +55,7 @@ def test_exp_with_pd(integ):
 def test_abs_with_lipschitz(integ):
     model, history = _train("abs", Lipschitz(1.0), INTEGRATORS[integ](), Anneal())
     assert history.losses[-1] < 0.5 * history.losses[0]
-    model.integrator.set_tolerance(1e-8)
+    model.solver.set_tolerance(1e-8)
     out = measure(model, GRID)
     assert out["net_lipschitz_max"] <= 1.0
     assert out["lipschitz_max"] <= 1.0 + 1e-6

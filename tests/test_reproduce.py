@@ -26,4 +26,4 @@ def test_reduced_reproduce(tmp_path):
             assert row["min_derivative"] > 0 and row["min_derivative_init"] > 0
         if row["model"] == "JacNet lipschitz":
             assert max(row["max_slope"], row["max_slope_init"]) <= 1 + 1e-6
-        assert row["integrator"].startswith("odeint_adjoint dopri5 + anneal") or row["model"] == "plain MLP"
+        assert row["solver"].startswith("odeint_adjoint dopri5 + anneal") or row["model"] == "plain MLP"

@@ -1,4 +1,4 @@
-"""Integrators: integrals of closed-form Jacobians reproduce the closed-form functions, and
+"""Solvers: integrals of closed-form Jacobians reproduce the closed-form functions, and
 gradients agree across odeint, odeint_adjoint and Gauss–Legendre."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import torch
 
 from conftest import ExactJacNet
 from jacnet_cli.core.structures import PositiveDefinite, Unconstrained
-from jacnet_cli.core.integrators import GaussLegendre, ODESolver
+from jacnet_cli.core.solvers import GaussLegendre, ODESolver
 from jacnet_cli.core.model import JacNet
 from jacnet_cli.core.paths import AxisPath
 from jacnet_cli.core.targets import TARGETS, get_target
@@ -46,7 +46,7 @@ def test_integral_of_true_jacobian_is_the_target(name, integ):
     x = _points(target)
     err = (model(x) - target(x)).abs().max()
     assert err <= tol, f"{name} with {integ}: max error {err:.3g} > {tol:g}"
-    assert model.integrator.nfe_forward > 0
+    assert model.solver.nfe_forward > 0
 
 
 def test_gauss_legendre_converges_as_nodes_grow():
@@ -81,17 +81,17 @@ def test_gradients_agree_across_integrators(d):
     x = torch.rand(6, d) * 4 - 2
     y = torch.randn(6, d)
     grads = {}
-    for name, integrator in {
+    for name, solver in {
         "gl": GaussLegendre(64),
         "odeint": ODESolver("dopri5", 1e-12, 1e-12),
         "adjoint": ODESolver("dopri5", 1e-12, 1e-12, adjoint=True),
     }.items():
         model = JacNet(d, d, PositiveDefinite(1e-2, conservative=False), **net,
-                       integrator=integrator)
+                       solver=solver)
         model.load_state_dict(state)
         grads[name] = _grads(model, x, y)
         if name == "adjoint":
-            assert model.integrator.nfe_backward > 0
+            assert model.solver.nfe_backward > 0
     ref = grads["gl"]
     for name, g in grads.items():
         rel = (g - ref).norm() / ref.norm()
@@ -100,7 +100,7 @@ def test_gradients_agree_across_integrators(d):
 
 def test_adjoint_reaches_the_input_gradient():
     model = JacNet(1, 1, PositiveDefinite(), hidden=8,
-                   integrator=ODESolver("dopri5", 1e-10, 1e-10, adjoint=True))
+                   solver=ODESolver("dopri5", 1e-10, 1e-10, adjoint=True))
     x = torch.tensor([[0.7]], requires_grad=True)
     (g,) = torch.autograd.grad(model(x).sum(), x)
     # d/dx ∫_0^x J = J(x): the fundamental theorem the method rests on.
@@ -109,7 +109,7 @@ def test_adjoint_reaches_the_input_gradient():
 
 def test_gradcheck_quadrature_integral():
     model = JacNet(2, 2, PositiveDefinite(1e-2, conservative=False), hidden=8,
-                   integrator=GaussLegendre(8))
+                   solver=GaussLegendre(8))
     x = (torch.rand(3, 2) * 2 - 1).requires_grad_(True)
     assert torch.autograd.gradcheck(model, (x,))
     w = model.net.layers[0].weight
@@ -139,6 +139,6 @@ def test_tolerance_follows_dtype_and_is_settable():
     s = ODESolver("dopri5", 1e-3, 1e-3)
     s.set_tolerance(1e-5)
     assert (s.rtol, s.atol, s.tolerance) == (1e-5, 1e-5, 1e-5)
-    model = JacNet(1, 1, PositiveDefinite(), hidden=4, integrator=s).float()
+    model = JacNet(1, 1, PositiveDefinite(), hidden=4, solver=s).float()
     out = model(torch.zeros(3, 1, dtype=torch.float32))
     assert out.dtype == torch.float32

@@ -1,8 +1,11 @@
-"""Every structure keeps its stated guarantee, and the paper's output activations keep theirs
-for any raw network output (hypothesis); invertible ones solve J v = b.
+"""Every structure keeps its stated guarantee; the paper's output forms keep theirs for any raw
+network output (hypothesis); invertible ones solve J v = b; the protocol refuses a structure
+that forgets a required part.
 
-`test_every_structure_keeps_its_stated_guarantee` loops over the registry (`STRUCTURES`):
-a structure is tested the moment it is registered, with nothing to add here."""
+`test_every_structure_keeps_its_stated_guarantee` loops over the registry (`STRUCTURES`), at
+every shape each option takes, through the form it picks there (`at`): a structure is tested
+the moment it is registered, with nothing to add here, and `test_every_form_is_exercised`
+fails if some concrete structure class is never reached."""
 
 from __future__ import annotations
 
@@ -10,16 +13,18 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch import Tensor
 
 from jacnet_cli.core.evaluation import derivative
-from jacnet_cli.core.integrators import GaussLegendre
 from jacnet_cli.core.model import JacNet
+from jacnet_cli.core.solvers import GaussLegendre
 from jacnet_cli.core.structures import (
-    STRUCTURES, CauchyRiemann, Lipschitz, PositiveDefinite, Unconstrained, cr_residual,
+    FORMS, STRUCTURES, Bound, CauchyRiemann, Lipschitz, OutputForm, PositiveDefinite,
+    Unconstrained, cr_residual,
 )
-from jacnet_cli.core.structures.base import MEASURES, fitting
+from jacnet_cli.core.structures.base import fitting
 
-SETTINGS = settings(max_examples=60, deadline=None)
+HYPOTHESIS = settings(max_examples=60, deadline=None)
 scales = st.floats(min_value=1e-3, max_value=1e3)
 seeds = st.integers(0, 2**31 - 1)
 
@@ -29,11 +34,17 @@ def _raw(seed: int, n: int, width: int, scale: float) -> torch.Tensor:
     return scale * torch.randn(n, width, generator=g, dtype=torch.float64)
 
 
-@SETTINGS
+def _paper(option, d_x: int, d_y: int) -> OutputForm:
+    form = option.at(d_x, d_y)
+    assert isinstance(form, OutputForm)
+    return form
+
+
+@HYPOTHESIS
 @given(seed=seeds, d=st.integers(1, 5), scale=scales, eps=st.floats(1e-6, 10.0))
 def test_pd_eigenvalues_at_least_eps(seed, d, scale, eps):
-    s = PositiveDefinite(eps)
-    jac = s(_raw(seed, 8, s.raw_dim(d, d), scale), d, d)
+    s = _paper(PositiveDefinite(eps, conservative=False), d, d)
+    jac = s.form(_raw(seed, 8, s.raw_dim(d, d), scale), d, d)
     assert torch.allclose(jac, jac.transpose(-1, -2))
     # eigvalsh is backward stable: allow its rounding, relative to the largest eigenvalue.
     eig = torch.linalg.eigvalsh(jac)
@@ -41,66 +52,69 @@ def test_pd_eigenvalues_at_least_eps(seed, d, scale, eps):
     assert s.check(jac)["net_min_eig"] >= eps - 1e-12 * float(eig.max())
 
 
-@SETTINGS
+@HYPOTHESIS
 @given(seed=seeds, d_x=st.integers(1, 5), d_y=st.integers(1, 5), scale=scales,
        k=st.floats(1e-2, 1e2), norm=st.sampled_from(["spectral", "frobenius"]))
 def test_lipschitz_operator_norm_at_most_k(seed, d_x, d_y, scale, k, norm):
-    s = Lipschitz(k, norm)
-    jac = s(_raw(seed, 8, s.raw_dim(d_x, d_y), scale), d_x, d_y)
+    s = _paper(Lipschitz(k, norm, conservative=False), d_x, d_y)
+    jac = s.form(_raw(seed, 8, s.raw_dim(d_x, d_y), scale), d_x, d_y)
     assert torch.linalg.matrix_norm(jac, ord=2).max() <= k * (1 + 1e-12)
 
 
 def test_lipschitz_is_the_papers_k_tanh_in_1d():
     raw = torch.linspace(-5, 5, 101)[:, None]
-    assert torch.allclose(Lipschitz(2.0)(raw, 1, 1)[:, 0, 0], 2.0 * torch.tanh(raw[:, 0]))
+    s = _paper(Lipschitz(2.0), 1, 1)
+    assert torch.allclose(s.form(raw, 1, 1)[:, 0, 0], 2.0 * torch.tanh(raw[:, 0]))
 
 
 def test_lipschitz_spectral_reaches_beyond_the_frobenius_ball():
     # k·I in 2-D has operator norm k but Frobenius norm k·sqrt(2): only "spectral" gets close.
     raw = (10.0 * torch.eye(2)).reshape(1, 4)
-    spectral = torch.linalg.matrix_norm(Lipschitz(1.0)(raw, 2, 2), ord=2)
-    frob = torch.linalg.matrix_norm(Lipschitz(1.0, "frobenius")(raw, 2, 2), ord=2)
-    assert spectral > 0.99 and frob < 0.75
+    spectral = _paper(Lipschitz(1.0, conservative=False), 2, 2).form(raw, 2, 2)
+    frob = _paper(Lipschitz(1.0, "frobenius", conservative=False), 2, 2).form(raw, 2, 2)
+    assert torch.linalg.matrix_norm(spectral, ord=2) > 0.99
+    assert torch.linalg.matrix_norm(frob, ord=2) < 0.75
 
 
 def test_lipschitz_gradient_is_finite_at_zero():
     raw = torch.zeros(2, 4, requires_grad=True)
-    Lipschitz(1.0)(raw, 2, 2).sum().backward()
+    _paper(Lipschitz(1.0, conservative=False), 2, 2).form(raw, 2, 2).sum().backward()
     assert torch.isfinite(raw.grad).all()
 
 
-@SETTINGS
+@HYPOTHESIS
 @given(seed=seeds, scale=scales, m=st.floats(0.0, 5.0))
 def test_cauchy_riemann_equations_hold_exactly(seed, scale, m):
-    s = CauchyRiemann(m)
-    jac = s(_raw(seed, 8, 2, scale), 2, 2)
+    s = _paper(CauchyRiemann(m, conservative=False), 2, 2)
+    jac = s.form(_raw(seed, 8, 2, scale), 2, 2)
     assert (cr_residual(jac) == 0).all()
     if m > 0:
         modulus = torch.sqrt(jac[:, 0, 0] ** 2 + jac[:, 1, 0] ** 2)
         assert (modulus >= m * (1 - 1e-12)).all()
 
 
-@SETTINGS
+@HYPOTHESIS
 @given(seed=seeds, d=st.integers(1, 4), scale=st.floats(1e-2, 1e2))
 def test_pd_solve_matches_dense_solve(seed, d, scale):
-    s = PositiveDefinite(1e-1)
-    jac = s(_raw(seed, 5, d * d, scale), d, d)
+    s = _paper(PositiveDefinite(1e-1, conservative=False), d, d)
+    jac = s.form(_raw(seed, 5, d * d, scale), d, d)
     b = _raw(seed + 1, 5, d, 1.0)
-    v = s.solve(jac, b)
+    v = s.solve_linear(jac, b)
     assert torch.allclose(jac @ v.unsqueeze(-1), b.unsqueeze(-1), rtol=1e-8, atol=1e-8)
 
 
-def test_cauchy_riemann_solve_matches_dense_solve():
-    s = CauchyRiemann(0.1)
-    jac = s(torch.randn(20, 2), 2, 2)
+@pytest.mark.parametrize("conservative", [True, False])
+def test_cauchy_riemann_solve_matches_dense_solve(conservative):
+    s = CauchyRiemann(0.1, conservative=conservative).at(2, 2)
+    jac = _paper(CauchyRiemann(0.1, conservative=False), 2, 2).form(torch.randn(20, 2), 2, 2)
     b = torch.randn(20, 2)
-    assert torch.allclose(s.solve(jac, b), torch.linalg.solve(jac, b), atol=1e-12)
+    assert torch.allclose(s.solve_linear(jac, b), torch.linalg.solve(jac, b), atol=1e-12)
 
 
 def test_non_invertible_structures_refuse_to_solve():
-    for s in (Unconstrained(), Lipschitz(), CauchyRiemann(0.0)):
+    for option, d in ((Unconstrained(), 2), (Lipschitz(), 2), (CauchyRiemann(0.0), 2)):
         with pytest.raises(ValueError, match="does not guarantee an invertible") as info:
-            s.solve(torch.eye(2)[None], torch.ones(1, 2))
+            option.at(d, d).solve_linear(torch.eye(2)[None], torch.ones(1, 2))
         assert "pd" in str(info.value)  # names what to train instead
 
 
@@ -125,6 +139,33 @@ def test_shape_requirements_are_explained_and_name_the_structures_that_fit():
         CauchyRiemann().check_dims(3, 3)
 
 
+# ------------------------------------------------------------------ the protocol
+
+
+def test_a_structure_that_forgets_a_required_part_fails_at_its_class_statement():
+    with pytest.raises(TypeError, match="does not implement .*bounds.*rescaled"):
+        class Forgetful(OutputForm):  # noqa: F841 - the class statement is the test
+            name = "forgetful"
+
+            def describe(self, d_x, d_y):
+                return "nothing"
+
+            def raw_dim(self, d_x, d_y):
+                return 1
+
+            def form(self, raw, d_x, d_y):
+                return raw[:, None, :]
+    assert "forgetful" not in STRUCTURES
+
+
+def test_a_family_picks_the_papers_form_in_1d_and_the_exact_one_in_nd():
+    assert not PositiveDefinite().at(1, 1).exact(1, 1)
+    assert PositiveDefinite().at(3, 3).exact(3, 3)
+    assert not PositiveDefinite(conservative=False).at(3, 3).exact(3, 3)
+    assert Lipschitz().at(4, 2).by_construction(4, 2)
+    assert not Lipschitz(conservative=False).at(4, 2).by_construction(4, 2)
+
+
 # ------------------------------------------------------------------ the shared guarantee test
 
 #: Options to try beside each structure's defaults; a structure not listed is tested with its
@@ -132,7 +173,8 @@ def test_shape_requirements_are_explained_and_name_the_structures_that_fit():
 VARIANTS = {
     "monotone_in": [{"inputs": [0]}, {"inputs": [0], "decreasing": [1], "eps": 0.1},
                     {"inputs": [0], "hidden": 8}, {"inputs": [0], "decreasing": [1], "linear": True}],
-    "invertible": [{}, {"blocks": 2, "units": 3, "depth": 2, "max_slope": 5.0, "eps": 0.01}],
+    "invertible": [{}, {"blocks": 2, "units": 3, "depth": 2, "max_slope": 5.0, "eps": 0.01},
+                   {"orientation": -1}],
     "monotone": [{}, {"eps": 1e-2, "max_eig": 3.0}, {"network": "modular", "layers": 2}],
     "gradient": [{}, {"network": "modular", "layers": 2}],
     "pd": [{}, {"conservative": False}],
@@ -141,14 +183,14 @@ VARIANTS = {
     # layers > 1 grows doubly exponentially off the data (sin of sin): overflow far away at
     # random weights; tested on a 3x box in test_lipschitz_holomorphic
     "cauchy_riemann": [{}, {"min_modulus": 0.2}, {"nonvanishing": True, "nodes": 1},
-                       {"conservative": False}],
+                       {"conservative": False}, {"conservative": False, "min_modulus": 0.3}],
 }
 SHAPES = [(1, 1), (2, 1), (2, 2), (3, 3), (4, 2), (8, 8)]
 CASES = [(name, i, shape) for name in STRUCTURES
          for i in range(len(VARIANTS.get(name, [{}]))) for shape in SHAPES]
 
 
-def _structure(name: str, i: int):
+def _option(name: str, i: int):
     return STRUCTURES[name](**VARIANTS.get(name, [{}])[i])
 
 
@@ -160,40 +202,49 @@ def test_every_structure_keeps_its_stated_guarantee(name, variant, shape):
     bound is checked against the closed-form quantity (eigenvalues, singular values, partials,
     determinants) of D, computed independently of the structure's own code."""
     d_x, d_y = shape
-    structure = _structure(name, variant)
-    if not structure.accepts(d_x, d_y):
+    option = _option(name, variant)
+    if not option.accepts(d_x, d_y):
         with pytest.raises(ValueError, match=f"activation={name}"):
-            structure.check_dims(d_x, d_y)
+            option.check_dims(d_x, d_y)
         return
-    if not structure.by_construction(d_x, d_y):
-        pytest.skip("the guarantee is measured only at these dimensions")
     try:
-        structure.check_dims(d_x, d_y)
+        option.check_dims(d_x, d_y)
+        structure = option.at(d_x, d_y)
     except ValueError as exc:
         pytest.skip(f"this variant does not fit {d_x}x{d_y}: {exc}")
+    assert structure.name == name and structure.describe(d_x, d_y)
+    stated = structure.bounds(d_x, d_y)
+    if not structure.by_construction(d_x, d_y):
+        pytest.skip("the guarantee is measured only at these dimensions")
+    assert stated, f"{name} claims a guarantee by construction at {d_x}x{d_y} but bounds nothing"
     for seed in range(3):
         torch.manual_seed(seed)
-        model = JacNet(d_x, d_y, structure, hidden=16)
+        model = JacNet(d_x, d_y, option, hidden=16)
         gen = torch.Generator().manual_seed(seed)
-        if structure.needs_points:  # "data" in [-1, 1]^d, as a run would pass
+        if model.structure.needs_points:  # "data" in [-1, 1]^d, as a run would pass
             x_data = 2 * torch.rand(200, d_x, generator=gen) - 1
-            structure.fit_data(model.net, x_data, torch.randn(200, d_y, generator=gen))
+            y_data = torch.randn(200, d_y, generator=gen)
+            if d_x == d_y:  # a map of the orientation the variant asks for
+                y_data = x_data.clone() + 0.1 * y_data
+                y_data[:, 0] *= -1 if VARIANTS.get(name, [{}])[variant].get("orientation") == -1 else 1
+            model.structure.fit_data(model.net, x_data, y_data)
         model.eval()  # as every evaluation in jacnet
         # Far outside the data: the box [-4, 4]^d (4x [-1, 1]).
         x = 8 * (torch.rand(2000, d_x, generator=gen) - 0.5)
         jac = derivative(model, x)  # (N, d_y, d_x)
-        region = structure.region(model.net)
+        region = model.region()
         inside = x if region is None else x[((x >= region[0]) & (x <= region[1])).all(1)]
         jac_inside = derivative(model, inside)
-        for key, bound in structure.bounds(d_x, d_y).items():
+        for key, bound in stated.items():
             local = key in structure.local_keys  # stated on the region only
-            values = _independent(key, jac_inside if local else jac, structure)
+            values = _independent(key, jac_inside if local else jac, model.structure)
             worst = float(values.min() if bound.op.startswith(">") else values.max())
             assert bound.holds(worst, 1e-9), (key, worst, bound)
 
 
-def _independent(key: str, jac: torch.Tensor, structure) -> torch.Tensor:
-    """Each guarantee key per point, from D by plain linear algebra."""
+def _independent(key: str, jac: Tensor, structure) -> Tensor:
+    """Each guarantee key per point, from D by plain linear algebra (not the structure's
+    code); a key without a formula here fails, so a new key brings its own."""
     if key == "jacobian_min_eig":
         return torch.linalg.eigvalsh(0.5 * (jac + jac.mT))[:, 0]
     if key == "jacobian_max_eig":
@@ -211,28 +262,22 @@ def _independent(key: str, jac: torch.Tensor, structure) -> torch.Tensor:
         return sign * torch.sign(det) * det.abs() ** (1 / jac.shape[-1])
     if key == "modulus_min":  # |f'| for D = [[a, -b], [b, a]]
         return torch.hypot(jac[:, 0, 0], jac[:, 1, 0])
-    if key == "jacobian_det_min":
-        return torch.linalg.det(jac) * getattr(structure, "orientation", 1)
     if key == "partial_min":
         return (jac[:, 0, structure.indices] * torch.tensor(structure.signs)).min(dim=1).values
-    return structure.measure(key, jac)  # a key this test does not know: the structure's own
+    raise AssertionError(f"no independent formula for the guarantee key {key!r}: add one here")
 
 
-@pytest.mark.parametrize("name", sorted(STRUCTURES))
-def test_every_structure_states_where_its_guarantee_holds(name):
-    structure = _structure(name, 0)
-    assert structure.name == name and structure.guarantee
-    shapes = [s for s in SHAPES if structure.accepts(*s)]
-    assert shapes, "a structure must take some dimensions"
-    for d_x, d_y in shapes:
-        stated = structure.bounds(d_x, d_y)
-        # Every key it bounds is measurable, and its text says what the guarantee is.
-        assert all(key in MEASURES or key == "partial_min" or hasattr(structure, "measure")
-                   for key in stated)
-        if structure.by_construction(d_x, d_y):
-            assert stated, f"{name} claims a guarantee by construction at {d_x}x{d_y} but " \
-                           "bounds nothing"
-    assert name in STRUCTURES and STRUCTURES[name] is type(structure)
+def test_every_form_is_exercised():
+    """Every concrete structure class is what some case of the shared test above builds, so
+    no form of a structure escapes it."""
+    reached = set()
+    for name, variant, (d_x, d_y) in CASES:
+        option = _option(name, variant)
+        if option.accepts(d_x, d_y):
+            reached.add(type(option.at(d_x, d_y)))
+    missed = [cls.__qualname__ for cls in FORMS
+              if cls not in reached and cls.__module__.startswith("jacnet_cli")]
+    assert not missed, f"no option/variant of the shared test reaches {missed}: add a variant"
 
 
 @pytest.mark.parametrize("name", sorted(STRUCTURES))
@@ -242,12 +287,12 @@ def test_exact_structures_agree_with_the_papers_line_integral(name):
     quadrature of a discontinuous J is only first-order accurate."""
     smooth = {"lipschitz": {"nonlinearity": "tanh"}}
     for d_x, d_y in SHAPES:
-        structure = STRUCTURES[name](**smooth.get(name, VARIANTS.get(name, [{}])[0]))
-        if not structure.accepts(d_x, d_y) or not structure.exact(d_x, d_y):
+        option = STRUCTURES[name](**smooth.get(name, VARIANTS.get(name, [{}])[0]))
+        if not option.accepts(d_x, d_y) or not option.at(d_x, d_y).exact(d_x, d_y):
             continue
         torch.manual_seed(0)
-        exact = JacNet(d_x, d_y, structure, hidden=12)
-        quad = JacNet(d_x, d_y, structure, hidden=12, integrator=GaussLegendre(64))
+        exact = JacNet(d_x, d_y, option, hidden=12)
+        quad = JacNet(d_x, d_y, option, hidden=12, solver=GaussLegendre(64))
         quad.load_state_dict(exact.state_dict())
         x = torch.rand(50, d_x) * 2 - 1
         assert torch.allclose(exact(x), quad(x), atol=1e-9, rtol=0)
@@ -257,12 +302,22 @@ def test_exact_structures_agree_with_the_papers_line_integral(name):
                                           for i in range(len(VARIANTS.get(n, [{}])))])
 def test_rescaling_to_standard_units_keeps_every_option(name, variant):
     """A run on standardised data builds `structure.rescaled(s_x, s_y)`: at unit scales it must
-    be the same structure, every option kept (a dropped option silently builds another model)."""
+    be the same structure, every option kept (a dropped option silently builds another model),
+    and at other scales its bounds must follow D = diag(s_y) J diag(1/s_x)."""
     from jacnet_cli.core.specs import arguments
 
-    structure = _structure(name, variant)
-    d_x, d_y = next((a, b) for a, b in [(2, 2), (2, 1), (1, 1)] if structure.accepts(a, b))
-    structure.check_dims(d_x, d_y)
-    again = structure.rescaled(torch.ones(d_x, dtype=torch.float64),
-                               torch.ones(d_y, dtype=torch.float64))
+    option = _option(name, variant)
+    d_x, d_y = next((a, b) for a, b in [(2, 2), (2, 1), (1, 1)] if option.accepts(a, b))
+    option.check_dims(d_x, d_y)
+    structure = option.at(d_x, d_y)
+    ones = torch.ones(d_x, dtype=torch.float64), torch.ones(d_y, dtype=torch.float64)
+    again = structure.rescaled(*ones)
     assert type(again) is type(structure) and arguments(again) == arguments(structure)
+    # A scalar scale r = s_x / s_y: a floor or ceiling on D's slopes becomes r times it on J.
+    r = 4.0
+    scaled = structure.rescaled(torch.full((d_x,), 2.0, dtype=torch.float64),
+                                torch.full((d_y,), 0.5, dtype=torch.float64))
+    for key, bound in structure.bounds(d_x, d_y).items():
+        inner: Bound = scaled.bounds(d_x, d_y)[key]
+        expected = bound.value if bound.absolute or bound.op == ">" else bound.value * r
+        assert inner.value == pytest.approx(expected), key

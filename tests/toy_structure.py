@@ -8,10 +8,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from jacnet_cli.core import checks
-from jacnet_cli.core.structures import Bound, Structure
+from jacnet_cli.core.structures import Bound, OutputForm, Structure
 
 
-class Scaled(Structure):
+class Scaled(OutputForm):
     """J = (ε + softplus(a)) I: a positive multiple of the identity, so ŷ is increasing in
     1-D (invertible, slope >= ε); in n-D only J has the property (measured).
 
@@ -26,10 +26,12 @@ class Scaled(Structure):
 
     def __init__(self, eps: float = 0.1):
         self.eps = checks.positive("activation.eps", eps)
-        self.guarantee = f"increasing with slope >= {self.eps:g} (1-D)"
 
     def accepts(self, d_x: int, d_y: int) -> bool:
         return d_x == d_y
+
+    def describe(self, d_x: int, d_y: int) -> str:
+        return f"increasing with slope >= {self.eps:g} (1-D)"
 
     def bounds(self, d_x: int, d_y: int) -> dict[str, Bound]:
         return {"jacobian_min_eig": Bound(">=", self.eps, label="ε")}
@@ -37,15 +39,15 @@ class Scaled(Structure):
     def raw_dim(self, d_x: int, d_y: int) -> int:
         return 1
 
-    def __call__(self, raw: Tensor, d_x: int, d_y: int) -> Tensor:
+    def form(self, raw: Tensor, d_x: int, d_y: int) -> Tensor:
         scale = self.eps + F.softplus(raw[:, 0])  # (N,)
         return scale[:, None, None] * torch.eye(d_x, dtype=raw.dtype, device=raw.device)
 
-    def solve(self, jac: Tensor, rhs: Tensor) -> Tensor:
+    def solve_linear(self, jac: Tensor, rhs: Tensor) -> Tensor:
         return rhs / jac[:, 0, 0:1]
 
     def constants(self) -> dict[str, float]:
         return {"eps": self.eps}
 
-    def rescaled(self, x_scale: Tensor, y_scale: Tensor) -> "Structure":
+    def rescaled(self, x_scale: Tensor, y_scale: Tensor) -> Structure:
         return Scaled(self.eps * float(x_scale[0] / y_scale[0]))

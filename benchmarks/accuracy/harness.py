@@ -77,7 +77,7 @@ def config(overrides: Sequence[str], seed: int) -> DictConfig:
 
 
 def _measure(model: torch.nn.Module, grid: torch.Tensor) -> dict[str, float]:
-    """Max slope and min slope of the function as evaluated (autograd through the integrator)
+    """Max slope and min slope of the function as evaluated (autograd through the solver)
     on the dense grid, whatever the structure, plus the structure's own net_ check."""
     return guarantees.measure(model, grid, keys=["jacobian_min_eig", "lipschitz_max"])
 

@@ -95,14 +95,14 @@ def timing(seeds=harness.SEEDS, repeats: int = 3, log=print) -> None:
 
 
 def quadrature(seeds=harness.SEEDS, presets=("new", "new_relu"), log=print) -> None:
-    """How exact the default integrator is on each J network: per trained seed, the largest
+    """How exact the default solver is on each J network: per trained seed, the largest
     gap between the slope of the function as evaluated (autograd through the 32-node rule)
     and the network's J (the exact slope of the exact integral, in 1-D), and the measured
     bound. Rows go to results/quadrature.jsonl."""
     from jacnet_cli import build, guarantees
     from jacnet_cli.run.training import fit, norm_loss
     from jacnet_cli.core.evaluation import derivative
-    from jacnet_cli.core.integrators import direct_backprop
+    from jacnet_cli.core.solvers import direct_backprop
 
     rows = []
     for target in harness.FAMILY:
@@ -115,7 +115,7 @@ def quadrature(seeds=harness.SEEDS, presets=("new", "new_relu"), log=print) -> N
                 fit(model, data.x_train, data.y_train, setup.optimizer, cfg.iterations,
                     setup.schedule, norm_loss)
                 grid = data.x_grid
-                with direct_backprop(model.integrator):
+                with direct_backprop(model.solver):
                     slope = torch.cat([derivative(model, p).detach() for p in grid.split(4096)])
                 with torch.no_grad():
                     jac = model.jacobian(grid)

@@ -19,7 +19,7 @@ import copy
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from jacnet_cli.run import configs
 from jacnet_cli.run.configs import group_options
@@ -41,9 +41,11 @@ class BadInput(Exception):
     """One line for the user; the command exits 2."""
 
 
-def check_config(task: str, cfg: Any, multirun: bool = False, skip: set[str] = frozenset()) -> None:
+def check_config(task: str, cfg: Any, multirun: bool = False, skip: set[str] = frozenset(),
+                 typed: Iterable[str] = ()) -> None:
     """Check a composed config by building it without running: BadInput on the first
-    problem. `skip`: keys whose values resolve only inside a job."""
+    problem. `skip`: keys whose values resolve only inside a job; `typed`: keys set on the
+    command line beyond those in the config's own record of its overrides."""
     from omegaconf import OmegaConf, open_dict
 
     from hydra.core.hydra_config import HydraConfig
@@ -60,8 +62,10 @@ def check_config(task: str, cfg: Any, multirun: bool = False, skip: set[str] = f
         raise BadInput(_one_line(exc)) from None
     finally:
         HydraConfig.instance().cfg = before  # the job sets its own; a check leaves none
+    given = {*typed, *(o.split("=", 1)[0].lstrip("+~")
+                       for o in (OmegaConf.select(cfg, "hydra.overrides.task") or []))}
     try:
-        check_values(task, plain)
+        check_values(task, plain, given)
         key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
         if key not in skip and OmegaConf.select(cfg, key) is not None:
             output_dir(key, OmegaConf.select(cfg, key))
@@ -73,25 +77,12 @@ def check_config(task: str, cfg: Any, multirun: bool = False, skip: set[str] = f
         raise BadInput(_one_line(exc)) from None
 
 
-def check_values(task: str, cfg: dict[str, Any]) -> None:
-    """Build the task's config without running it; raise ValueError (one line) if bad."""
-    if task == "train" and cfg.get("resume") is None:
-        from jacnet_cli.data.files import precheck  # the file, before torch loads
+def check_values(task: str, cfg: dict[str, Any], typed: Iterable[str] = ()) -> None:
+    """Build the task's config without running it (its row's `check`, told which keys the
+    command line set); raise ValueError (one line) if bad."""
+    from jacnet_cli.cli.tasks import TASKS
 
-        precheck(cfg.get("data"), labels=cfg.get("loss") == "bce")
-    from jacnet_cli.run import build, settings
-
-    if task == "train":
-        if cfg.get("resume") is not None:  # a resumed run keeps its saved config
-            settings.Runtime.of(cfg)
-            return
-        build.preview(cfg)
-    elif task == "eval":
-        settings.EvalSettings.of(cfg)
-        if cfg.get("solver") is not None:
-            build.make("solver", cfg["solver"])
-    else:
-        settings.InvertSettings.of(cfg)
+    TASKS[task].check_config(cfg, frozenset(typed))
 
 
 def compose_run(task: str, args: list[str]) -> tuple[Any, Any]:
@@ -437,7 +428,7 @@ class _Composer:
         # An interpolation (seed=${hydra:job.num}) resolves only inside its job; the job's
         # own build checks it there.
         later = {o.key_or_group for o in job if isinstance(o.value(), str) and "${" in o.value()}
-        check_config(self.task, cfg, self.multirun, later)
+        check_config(self.task, cfg, self.multirun, later, {o.key_or_group for o in job})
 
 
 def _keys(node: dict, depth: int) -> str:

@@ -31,6 +31,8 @@ class Anchor(nn.Module):
     """Base class: x0, y0 for a batch of ends (forward) and of output-space ends (inverse)."""
 
     shared = False  # one anchor for every point
+    needs_points = False  # it is built from the training points
+    data_slope: float | None = None  # 1-D: the training data's least-squares slope, if known
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Start of each path in input space: x (N, d_x) -> x0 (N, d_x), y0 (N, d_y)."""
@@ -149,7 +151,7 @@ def _data_slope(x0: Tensor, y0: Tensor, points: Points | None) -> float | None:
 
 class NearestAnchor(Anchor):
     """Start each path from the nearest training pair (paper section 4.4): shorter paths,
-    fewer integrator steps.
+    fewer solver steps.
 
     In training mode a point never anchors to itself (that path has length zero and would teach
     nothing): it uses the nearest *other* training point. Caveat: the function is then defined

@@ -1,8 +1,9 @@
-"""Evaluating a model: in chunks, by one cumulative pass in 1-D, and its derivative D.
+"""The model protocol (`Model`: what jacnet asks of any model) and how a model is evaluated:
+in chunks, by one cumulative pass in 1-D, and its derivative D = dŷ/dx by autograd.
 
-The evaluation has one direction: model -> units -> evaluation -> inverse. Nothing here
-imports the model or the units: a model in the user's units (`units.Standardized`) is
-recognised by its `core` and `units` attributes (`unwrap`).
+The bottom of the model stack: `core.model` (JacNet, the MLP), `core.units` (a model in the
+user's units), `core.inverse` and `core.guarantees` build on it and never on each other's
+classes, so the imports run one way.
 """
 
 from __future__ import annotations
@@ -13,19 +14,120 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from jacnet_cli.core.integrators import gauss_legendre_rule
-from jacnet_cli.core.paths import LinearPath
+from jacnet_cli.core.errors import NotInvertibleError
+from jacnet_cli.core.solvers import Solver, gauss_legendre_rule
+from jacnet_cli.core.structures.base import Structure, invertible_hint
 
 METHODS = ("direct", "cumulative", "auto")
 
 
-def unwrap(model: nn.Module) -> tuple[nn.Module, Any]:
-    """The model in standard units and its Units (None when it has none)."""
-    units = getattr(model, "units", None)
-    core = getattr(model, "core", None)
-    if units is not None and core is not None:
-        return core, units
-    return model, None
+Transform = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
+
+
+class Model(nn.Module):
+    """What jacnet asks of a model. Declared here, answered by every model:
+
+    - `d_x`, `d_y`; `structure` (None for a model without one), `solver` (None without an
+      integral); `units` (the affine map to the user's units, or None);
+    - `forward` (ŷ, with gradients), `predict` (no gradients, in chunks), `jacobian` (J_θ,
+      the network's Jacobian: D itself for exact structures);
+    - the inverse (`invertible`, `solve`, `inverse`) and `log_det`;
+    - what training needs (`trainable`), what a run reports of the weights (`weight_report`,
+      `region`, `resolved`), and the config that rebuilds it (`config`).
+    """
+
+    d_x: int
+    d_y: int
+    structure: Structure | None = None
+    solver: Solver | None = None
+
+    @property
+    def units(self) -> Any:
+        """The affine map to the user's units (`core.units.Units`), or None."""
+        return None
+
+    @property
+    def invertible(self) -> bool:
+        return self.structure is not None and self.structure.invertible
+
+    def predict(self, x: Tensor, rows: int = 16384, method: str = "direct") -> Tensor:
+        """ŷ(x) without gradients, in chunks of `rows` network rows: (N, d_x) -> (N, d_y)."""
+        return chunked(self, as_points(x, self.d_x, self), rows)
+
+    def jacobian(self, x: Tensor) -> Tensor:
+        """The network's Jacobian J_θ: (N, d_x) -> (N, d_y, d_x) (a plain model: D)."""
+        return derivative(self, x)
+
+    def solve(self, y: Tensor, x: Tensor | None = None, **options: Any) -> Any:
+        """x = ŷ⁻¹(y) with each point's status (`core.inverse.Inversion`): see
+        `core.inverse.solve`. `x` gives the other inputs of a structure inverted in one."""
+        raise NotInvertibleError(f"a {type(self).__name__} has no structure that guarantees "
+                                 f"an inverse; {invertible_hint()}")
+
+    def inverse(self, y: Tensor, x: Tensor | None = None, **options: Any) -> Tensor:
+        """x = ŷ⁻¹(y) (see `core.inverse.invert`); numpy arrays and lists are taken too."""
+        return self.solve(y, x, **options).x
+
+    def log_det(self, x: Tensor) -> Tensor:
+        """log |det dŷ/dx| per point, (N,): in closed form where the structure has one."""
+        return torch.linalg.slogdet(derivative(self, as_points(x, self.d_x, self)))[1]
+
+    def trainable(self) -> tuple[nn.Module, Transform | None]:
+        """The module training updates, and the map of a batch (x, y) into its units."""
+        return self, None
+
+    def penalty(self) -> Tensor | None:
+        """The structure's own training term (`Structure.penalty`), or None."""
+        return None
+
+    def weight_report(self) -> dict[str, Any]:
+        """What the weights bound (`Structure.report`), in the user's units."""
+        return {}
+
+    def region(self) -> tuple[Tensor, Tensor] | None:
+        """The box (lo, hi), user units, where the structure's local keys are stated."""
+        return None
+
+    def resolved(self) -> dict[str, Any]:
+        """Config values the data decided when the model was built (`Structure.resolved`)."""
+        return {}
+
+    def conservation(self, x_test: Tensor, grid: Tensor) -> dict[str, float]:
+        """Conservation diagnostics of J_θ (`core.guarantees.conservation`): a JacNet with
+        several inputs has them; others report none."""
+        return {}
+
+    def config(self) -> dict[str, Any]:
+        """The config entries that rebuild this model through `run.build` (`jacnet_cli.save`)."""
+        raise NotImplementedError
+
+
+def as_points(x: Any, d: int, like: nn.Module | None = None) -> Tensor:
+    """x as a batch of points (N, d) on the model's dtype and device: a tensor, a numpy
+    array or nested lists; a 1-D input is N points when d = 1, one point when it has d
+    entries; anything else gets one line saying what is needed."""
+    if not isinstance(x, Tensor):
+        try:
+            x = torch.as_tensor(x, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError):
+            raise ValueError(f"expected points of shape (N, {d}) as a tensor, a numpy array or "
+                             f"a list of numbers; got {type(x).__name__}") from None
+    if like is not None:
+        ref = next(like.parameters(), None)
+        if ref is None:
+            ref = next(like.buffers(), None)
+        if ref is not None and (x.dtype != ref.dtype or x.device != ref.device):
+            if not (x.is_floating_point() or x.dtype in (torch.int32, torch.int64, torch.bool)):
+                raise ValueError(f"expected real points, got a {x.dtype} tensor")
+            x = x.to(dtype=ref.dtype, device=ref.device)
+    if x.ndim == 2 and x.shape[1] == d:
+        return x
+    if x.ndim == 1 and d == 1:
+        return x[:, None]
+    if x.ndim == 1 and x.shape[0] == d:
+        return x[None, :]
+    raise ValueError(f"expected points of shape (N, {d}), got {tuple(x.shape)}"
+                     + ("; pass x[:, None] for N points of one input" if d == 1 else ""))
 
 
 def derivative(f: Callable[[Tensor], Tensor], x: Tensor, create_graph: bool = False,
@@ -53,28 +155,22 @@ def predict(model: nn.Module, x: Tensor, rows: int = 16384, method: str = "direc
     """Evaluate a model without gradients, in chunks: (N, d_x) -> (N, d_y).
 
     Args:
-        model: any model here.
+        model: a `Model` (or any pointwise module: evaluated in chunks).
         x: (N, d_x) points.
         rows: network rows per call (points x quadrature nodes); small chunks stay in cache.
-        method: "direct" calls the model (its own integrator); "cumulative" evaluates a 1-D
+        method: "direct" calls the model (its own solver); "cumulative" evaluates a 1-D
             JacNet by one composite pass over the sorted points (see `cumulative_predict`),
             many times faster on large batches; "auto" picks cumulative where it applies.
     """
-    if method not in METHODS:
-        raise ValueError(f"method={method!r} is not allowed; choose one of: {', '.join(METHODS)}")
-    core, units = unwrap(model)
-    if units is not None:
-        return units.y_out(predict(core, units.x_in(x), rows, method))
-    if method == "cumulative" or (method == "auto" and cumulative_applies(model)):
-        return cumulative_predict(model, x, chunk=rows)
-    nodes = getattr(getattr(model, "integrator", None), "nodes", 1)
-    return torch.cat([model(part) for part in x.split(max(1, rows // nodes))], dim=0)
+    if isinstance(model, Model):
+        return model.predict(x, rows, method)
+    return chunked(model, x, rows)  # any pointwise module
 
 
-def cumulative_applies(model: nn.Module) -> bool:
-    """A 1-D JacNet on the straight path from one shared anchor."""
-    return (getattr(model, "kind", None) == "jacnet" and model.d_x == 1 and model.d_y == 1
-            and isinstance(model.path, LinearPath) and model.anchor.shared)
+@torch.no_grad()
+def chunked(model: Callable[[Tensor], Tensor], x: Tensor, rows: int) -> Tensor:
+    """model(x) in chunks of `rows` points, without gradients: (N, d_x) -> (N, d_y)."""
+    return torch.cat([model(part) for part in x.split(max(1, rows))], dim=0)
 
 
 @torch.no_grad()
@@ -97,7 +193,7 @@ def cumulative_predict(model: nn.Module, x: Tensor, nodes: int = 2, max_gap: flo
     Returns:
         (N, 1) ŷ(x), without gradient.
     """
-    if not cumulative_applies(model):
+    if not model.cumulative:
         raise ValueError("method='cumulative' needs a 1-D JacNet with path=linear and a fixed anchor")
     x0, y0 = model.anchor(x[:1])  # (1, 1) each
     s = x[:, 0]  # (N,)

@@ -5,7 +5,7 @@ this module only measures them and compares.
 
 The structure bounds the network's J_θ; the function users get is ŷ, evaluated exactly
 (potential structures), by a quadrature or by an ODE solver. In 1-D the derivative of ŷ is
-J_θ up to the integrator's error; in n-D it equals J_θ only if J_θ is conservative (paper
+J_θ up to the solver's error; in n-D it equals J_θ only if J_θ is conservative (paper
 section 4.5), which the potential structures (`gradient`, `monotone`) are by construction and
 the output activations are not. So every guarantee is reported twice: on ŷ's actual
 derivative D = dŷ/dx (autograd through the evaluation; the plain keys) and on J_θ (the
@@ -37,13 +37,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from jacnet_cli.core.evaluation import derivative, unwrap
-from jacnet_cli.core.integrators import GaussLegendre, direct_backprop
+from jacnet_cli.core.evaluation import derivative
+from jacnet_cli.core.solvers import GaussLegendre, direct_backprop
 from jacnet_cli.core.inverse import check_invertible
 from jacnet_cli.core.paths import AxisPath
 from jacnet_cli.core.structures.base import MEASURES, Bound
 
-SLACK = 1e-6  # relative slack for `guarantee_held` in float64: rounding and integrator error
+SLACK = 1e-6  # relative slack for `guarantee_held` in float64: rounding and solver error
 SLACK_FLOAT32 = 1e-4  # the same in float32 (machine epsilon 1.2e-7)
 FLOPS = 4e9  # a measurement's budget of floating-point work, to size n-D point counts
 ROUNDTRIP = "roundtrip_max_err"
@@ -56,12 +56,12 @@ def bounds(model: nn.Module, wide: bool = True) -> dict[str, Bound]:
     """The guarantee keys the model's structure states, with their bounds; with `wide`, also
     the same keys measured on the wider box (`<key>_wide`, see `measure_wide`), except those
     the structure states on the guarantee box only (`local_keys`)."""
-    structure = getattr(model, "structure", None)
+    structure = model.structure
     if structure is None:
         return {}
     out = structure.bounds(model.d_x, model.d_y)
     if wide:
-        local = getattr(structure, "local_keys", ())
+        local = structure.local_keys
         out = {**out, **{f"{k}_wide": b for k, b in out.items() if k not in local}}
     return out
 
@@ -76,8 +76,7 @@ def measure_wide(model: nn.Module, grid: Tensor, factor: float = WIDE) -> dict[s
     """The structure's keys on ŷ's D at the guarantee points pushed `factor` times as far
     from the box's centre, as `<key>_wide`: a guarantee by construction holds there too,
     one learned from data need not (the 3x box of the n-D issues)."""
-    structure = getattr(model, "structure", None)
-    local = getattr(structure, "local_keys", ())
+    local = model.structure.local_keys if model.structure is not None else ()
     keys = [k for k in bounds(model, wide=False) if k not in local]
     if not keys:
         return {}
@@ -89,8 +88,7 @@ def applicable(model: nn.Module) -> list[str]:
     """Keys of the guarantees (on ŷ) a model reports: its structure's, the asymmetry of
     square n-D maps (a diagnostic where it is not a guarantee), and the round trip of
     invertible ones."""
-    structure = getattr(model, "structure", None)
-    if structure is None:
+    if model.structure is None:
         return []
     keys = list(bounds(model, wide=False))
     if model.d_x > 1 and model.d_x == model.d_y and "jacobian_asym_max" not in keys:
@@ -101,7 +99,7 @@ def applicable(model: nn.Module) -> list[str]:
 def point_budget(model: nn.Module, requested: int) -> int:
     """How many guarantee points fit the measurement budget: each costs a d_y x d_x
     Jacobian and an eigen-decomposition, about d³ + (network width) d² operations."""
-    d = max(getattr(model, "d_x", 1), getattr(model, "d_y", 1))
+    d = max(model.d_x, model.d_y)
     if d <= 3:
         return requested
     width = sum(p.numel() for p in model.parameters()) / max(d, 1)
@@ -136,10 +134,10 @@ def measure(model: nn.Module, x: Tensor, keys: list[str] | None = None,
     Returns:
         {key: value} for the requested keys, plus the structure's `net_` check.
     """
-    structure = getattr(model, "structure", None)
+    structure = model.structure
     if keys is None:
         keys = applicable(model)
-    d = max(x.shape[1], getattr(model, "d_y", 1))
+    d = max(x.shape[1], model.d_y)
     chunk = max(1, min(chunk, int(2**22 / (d * d))))
     out: dict[str, float] = {}
     parts = x.split(chunk)
@@ -149,7 +147,7 @@ def measure(model: nn.Module, x: Tensor, keys: list[str] | None = None,
     if on_d:
         found: dict[str, list[float]] = {k: [] for k in on_d}
         how: dict[str, str] = {}
-        with direct_backprop(getattr(model, "integrator", None)):
+        with direct_backprop(model.solver):
             for p in parts:
                 jac, y = derivative(model, p, value=True)  # (P, d_y, d_x), (P, d_y)
                 jac = jac.detach()
@@ -185,7 +183,7 @@ def roundtrip_limit(model: nn.Module, measured: dict[str, Any]) -> float:
     forward, which is smooth only to its tolerance τ, 100 τ over the smallest slope."""
     single = next(model.parameters()).dtype != torch.float64
     limit = 1e-3 if single else 1e-6
-    tol = getattr(getattr(model, "integrator", None), "tolerance", None)
+    tol = model.solver.tolerance if model.solver is not None else None
     slope = measured.get("jacobian_min_eig")
     if tol and slope and slope > 0:
         limit = max(limit, 100 * tol / slope)
@@ -207,12 +205,12 @@ def violations(model: nn.Module, measured: dict[str, Any]) -> list[str]:
 
 def held(model: nn.Module, measured: dict[str, Any]) -> bool | None:
     """Whether the measured guarantee keys meet the structure's bounds, within a relative
-    slack for rounding and integrator error (SLACK in float64, SLACK_FLOAT32 in float32;
+    slack for rounding and solver error (SLACK in float64, SLACK_FLOAT32 in float32;
     a round trip within `roundtrip_limit`).
 
     None when the structure states no bound to check (e.g. `none`).
     """
-    if getattr(model, "structure", None) is None:
+    if model.structure is None:
         return None
     checked = [k for k in bounds(model) if k in measured] + \
         ([ROUNDTRIP] if ROUNDTRIP in measured else [])
@@ -240,7 +238,7 @@ def curl(model: nn.Module, x: Tensor) -> Tensor:
     """Relative violation of ∂_k J_ij = ∂_j J_ik by J_θ per point: (N, d_x) -> (N,).
 
     ‖T - Tᵀ‖_F / ‖T‖_F with T_ijk = ∂_k J_ij (transposing the last two axes); 0 for the
-    Jacobian of any C² map, whatever the integrator.
+    Jacobian of any C² map, whatever the solver.
     """
     with torch.enable_grad():
         t = _jacobian_derivative(model, x.detach())  # (N, d_y, d_x, d_x)
@@ -259,7 +257,7 @@ def _jacobian_derivative(model: nn.Module, x: Tensor, create_graph: bool = False
     transformed by torch.func and always takes the first way.
     """
     d_y, d_x = model.d_y, model.d_x
-    by_autograd = getattr(getattr(model, "structure", None), "jacobian_by_autograd", False)
+    by_autograd = model.structure is not None and model.structure.jacobian_by_autograd
     if d_y * d_x <= 64 or by_autograd:
         xg = x.requires_grad_(True) if not x.requires_grad else x
         jac = model.jacobian(xg)  # (N, d_y, d_x)
@@ -288,8 +286,9 @@ def curl_penalty(model: nn.Module, x: Tensor) -> Tensor:
 
 
 def conservation(model: nn.Module, x_test: Tensor, grid: Tensor, points: int = 128,
-                 nodes: int = 32) -> dict[str, float]:
-    """The conservation diagnostics of a JacNet with d_x > 1 (see the module docstring).
+                 nodes: int = 32, y_scale: Tensor | float = 1.0) -> dict[str, float]:
+    """The conservation diagnostics of a JacNet with d_x > 1 (see the module docstring), in
+    its own units (`Model.conservation` converts).
 
     Args:
         model: a JacNet with d_x > 1.
@@ -298,12 +297,8 @@ def conservation(model: nn.Module, x_test: Tensor, grid: Tensor, points: int = 1
             dimension, where each costs d Jacobians).
         points: the most points each diagnostic uses.
         nodes: Gauss–Legendre nodes per leg for the numerical line integrals.
+        y_scale: multiplies output differences (path gaps in the user's units).
     """
-    if getattr(model, "kind", None) != "jacnet" or model.d_x == 1:
-        return {}
-    model, units = unwrap(model)
-    if units is not None:  # measure in the model's units; path gaps in the user's
-        x_test, grid = units.x_in(x_test), units.x_in(grid)
     d = model.d_x
     rule = GaussLegendre(nodes)
     out: dict[str, float] = {}
@@ -312,12 +307,12 @@ def conservation(model: nn.Module, x_test: Tensor, grid: Tensor, points: int = 1
     few = x_test[: max(8, min(points, int(points * 8 / d)))]  # the axis path has d legs
     with torch.no_grad():
         x0, y0 = model.anchor(few)  # (P, d_x), (P, d_y)
-        scale = 1.0 if units is None else units._cast(few, "y_scale")
+        scale = y_scale
         linear = y0 + model.segment_integral(x0, few, rule)
         legs = [model.segment_integral(a, b, rule) for a, b in AxisPath().legs(x0, few)]
         axis = y0 + torch.stack(legs).sum(0)
         out["path_gap_max"] = float(torch.linalg.vector_norm(scale * (linear - axis), dim=-1).max())
-        if getattr(model.integrator, "exact", False):
+        if model.solver.exact:
             gap = scale * (model(few) - linear)
             out["exact_gap_max"] = float(torch.linalg.vector_norm(gap, dim=-1).max())
     return out

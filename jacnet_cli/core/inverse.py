@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from jacnet_cli.core.errors import NotInvertibleError
-from jacnet_cli.core.evaluation import cumulative_applies, derivative, predict, unwrap
+from jacnet_cli.core.evaluation import as_points, derivative, predict
 
 NEWTON_MODES = ("auto", "learned", "exact", "none")
 
@@ -37,14 +37,16 @@ class InversionFailed(RuntimeError):
 
 
 def check_invertible(model: nn.Module) -> None:
-    """Raise NotInvertibleError unless the model's structure guarantees an inverse."""
-    structure = getattr(model, "structure", None)
-    if structure is None or not getattr(model, "invertible", False):
-        name = structure.name if structure is not None else getattr(model, "kind", "model")
+    """Raise NotInvertibleError unless the model's structure guarantees an inverse (as a map
+    of R^d, or in one input given the others)."""
+    structure = model.structure
+    if structure is None:
         from jacnet_cli.core.structures.base import invertible_hint
 
-        raise NotInvertibleError(f"activation={name!r} does not guarantee an invertible "
-                                 f"function; {invertible_hint()}")
+        raise NotInvertibleError("a model without a structure (the plain MLP) does not "
+                                 f"guarantee an invertible function; {invertible_hint()}")
+    if not (model.invertible or structure.inverse_input is not None):
+        raise NotInvertibleError(structure.why_not_invertible())
 
 
 @dataclass
@@ -79,16 +81,17 @@ def check_method(method: Any) -> str:
 
 def invert(model: nn.Module, y: Tensor, method: str = "auto", rtol: float = 1e-6,
            atol: float = 1e-6, step_size: float | None = None, newton_steps: int = 8,
-           newton: str = "auto", tol: float = 0.0) -> Tensor:
+           newton: str = "auto", tol: float = 0.0, x: Tensor | None = None) -> Tensor:
     """x = ŷ⁻¹(y) for a model with an invertible structure (warns if a point fails).
 
-    See `solve` for the arguments; this returns only the points and, when y requires grad,
-    gives them the exact implicit-function gradient.
+    See `solve` for the arguments; this returns only the points and, when y requires grad
+    (a map of R^d), gives them the exact implicit-function gradient.
 
     Returns:
         (N, d_x) the preimages.
     """
-    result = solve(model, y, method, rtol, atol, step_size, newton_steps, newton, tol)
+    y = as_points(y, model.d_y, model)
+    result = solve(model, y, method, rtol, atol, step_size, newton_steps, newton, tol, x=x)
     bad = ~result.converged
     if bool(bad.any()):
         warnings.warn(
@@ -98,19 +101,22 @@ def invert(model: nn.Module, y: Tensor, method: str = "auto", rtol: float = 1e-6
             "jacobian_min_eig); try a tighter rtol or another method", RuntimeWarning,
             stacklevel=2)
     x = result.x
-    if torch.is_grad_enabled() and y.requires_grad:
+    if torch.is_grad_enabled() and y.requires_grad and model.structure.inverse_input is None:
         x = _implicit_step(model, x, y)
     return x
 
 
 def solve(model: nn.Module, y: Tensor, method: str = "auto", rtol: float = 1e-6,
           atol: float = 1e-6, step_size: float | None = None, newton_steps: int = 8,
-          newton: str = "auto", tol: float = 0.0, max_iter: int = 60) -> Inversion:
+          newton: str = "auto", tol: float = 0.0, max_iter: int = 60,
+          x: Tensor | None = None) -> Inversion:
     """x = ŷ⁻¹(y) for a model with an invertible structure, with each point's status.
 
     Args:
-        model: a JacNet whose structure is invertible (or one in the user's units).
-        y: (N, d_y) points in output space.
+        model: any model (`core.model.Model`) whose structure is invertible, as a map of R^d
+            or in one input (`Structure.inverse_input`, e.g. `monotone_in` with one strictly
+            monotone input).
+        y: (N, d_y) points in output space (a tensor, numpy array or list).
         method: one of `method_names()` (see the module docstring).
         rtol, atol, step_size: torchdiffeq options for the output-space ODE.
         newton_steps: Newton steps after the ODE (0: none).
@@ -119,34 +125,40 @@ def solve(model: nn.Module, y: Tensor, method: str = "auto", rtol: float = 1e-6,
         tol: a point has converged once ‖ŷ(x) - y‖ <= max(tol, 1e-6 (1 + ‖y‖)) (and
             100 × an ODE forward's tolerance).
         max_iter: bound on Newton iterations ("newton").
+        x: (N, d_x) for a structure inverted in one input: the other inputs' values (the
+            inverted column, if finite, is the start); not needed with a single input.
 
     Returns:
-        an Inversion: x (N, d_x), converged (N,), residual (N,).
+        an Inversion: x (N, d_x), converged (N,), residual (N,) (and the y solved for).
     """
     check_invertible(model)
     if newton not in NEWTON_MODES:
         raise ValueError(f"newton={newton!r} is not allowed; choose one of: {', '.join(NEWTON_MODES)}")
-    if y.ndim != 2 or y.shape[1] != model.d_y:
-        raise ValueError(f"y has shape {tuple(y.shape)}; it must be (N, {model.d_y})")
     check_method(method)
-    core, units = unwrap(model)
-    if units is not None:  # solve in the model's units; report x and residuals in the user's
-        inner = solve(core, units.y_in(y.detach()), method, rtol, atol, step_size,
-                      newton_steps, newton, tol, max_iter)
-        x = units.x_out(inner.x)
-        with torch.no_grad():
-            residual = torch.linalg.vector_norm(predict(model, x) - y.detach(), dim=-1)
-        return Inversion(x, inner.converged, residual)
+    y = as_points(y, model.d_y, model)
+    return model.solve(y, x=x, method=method, rtol=rtol, atol=atol, step_size=step_size,
+                       newton_steps=newton_steps, newton=newton, tol=tol, max_iter=max_iter)
+
+
+def solve_model(model: nn.Module, y: Tensor, x: Tensor | None = None, method: str = "auto",
+                rtol: float = 1e-6, atol: float = 1e-6, step_size: float | None = None,
+                newton_steps: int = 8, newton: str = "auto", tol: float = 0.0,
+                max_iter: int = 60) -> Inversion:
+    """`solve` for a model in its own units (a JacNet): see `solve`."""
+    check_invertible(model)
+    y = as_points(y, model.d_y, model).detach()
+    chosen = model.structure.inverse_input
+    if chosen is not None:
+        return _solve_in_input(model, y, x, *chosen, max_iter=max(max_iter, 200))
     if method == "auto":
         method = model.structure.inverse_method(model.d_x)
-        if method == "table" and not cumulative_applies(model):
+        if method == "table" and not model.cumulative:
             method = "bracket"
     if method in ("bracket", "table") and model.d_x != 1:
         raise ValueError(f"method={method!r} needs a 1-D model, got d_x={model.d_x}; "
                          "use method=newton or method=ode")
-    if method == "table" and not cumulative_applies(model):
+    if method == "table" and not model.cumulative:
         raise ValueError("method='table' needs path=linear and a fixed anchor; use method='bracket'")
-    y = y.detach()
     options = dict(rtol=rtol, atol=atol, step_size=step_size, newton_steps=newton_steps,
                    newton=newton, tol=tol, max_iter=max_iter)
     with torch.no_grad():
@@ -157,17 +169,35 @@ def solve(model: nn.Module, y: Tensor, method: str = "auto", rtol: float = 1e-6,
             (newton == "none" or newton_steps <= 0)
         residual = torch.linalg.vector_norm(predict(model, x) - y, dim=-1)  # (N,)
         scale = 1 + torch.linalg.vector_norm(y, dim=-1)
-        tolerance = getattr(getattr(model, "integrator", None), "tolerance", None) or 0.0
+        tolerance = model.solver.tolerance or 0.0
         limit = max(tol, 10 * rtol if rough else 0.0, 1e-6, 100 * tolerance)
         converged = torch.isfinite(x).all(dim=-1) & (residual <= limit * scale)
     return Inversion(x, converged, residual)
 
 
+def _solve_in_input(model: nn.Module, y: Tensor, x: Tensor | None, index: int, sign: float,
+                    max_iter: int) -> Inversion:
+    """ŷ(x) = y in input `index`, the others as `x` gives them (start: x's finite value in
+    that column, else 0, the training data's mean in standard units)."""
+    if x is None:
+        if model.d_x > 1:
+            raise ValueError(f"this model inverts in input {index} given the other "
+                             f"{model.d_x - 1}; pass x=(N, {model.d_x}) with their values")
+        x = torch.zeros(y.shape[0], 1, dtype=y.dtype, device=y.device)
+    x = as_points(x, model.d_x, model).detach().clone()
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x has {x.shape[0]} rows and y {y.shape[0]}; give one row of the "
+                         "other inputs per y")
+    column = x[:, index]
+    x[:, index] = torch.where(torch.isfinite(column), column, torch.zeros_like(column))
+    return solve_input(model, y, x, index, sign, 1.0, max_iter)
+
+
 def substitution(model: nn.Module, y: Tensor, **options: Any) -> Tensor:
     """x with ŷ(x) = y through the structure's direct inverse of its closed form:
     ŷ = y0 + P(x) - P(x0), so x = P⁻¹(y - y0 + P(x0))."""
-    if not getattr(model.integrator, "exact", False):
-        raise ValueError("method='substitution' needs the exact integrator (solver=exact or "
+    if not model.solver.exact:
+        raise ValueError("method='substitution' needs the exact solver (solver=exact or "
                          "auto); use method=newton")
     x0, y0 = model.anchor(y[:1])  # (1, d_x), (1, d_y)
     p0 = model.primitive(x0)  # (1, d_y)
@@ -282,14 +312,14 @@ def newton_nd(model: nn.Module, y: Tensor, max_iter: int = 60, xtol: float = 1e-
     Returns:
         (N, d_x) the preimages (no gradient).
     """
-    exact = bool(getattr(model.integrator, "exact", False))
+    exact = bool(model.solver.exact)
 
     def jacobian(x: Tensor) -> Tensor:
         return model.jacobian(x) if exact else derivative(model, x)  # (P, d_y, d_x)
 
     def solve_step(jac: Tensor, r: Tensor) -> Tensor:
         if exact:
-            return model.structure.solve(jac, r)  # (P, d_x), Cholesky for monotone
+            return model.structure.solve_linear(jac, r)  # (P, d_x), Cholesky for monotone
         return torch.linalg.solve(jac, r)  # (P, d_x)
 
     if start is not None:
@@ -382,7 +412,7 @@ def ode_inverse(model: nn.Module, y: Tensor, ode: str = "dopri5", rtol: float = 
     velocity = y - y0  # (N, d_y): c'(t) of the straight output-space path
 
     def field(t: Tensor, x: Tensor) -> Tensor:
-        return structure.solve(model.jacobian(x), velocity)  # (N, d_x)
+        return structure.solve_linear(model.jacobian(x), velocity)  # (N, d_x)
 
     t = torch.tensor([0.0, 1.0], dtype=y.dtype, device=y.device)
     options = {"step_size": step_size} if step_size else None
@@ -415,7 +445,7 @@ def bracket_1d(model: nn.Module, y: Tensor, tol: float = 0.0, max_iter: int = 10
         (N, 1) the preimages (no gradient: use newton_refine for a differentiable last step).
     """
     y = y.detach()
-    tolerance = getattr(getattr(model, "integrator", None), "tolerance", None)
+    tolerance = model.solver.tolerance
     floor = 10 * tolerance if tolerance else 64 * torch.finfo(y.dtype).eps
     y0, x0 = model.anchor.inverse(y)  # (N, 1) each
     up = y >= y0  # (N, 1): the root lies right of x0
@@ -557,7 +587,7 @@ def newton_refine(model: nn.Module, x: Tensor, y: Tensor, steps: int, mode: str 
         if float(size.max()) <= tol:
             break
         if mode == "learned":
-            step = model.structure.solve(model.jacobian(x), residual)  # (N, d_x)
+            step = model.structure.solve_linear(model.jacobian(x), residual)  # (N, d_x)
         else:
             jac = derivative(model, x)  # (N, d_y, d_x)
             step = torch.linalg.solve(jac, residual)  # (N, d_x)
@@ -592,7 +622,7 @@ def grid_newton(model: nn.Module, y: Tensor, points: int = 4096, max_iter: int =
     """Damped Newton from the tabulated point whose value is nearest y: a regular grid of
     about `points` over the structure's region (`Structure.region`; uniform samples beyond
     3 inputs), or the plain `newton_nd` where the structure states none."""
-    region = model.structure.region(model.net)
+    region = model.region()
     if region is None:
         return newton_nd(model, y, max_iter=max_iter)
     lo, hi = (t.to(y) for t in region)

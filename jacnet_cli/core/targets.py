@@ -2,7 +2,7 @@
 
 Every target is a parameter-free object mapping a batch x (N, d_x) to y (N, d_y). Because the
 Jacobian (and the inverse, where one exists) is known in closed form, the same objects are the
-ground truth for the integrators, the structures, the inverses and the metrics.
+ground truth for the solvers, the structures, the inverses and the metrics.
 
 All maths is in torch and follows the input's dtype and device, so float32 and float64 inputs
 give outputs of the same dtype. Points are always batch first, including 1-D targets (N, 1).

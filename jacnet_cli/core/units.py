@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from jacnet_cli.core.evaluation import Model, as_points
+
 
 class Units(nn.Module):
     """The affine map between the user's units and the model's standard units.
@@ -79,8 +81,11 @@ class Units(nn.Module):
                 for k in ("x_mean", "x_scale", "y_mean", "y_scale")}
 
 
-class Standardized(nn.Module):
+class Standardized(Model):
     """A model f trained in standard units, evaluated in the user's: μ_y + s_y f((x - μ_x)/s_x).
+
+    It answers the whole model protocol (`core.model.Model`) in the user's units, so callers
+    use it exactly as the model it wraps; only this class looks inside.
 
     Args:
         core: the model f (a JacNet or an MLPRegressor), built with the rescaled structure.
@@ -89,16 +94,15 @@ class Standardized(nn.Module):
             which guarantees and reports refer to; None for a plain MLP.
     """
 
-    def __init__(self, core: nn.Module, units: Units, structure: Any = None):
+    def __init__(self, core: Model, units: Units, structure: Any = None):
         super().__init__()
         self.core = core
         self.units = units
-        self.user_structure = structure
+        self.structure = structure
 
-    # What the rest of jacnet asks of a model.
     @property
-    def kind(self) -> str | None:
-        return getattr(self.core, "kind", None)
+    def units(self) -> Units:
+        return self._modules["units"]
 
     @property
     def d_x(self) -> int:
@@ -109,20 +113,21 @@ class Standardized(nn.Module):
         return self.core.d_y
 
     @property
-    def integrator(self) -> Any:
-        return getattr(self.core, "integrator", None)
+    def solver(self) -> Any:
+        return self.core.solver
 
     @property
     def invertible(self) -> bool:
-        return bool(getattr(self.core, "invertible", False))
-
-    @property
-    def structure(self) -> Any:
-        return self.user_structure
+        return self.core.invertible
 
     def forward(self, x: Tensor) -> Tensor:
         """ŷ(x) in the user's units: (N, d_x) -> (N, d_y)."""
+        x = as_points(x, self.d_x, self)
         return self.units.y_out(self.core(self.units.x_in(x)))
+
+    def predict(self, x: Tensor, rows: int = 16384, method: str = "direct") -> Tensor:
+        x = as_points(x, self.d_x, self)
+        return self.units.y_out(self.core.predict(self.units.x_in(x), rows, method))
 
     def jacobian(self, x: Tensor) -> Tensor:
         """The network's J in the user's units, diag(s_y) J_f diag(1/s_x): (N, d_y, d_x)."""
@@ -130,14 +135,74 @@ class Standardized(nn.Module):
         jac = self.core.jacobian(u.x_in(x))  # (N, d_y, d_x)
         return u._cast(x, "y_scale")[:, None] * jac / u._cast(x, "x_scale")[None, :]
 
-    def inverse(self, y: Tensor, **options: Any) -> Tensor:
-        """x = ŷ⁻¹(y) in the user's units (see `jacnet_cli.core.inverse.invert`)."""
+    def solve(self, y: Tensor, x: Tensor | None = None, **options: Any) -> Any:
+        """The inverse in the user's units: solved in the model's units (where an input
+        inverted in starts at its mean, 0, with steps of one standard deviation), residuals
+        measured in the user's."""
+        from jacnet_cli.core.inverse import Inversion, check_invertible
+
+        check_invertible(self)
+        u = self.units
+        y = as_points(y, self.d_y, self).detach()
+        inner = self.core.solve(u.y_in(y), None if x is None else u.x_in(as_points(x, self.d_x, self)),
+                                **options)
+        x_user = u.x_out(inner.x)
+        with torch.no_grad():
+            residual = torch.linalg.vector_norm(self.predict(x_user) - y, dim=-1)
+        return Inversion(x_user, inner.converged, residual)
+
+    def inverse(self, y: Tensor, x: Tensor | None = None, **options: Any) -> Tensor:
         from jacnet_cli.core.inverse import invert
 
-        return invert(self, y, **options)
+        return invert(self, y, x=x, **options)
 
     def log_det(self, x: Tensor) -> Tensor:
         """log |det dŷ/dx| in the user's units: the core's plus Σ log s_y - Σ log s_x."""
         u = self.units
+        x = as_points(x, self.d_x, self)
         shift = torch.log(u._cast(x, "y_scale")).sum() - torch.log(u._cast(x, "x_scale")).sum()
         return self.core.log_det(u.x_in(x)) + shift
+
+    def trainable(self) -> tuple[Model, Any]:
+        u = self.units
+        return self.core, (lambda x, y: (u.x_in(x), u.y_in(y)))
+
+    def penalty(self) -> Tensor | None:
+        return self.core.penalty()
+
+    def weight_report(self) -> dict[str, Any]:
+        if self.core.structure is None:
+            return {}
+        return self.core.structure.report(self.core.net, self.units.x_scale, self.units.y_scale)
+
+    def region(self) -> tuple[Tensor, Tensor] | None:
+        box = self.core.region()
+        if box is None:
+            return None
+        return self.units.x_out(box[0][None])[0], self.units.x_out(box[1][None])[0]
+
+    def resolved(self) -> dict[str, Any]:
+        return self.core.resolved()
+
+    def standard_constants(self) -> dict[str, float]:
+        """The structure's constants as the standardised model uses them."""
+        return {} if self.core.structure is None else self.core.structure.constants()
+
+    def conservation(self, x_test: Tensor, grid: Tensor) -> dict[str, float]:
+        """The conservation diagnostics, in the model's units (path gaps in the user's)."""
+        from jacnet_cli.core.guarantees import conservation
+
+        if self.core.structure is None or self.d_x == 1:
+            return {}
+        u = self.units
+        return conservation(self.core, u.x_in(x_test), u.x_in(grid),
+                            y_scale=u._cast(x_test, "y_scale"))
+
+    def config(self) -> dict[str, Any]:
+        from jacnet_cli.core.specs import spec
+
+        out = self.core.config()
+        if self.structure is not None:
+            out["activation"] = spec(self.structure.option or self.structure)
+        out["units"] = self.units.describe()
+        return out

@@ -193,7 +193,7 @@ def _draw_tolerance(ax: Any, tolerance: ArrayLike | None) -> Any | None:
     ax2.spines["right"].set_visible(True)
     color = "#E69F00"
     ax2.step(it, tol, where="post", color=color, linestyle="--", linewidth=1.4,
-             label="integrator tolerance")
+             label="solver tolerance")
     prev = np.concatenate([[np.nan], tol[:-1]])
     drops = np.flatnonzero(np.isfinite(prev) & np.isfinite(tol) & (tol < prev))
     if drops.size:
@@ -201,7 +201,7 @@ def _draw_tolerance(ax: Any, tolerance: ArrayLike | None) -> Any | None:
                  color=color, markeredgecolor="black", markeredgewidth=0.6,
                  label=f"tolerance tightened ({drops.size}x)")
     ax2.set_yscale("log")
-    ax2.set_ylabel("integrator tolerance", color="#9A6700")
+    ax2.set_ylabel("solver tolerance", color="#9A6700")
     ax2.tick_params(axis="y", colors="#9A6700", which="both")
     return ax2
 
@@ -342,12 +342,12 @@ def jacobian_1d(path: PathLike, x: ArrayLike, true_jac: ArrayLike | None, net_ja
 def loss_curve(path: PathLike, loss: ArrayLike, tolerance: ArrayLike | None = None,
                title: str = "", log: bool = True,
                validation: tuple[ArrayLike, ArrayLike] | None = None) -> Path:
-    """Plot training loss per iteration, with the integrator tolerance on a second axis.
+    """Plot training loss per iteration, with the solver tolerance on a second axis.
 
     Args:
         path: PNG file to write.
         loss: (T,) training loss per iteration.
-        tolerance: (T,) integrator tolerance per iteration, drawn as a log step line with a
+        tolerance: (T,) solver tolerance per iteration, drawn as a log step line with a
             marker wherever it tightens; None, or all None/NaN (fixed-step solvers), skips it.
         title: figure title; a default is used when empty.
         log: log-scale the loss axis (non-positive losses are then not drawn).
@@ -622,7 +622,7 @@ def paper_figure(path: PathLike, x: ArrayLike, target: ArrayLike, curves: Mappin
 
 
 def paper_loss_figure(path: PathLike, panels: Sequence[Mapping[str, Any]], title: str = "") -> Path:
-    """Draw the paper's Figure 3: training loss and integrator tolerance, one panel per run.
+    """Draw the paper's Figure 3: training loss and solver tolerance, one panel per run.
 
     Args:
         path: PNG file to write.
@@ -646,7 +646,7 @@ def paper_loss_figure(path: PathLike, panels: Sequence[Mapping[str, Any]], title
             _loss_axes(ax, panel["curves"], panel.get("tolerance"), log=True, below=False)
             ax.set_title(panel.get("title", ""))
         axes[-1, 0].set_xlabel("iteration")
-        fig.suptitle(_default(title, "Training loss and integrator tolerance"))
+        fig.suptitle(_default(title, "Training loss and solver tolerance"))
         fig.tight_layout()
         return _save(fig, path)
 

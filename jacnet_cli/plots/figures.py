@@ -30,7 +30,7 @@ def _np(t: torch.Tensor) -> np.ndarray:
 
 def _bounds(model: nn.Module) -> dict[str, float] | None:
     """Reference lines for the 1-D Jacobian plot: the structure's labelled bounds."""
-    structure = getattr(model, "structure", None)
+    structure = model.structure
     if structure is None:
         return None
     lines: dict[str, float] = {}
@@ -46,7 +46,7 @@ def write(run_dir: Path, model: nn.Module, target: Target, data: Dataset,
           initial: dict[str, torch.Tensor] | None = None, steps: Sequence[Step] = ()) -> list[Path]:
     """Write the run's PNGs into run_dir; return their paths."""
     written: list[Path] = []
-    name = f"{target.name}, {getattr(getattr(model, 'structure', None), 'name', 'mlp')}"
+    name = f"{target.name}, {model.structure.name if model.structure is not None else 'mlp'}"
     if steps:
         tol = np.array([np.nan if s.tolerance is None else s.tolerance for s in steps])
         val = [(i, s.val_loss) for i, s in enumerate(steps) if s.val_loss is not None]
@@ -85,12 +85,12 @@ def _write_1d(run_dir: Path, model: nn.Module, target: Target, data: Dataset,
                         test_y=None if truth else _np(data.y_test)[:, 0],
                         labels=(data.x_names[0], data.y_names[0]))]
     fn_jac = _np(derivative(model, x))[:, 0, 0]
-    net_jac = _np(model.jacobian(x).detach())[:, 0, 0] if hasattr(model, "jacobian") else fn_jac
+    net_jac = _np(model.jacobian(x).detach())[:, 0, 0]
     out.append(plots.jacobian_1d(run_dir / "jacobian.png", xs,
                                  _np(target.jacobian(x))[:, 0, 0] if truth else None,
                                  net_jac, fn_jac=fn_jac, bounds=_bounds(model), train_range=span,
                                  title=f"Jacobian ({name})"))
-    if getattr(model, "invertible", False):
+    if model.invertible:
         y = torch.linspace(float(trained.min()), float(trained.max()), 400,
                            dtype=x.dtype, device=x.device)[:, None]
         learned = _np(model.inverse(y))[:, 0]

@@ -204,7 +204,8 @@ def _train_and_measure(cfg: dict[str, Any], out: Path) -> dict[str, Any]:
 def run_row(bench: str, label: str, overrides: list[str], seed: int, out: Path,
             extra: list[str] = ()) -> dict[str, Any]:
     """Train one row for one seed into out/; return its metrics and D's measurements."""
-    from jacnet_cli.run.experiment import Experiment, load
+    from jacnet_cli.run.experiment import Experiment
+    from jacnet_cli.run.rundir import load_run as load
 
     cfg = _compose([f"experiment={PRESET[bench]}", *overrides, f"seed={seed}", "plots=false",
                     "progress=false", *extra])

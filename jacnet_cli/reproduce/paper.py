@@ -2,7 +2,7 @@
 
 Every model is built from the same configs `jacnet train` uses, so each row can be rerun as
 `jacnet train target=exp activation=pd solver=dopri5_adjoint schedule=anneal seed=S`.
-The figures use the paper's integrator (torchdiffeq odeint_adjoint + dopri5, tolerance
+The figures use the paper's solver (torchdiffeq odeint_adjoint + dopri5, tolerance
 annealing); the plain MLP baseline (`model=mlp`) needs none.
 
     python -m jacnet_cli.reproduce.paper [--seeds 5] [--iterations 50] [--out reproduce]
@@ -31,7 +31,7 @@ from jacnet_cli.run.experiment import Experiment
 from jacnet_cli.run.metrics import test_errors
 from jacnet_cli.run.records import Step
 
-# The paper's network, anchor and integrator (odeint_adjoint + dopri5 + annealing), not the
+# The paper's network, anchor and solver (odeint_adjoint + dopri5 + annealing), not the
 # library's defaults: `experiment=paper_faithful`.
 PAPER = ["experiment=paper_faithful"]
 EXPERIMENTS = {
@@ -72,9 +72,9 @@ def compose_config(overrides: list[str]) -> DictConfig:
 
 def _shape(model: torch.nn.Module, grid: torch.Tensor, tolerance: float) -> dict[str, float]:
     """Smallest derivative and largest slope of the function as evaluated, on the grid."""
-    integrator = getattr(model, "integrator", None)
-    if integrator is not None:
-        integrator.set_tolerance(tolerance)
+    solver = model.solver
+    if solver is not None:
+        solver.set_tolerance(tolerance)
     return guarantees.measure(model, grid, keys=["jacobian_min_eig", "lipschitz_max"])
 
 
@@ -102,7 +102,7 @@ def train_one(experiment: str, variant: str, seed: int, iterations: int,
     inside = data.x_test[:, 0].abs() <= 1
     run.row = {
         "experiment": experiment, "model": VARIANTS[variant][0], "seed": seed,
-        "integrator": _integrator_label(cfg),
+        "solver": _solver_label(cfg),
         "train_loss": run.steps[-1].loss,
         "test_mae": test_errors(pred, data.y_test)["test_mae"],
         "mae_inside_train_interval": test_errors(pred[inside], data.y_test[inside])["test_mae"],
@@ -123,7 +123,7 @@ def train_one(experiment: str, variant: str, seed: int, iterations: int,
     return run
 
 
-def _integrator_label(cfg: DictConfig) -> str:
+def _solver_label(cfg: DictConfig) -> str:
     if cfg.model._target_.endswith("MLPRegressor"):
         return "none (direct MLP)"
     kind = "odeint_adjoint" if cfg.solver.get("adjoint") else "odeint"
@@ -144,7 +144,7 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     table = []
     for (experiment, model), members in groups.items():
         entry: dict[str, Any] = {"experiment": experiment, "model": model,
-                                 "integrator": members[0]["integrator"], "seeds": len(members)}
+                                 "solver": members[0]["solver"], "seeds": len(members)}
         for key in METRICS:
             values = [m[key] for m in members if key in m]
             if values:
@@ -213,7 +213,7 @@ def write_markdown(path: Path, table: list[dict[str, Any]], checks: list[dict[st
           for c in checks],
         "", "## Results", "",
     ]
-    cols = ["experiment", "model", "integrator", *[m for m in METRICS
+    cols = ["experiment", "model", "solver", *[m for m in METRICS
                                                    if any(m in row for row in table)]]
     lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(_fmt(row.get(c, "")) for c in cols) + " |" for row in table]
@@ -244,7 +244,7 @@ def figures(out: Path, runs: list[Trained]) -> list[Path]:
         tol = np.array([np.nan if s.tolerance is None else s.tolerance for s in main.steps])
         panels.append({
             "title": f"{spec['title'].split(': ')[1]}: training loss "
-                     f"({main.row['integrator'].split(' (')[0]})",
+                     f"({main.row['solver'].split(' (')[0]})",
             "curves": {VARIANTS[v][0]: np.array([s.loss for s in by[(experiment, v)].steps])
                        for v in (spec["structure"], "none", "mlp")},
             "tolerance": tol})

@@ -50,7 +50,7 @@ def make(group: str, node: Any, **extra: Any) -> Any:
         node = OmegaConf.to_container(node, resolve=True)
     if not isinstance(node, Mapping) or "_target_" not in node:
         raise ValueError(f"{group} must be a config node with a _target_; got {node!r}")
-    name = node["_target_"]
+    name = configs.current(node["_target_"])
     classes = configs.allowed(group)
     if name not in classes:
         raise ValueError(f"{group}._target_={name!r} is not one of jacnet's {group} classes; "
@@ -75,7 +75,7 @@ def check(config: Mapping[str, Any]) -> None:
     """
     for key, value in config.items():
         if key in configs.BUILT_GROUPS and isinstance(value, Mapping):
-            name = value.get("_target_")
+            name = configs.current(value.get("_target_"))
             classes = configs.allowed(key)
             if name not in classes:
                 raise ValueError(f"{key}._target_={name!r} is not one of jacnet's {key} "
@@ -145,9 +145,16 @@ def target(cfg: Mapping[str, Any]) -> Target:
 
 def scalar_units(cfg: Mapping[str, Any]) -> bool:
     """Whether the configured structure needs one scale for all of x (and of y)."""
-    if "activation" not in cfg or cfg.get("model", {}).get("_target_", "").endswith("MLPRegressor"):
+    if "activation" not in cfg or not _is_jacnet(cfg):
         return False
-    return bool(getattr(make("activation", cfg["activation"]), "scalar_units", False))
+    return make("activation", cfg["activation"]).scalar_units
+
+
+def _is_jacnet(cfg: Mapping[str, Any]) -> bool:
+    from jacnet_cli.core.model import JacNet
+
+    cls = configs.allowed("model").get(configs.current(cfg["model"].get("_target_")))
+    return isinstance(cls, type) and issubclass(cls, JacNet)
 
 
 def dataset(cfg: Mapping[str, Any], seed: int | None = None) -> tuple[Target, Dataset]:
@@ -201,11 +208,12 @@ def model(cfg: Mapping[str, Any], where: Frame, points: tuple[torch.Tensor, torc
     build_model = make("model", cfg["model"])
     units, tgt = where.units, where.target
     d_x, d_y = where.d_x, where.d_y
-    if getattr(build_model.func, "kind", None) != "jacnet":
+    if not _is_jacnet(cfg):
         core = build_model(d_x=d_x, d_y=d_y)
         return core if units is None else _standardized(core, units, None)
-    structure = make("activation", cfg["activation"])
-    structure.bind(where.x_names)
+    option = make("activation", cfg["activation"])
+    option.bind(where.x_names)
+    structure = option.at(d_x, d_y)
     anchor_cfg = dict(cfg["anchor"])
     if anchor_cfg.get("y0") == "target" and not tgt.closed_form:
         anchor_cfg["y0"] = "learned"  # data from a file: y0 must be learned
@@ -217,12 +225,55 @@ def model(cfg: Mapping[str, Any], where: Frame, points: tuple[torch.Tensor, torc
                                         rebuild=points is None)
     inner = structure if units is None else structure.rescaled(units.x_scale, units.y_scale)
     core = build_model(d_x=d_x, d_y=d_y, structure=inner, path=make("path", cfg["path"]),
-                       anchor=anchor, integrator=make("solver", cfg["solver"]))
+                       anchor=anchor, solver=make("solver", cfg["solver"]))
     if points is not None and structure.needs_points:  # a new model learns from its data
         inner.fit_data(core.net, *points)
         for key, value in inner.resolved(core.net).items():
             setattr(structure, key, value)
     return core if units is None else _standardized(core, units, structure)
+
+
+def unused_keys(cfg: Mapping[str, Any], where: Frame, typed: Any = None) -> None:
+    """Refuse settings a new run would accept and then ignore (one line): a `model.*` value
+    the structure's network does not read, or structure settings with the plain MLP.
+    `typed`: only these keys (those the command line set; a preset may set keys for every
+    structure, as experiment=debug's small model.hidden); None: every key."""
+    def set_(key: str) -> bool:
+        return typed is None or key in typed or any(k.startswith(key + ".") for k in typed)
+
+    if not _is_jacnet(cfg):
+        if set_("activation"):
+            _unused_structure(cfg)
+        return
+    option = make("activation", cfg["activation"])
+    option.bind(where.x_names)
+    _unused_model_keys(cfg, option.at(where.d_x, where.d_y), set_)
+
+
+def _unused_model_keys(cfg: Mapping[str, Any], structure: Any, set_: Any) -> None:
+    from jacnet_cli.core import defaults
+    from jacnet_cli.core.structures.base import MLP_KEYS
+
+    base = defaults.of("model", "jacnet")
+    for key in sorted(MLP_KEYS - structure.model_keys):
+        value = cfg["model"].get(key, base[key])
+        if value != base[key] and set_(f"model.{key}"):
+            reads = ", ".join(f"model.{k}" for k in sorted(structure.model_keys)) or \
+                "no model.* key"
+            raise ValueError(f"model.{key}={value!r} is not used by activation="
+                             f"{structure.name}: its network reads {reads}; set its own "
+                             f"activation.* keys instead (jacnet train activation="
+                             f"{structure.name} --help)")
+
+
+def _unused_structure(cfg: Mapping[str, Any]) -> None:
+    from jacnet_cli.core import defaults
+
+    node = {k: v for k, v in cfg.get("activation", {}).items() if k not in HYDRA_KEYS}
+    name = configs.current(cfg.get("activation", {}).get("_target_"))
+    if name != configs.targets("activation").get("pd") or node != defaults.of("activation", "pd"):
+        raise ValueError("activation settings do not apply to model=mlp: the plain MLP has no "
+                         "structure; drop activation=/activation.* or use model=jacnet")
 
 
 def _uses_points(anchor_cfg: Mapping[str, Any], d_x: int, d_y: int) -> bool:
@@ -269,9 +320,10 @@ def training(cfg: Mapping[str, Any], dev: torch.device | str, dt: torch.dtype) -
     return Training(tgt, data, net, optimizer(cfg, net), schedule(cfg))
 
 
-def preview(cfg: Mapping[str, Any]) -> None:
+def preview(cfg: Mapping[str, Any], typed: Any = None) -> None:
     """Build a training config without reading data or training: every group and every
-    top-level key is checked by what uses it. Raises one-line ValueErrors."""
+    top-level key is checked by what uses it, and a key set (`typed`: on the command line;
+    None: any) that the run would ignore is refused. Raises one-line ValueErrors."""
     check(cfg)
     settings = TrainSettings.of(cfg)
     for group in ("schedule", "path", "solver", "optim", "logger"):
@@ -292,6 +344,8 @@ def preview(cfg: Mapping[str, Any]) -> None:
     if getattr(spec, "fresh", False) and settings.batch_size is None:
         raise ValueError("batch_size=null is not allowed with data.fresh=true; set batch_size "
                          "(rows drawn per step)")
+    where = Frame(tgt, x_names, y_names)
+    unused_keys(cfg, where, typed)
     with torch.random.fork_rng(devices=[]):
-        net = model(cfg, Frame(tgt, x_names, y_names))
+        net = model(cfg, where)
         make("optim", cfg["optim"])(net.parameters())

@@ -69,33 +69,6 @@ def _plain(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))}
 
 
-def status(run_dir: Path) -> str | None:
-    """The status of a run already in run_dir ("completed", "interrupted", ...), or None."""
-    path = run_dir / FILENAME
-    if not path.is_file():
-        return None
-    try:
-        return str(read(path).get("status", "completed"))
-    except (CheckpointError, OSError):
-        return "damaged"
-
-
-def find(run_dir: str | Path) -> Path:
-    """The checkpoint file of a run directory, or a clear error."""
-    run_dir = Path(str(run_dir)).expanduser()
-    if run_dir.is_file():
-        raise ValueError(f"run_dir={str(run_dir)!r} is a file; pass the directory of a "
-                         "`jacnet train` run (the folder that holds checkpoint.pt)")
-    if not run_dir.is_dir():
-        raise ValueError(f"run_dir={str(run_dir)!r} does not exist; "
-                         "pass the directory of a `jacnet train` run")
-    path = run_dir / FILENAME
-    if not path.is_file():
-        raise ValueError(f"run_dir={str(run_dir)!r} holds no {FILENAME}; "
-                         "pass the directory of a finished or interrupted `jacnet train` run")
-    return path
-
-
 def read(path: str | Path) -> dict[str, Any]:
     """Read and check a checkpoint file: weights only, a known format, the required keys.
 

@@ -22,6 +22,31 @@ BUILT_GROUPS = ("target", "activation", "path", "anchor", "solver", "schedule", 
                 "optim", "data", "logger")
 
 
+#: `_target_` names an earlier jacnet wrote into saved runs -> where those classes live now, so
+#: a run directory trained before a module moved still loads.
+MOVED = {
+    "jacnet_cli.core.structures.activations.Unconstrained":
+        "jacnet_cli.core.structures.unconstrained.Unconstrained",
+    "jacnet_cli.core.structures.activations.PositiveDefinite":
+        "jacnet_cli.core.structures.pd.PositiveDefinite",
+    "jacnet_cli.core.structures.activations.Lipschitz":
+        "jacnet_cli.core.structures.lipschitz.Lipschitz",
+    "jacnet_cli.core.structures.activations.CauchyRiemann":
+        "jacnet_cli.core.structures.cauchy_riemann.CauchyRiemann",
+    "jacnet_cli.core.structures.potential.Gradient":
+        "jacnet_cli.core.structures.gradient.Gradient",
+    "jacnet_cli.core.structures.potential.Monotone":
+        "jacnet_cli.core.structures.monotone.Monotone",
+    **{f"jacnet_cli.core.integrators.{name}": f"jacnet_cli.core.solvers.{name}"
+       for name in ("Auto", "Exact", "GaussLegendre", "ODESolver")},
+}
+
+
+def current(name: Any) -> Any:
+    """A `_target_` as today's configs name it (see `MOVED`)."""
+    return MOVED.get(name, name) if isinstance(name, str) else name
+
+
 def conf_dir() -> Path:
     """The config folder in use."""
     override = os.environ.get("JACNET_CONF_DIR")

@@ -23,10 +23,10 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from jacnet_cli.core.evaluation import predict, unwrap
+from jacnet_cli.core.evaluation import predict
 from jacnet_cli.core.targets import Target
 from jacnet_cli.data.sampled import Dataset
-from jacnet_cli.run import build, checkpoint, metrics, runtime
+from jacnet_cli.run import build, checkpoint, metrics, rundir, runtime
 from jacnet_cli.run import plan as plans
 from jacnet_cli.run.interrupts import Interrupted
 from jacnet_cli.run.progress import bar, status
@@ -58,7 +58,7 @@ def _curl_penalty(weight: float, model: nn.Module) -> Callable[[nn.Module, torch
     points, pushing a non-conservative structure towards a gradient field."""
     if weight == 0:
         return None
-    if getattr(model, "kind", None) != "jacnet" or model.d_x == 1:
+    if model.structure is None or model.d_x == 1:
         raise ValueError(f"curl_weight={weight!r} needs a JacNet with d_x > 1 (in 1-D every "
                          "field is conservative)")
     from jacnet_cli.core.guarantees import curl_penalty
@@ -90,7 +90,7 @@ def _init_from(model: nn.Module, run_dir: str, config: dict[str, Any],
     from jacnet_cli.run import configs
 
     try:
-        blob = checkpoint.read(checkpoint.find(run_dir))
+        blob = rundir.read(run_dir)
     except ValueError as exc:
         raise ValueError(str(exc).replace("run_dir=", "init_from=", 1)) from None
     for group in ("model", "activation"):
@@ -126,35 +126,11 @@ def _penalty(weight: float, model: nn.Module) -> Callable[[nn.Module, torch.Tens
     """The training loss's extra terms: the curl penalty (`curl_weight`) and the structure's
     own (`Structure.penalty`, e.g. the margin cauchy_riemann keeps on min_modulus)."""
     curl = _curl_penalty(weight, model)
-    structure = getattr(model, "structure", None)
-    own = structure is not None and structure.penalty(model.net) is not None
-    if not own:
+    if model.penalty() is None:
         return curl
     if curl is None:
-        return lambda net, xb: net.structure.penalty(net.net)
-    return lambda net, xb: curl(net, xb) + net.structure.penalty(net.net)
-
-
-@dataclass
-class Loaded:
-    """A saved run rebuilt: its config, target, data (when asked for) and trained model."""
-
-    path: Path
-    config: dict[str, Any]
-    target: Target
-    data: Dataset | None
-    model: nn.Module
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def x_names(self) -> list[str]:
-        meta = (self.config.get("data") or {}).get("meta") or {}
-        return list(meta.get("x_names") or build.frame(self.config).x_names)
-
-    @property
-    def y_names(self) -> list[str]:
-        meta = (self.config.get("data") or {}).get("meta") or {}
-        return list(meta.get("y_names") or build.frame(self.config).y_names)
+        return lambda net, xb: net.penalty()
+    return lambda net, xb: curl(net, xb) + net.penalty()
 
 
 class Experiment:
@@ -185,6 +161,32 @@ class Experiment:
         self.started = time.perf_counter()
         self.wall = 0.0  # seconds spent before a resume
         self.tracker: Any = None  # the `logger` group's tracker
+
+    @classmethod
+    def resume(cls, run_dir: Path, changes: dict[str, Any] | None = None,
+               progress: bool = False) -> "Experiment":
+        """The interrupted run in run_dir, ready to continue (`run`).
+
+        Args:
+            run_dir: the run's directory.
+            changes: top-level keys that may change on resume (progress, plots, runtime).
+            progress: show a progress bar.
+        """
+        blob = rundir.read(run_dir)
+        if blob.get("status") == "completed":
+            raise ValueError(f"resume={str(run_dir)!r} is a completed run; there is nothing to "
+                             "continue (fine-tune it with init_from=" + str(run_dir) + ", or "
+                             "pass overwrite=true with hydra.run.dir to replace it)")
+        if blob.get("training") is None:
+            raise ValueError(f"resume={str(run_dir)!r}: its checkpoint holds no training state "
+                             "to continue from")
+        if blob.get("status") == "failed":
+            raise ValueError(f"resume={str(run_dir)!r} failed "
+                             f"({blob.get('metrics', {}).get('reason', '?')}); resuming would "
+                             "fail the same way: train again with other settings")
+        config = copy.deepcopy(blob["config"])
+        config.update(changes or {})
+        return cls(config, run_dir, progress, resume_from=blob)
 
     # -- files ---------------------------------------------------------------------------
 
@@ -229,12 +231,10 @@ class Experiment:
         if settings.init_from is not None:
             _init_from(self.model, settings.init_from, cfg, setup.optimizer)
         data, model = self.data, self.model
-        core, units = unwrap(model)  # the model trains in standard units when there are units
-        if getattr(core, "structure", None) is not None:  # what the data decided, kept too
-            cfg["activation"].update(core.structure.resolved(core.net))
-        # Each batch is moved into the model's units as it is drawn: the training set stays
-        # one copy, in the data's units.
-        transform = None if units is None else (lambda x, y: (units.x_in(x), units.y_in(y)))
+        cfg["activation"].update(model.resolved())  # what the data decided, kept too
+        # The model trains in its own units (standard units when the data are standardised);
+        # each batch is moved into them as it is drawn: the training set stays one copy.
+        core, transform = model.trainable()
         validation = data.validation
         rows = data.stream.counts["train"] if data.stream is not None else data.x_train.shape[0]
         validating = validation is not None or (data.stream is not None
@@ -244,7 +244,7 @@ class Experiment:
             raise ValueError("batch_size=null is not allowed with data.fresh=true; set "
                              "batch_size (rows drawn per step)")
         if data.stream is not None:
-            batches, validation = self._streamed(data, units, plan.batch_size, dt, dev)
+            batches, validation = self._streamed(data, transform, plan.batch_size, dt, dev)
         else:
             batches = Batches(data.x_train, data.y_train, plan.batch_size, settings.seed,
                               data.sampler, transform)
@@ -255,8 +255,8 @@ class Experiment:
         threads = runtime.threads(setting, runtime.step_work(core, batches.batch_size))
         penalty = _penalty(settings.curl_weight, core)
         if plan.smoothness:  # the small-data plan (run/plan.py)
-            smooth = plans.smoothness_penalty(plan.smoothness, data.x_train if units is None
-                                              else units.x_in(data.x_train))
+            smooth = plans.smoothness_penalty(plan.smoothness, data.x_train if transform is None
+                                              else transform(data.x_train, data.y_train)[0])
             penalty = smooth if penalty is None else \
                 (lambda net, xb, other=penalty: other(net, xb) + smooth(net, xb))
         if build.is_file(cfg):
@@ -385,7 +385,7 @@ class Experiment:
 
     def _describe(self) -> None:
         model, cfg = self.model, self.config
-        structure = getattr(model, "structure", None)
+        structure = model.structure
         log.info("target=%s model=%s on %s/%s: %s", self.target.name,
                  cfg["model"]["_target_"].rsplit(".", 1)[-1], self.out["device"],
                  self.settings.runtime.dtype, structure or "plain MLP")
@@ -396,18 +396,16 @@ class Experiment:
                 "for the network's J, but ŷ's Jacobian equals J only where J is conservative "
                 "(paper section 4.5); the guarantee keys report what ŷ measures%s",
                 structure.name, model.d_x, model.d_y,
-                " (activation.conservative=true holds it by construction)"
-                if getattr(structure, "conservative", True) is False else "")
+                f" ({structure.remedy})" if structure.remedy else "")
         note = structure.direction(self.data.x_train, self.data.y_train, self.data.x_names) \
             if structure is not None and self.data.x_train.shape[0] else None
         if note:  # the data's direction disagrees with the structure's: one line, the fix
             log.warning("%s", note)
             self.out["direction_warning"] = note
-        _, units = unwrap(model)
-        if units is not None:
-            self._describe_units(units)
+        if model.units is not None:
+            self._describe_units(model.units)
 
-    def _streamed(self, data: Any, units: Any, batch_size: int | None,
+    def _streamed(self, data: Any, transform: Any, batch_size: int | None,
                   dt: torch.dtype, dev: Any) -> tuple[Any, Any]:  # noqa: D401
         """Batches and validation read from a streamed file (memory of a few blocks)."""
         from jacnet_cli.data import stream
@@ -415,7 +413,6 @@ class Experiment:
         if batch_size is None:
             raise ValueError(f"batch_size=null is not allowed with streamed data "
                              f"({data.stream.labels.shape[0]} rows read in blocks); set batch_size")
-        transform = None if units is None else (lambda x, y: (units.x_in(x), units.y_in(y)))
         batches = stream.StreamBatches(data.stream, batch_size, self.settings.seed, transform,
                                        dtype=dt, device=dev)
         validation = None
@@ -434,13 +431,12 @@ class Experiment:
         model = self.model
         self.out["units"] = "standardized"
         self.out.update({f"units_{k}": v for k, v in units.describe().items()})
-        structure = getattr(model, "structure", None)
-        core_structure = getattr(model.core, "structure", None)
-        if structure is None or core_structure is None:
+        structure = model.structure
+        if structure is None:
             log.info("training in standard units: x scale %s, y scale %s",
                      self.out["units_x_scale"], self.out["units_y_scale"])
             return
-        user, inner = structure.constants(), core_structure.constants()
+        user, inner = structure.constants(), model.standard_constants()
         for key in user:
             self.out[f"constant_{key}"] = user[key]
             self.out[f"constant_{key}_standard_units"] = inner[key]
@@ -546,82 +542,3 @@ def snapshot(model: nn.Module, data: Dataset) -> dict[str, torch.Tensor]:
     if data.x_grid.shape[1] != 1:
         return {}
     return {"init": predict(model, plot_x(data))[:, 0].detach().cpu().double()}
-
-
-def resume(run_dir: Path, changes: dict[str, Any] | None = None,
-           progress: bool = False) -> Experiment:
-    """The interrupted run in run_dir, ready to continue (`Experiment.run`).
-
-    Args:
-        run_dir: the run's directory.
-        changes: top-level keys that may change on resume (progress, plots, runtime).
-        progress: show a progress bar.
-    """
-    path = checkpoint.find(run_dir)
-    blob = checkpoint.read(path)
-    if blob.get("status") == "completed":
-        raise ValueError(f"resume={str(run_dir)!r} is a completed run; there is nothing to "
-                         "continue (fine-tune it with init_from=" + str(run_dir) + ", or pass "
-                         "overwrite=true with hydra.run.dir to replace it)")
-    if blob.get("training") is None:
-        raise ValueError(f"resume={str(run_dir)!r}: its checkpoint holds no training state to "
-                         "continue from")
-    if blob.get("status") == "failed":
-        raise ValueError(f"resume={str(run_dir)!r} failed "
-                         f"({blob.get('metrics', {}).get('reason', '?')}); resuming would fail "
-                         "the same way: train again with other settings")
-    config = copy.deepcopy(blob["config"])
-    config.update(changes or {})
-    return Experiment(config, run_dir, progress, resume_from=blob)
-
-
-def load(run_dir: str | Path, device: torch.device | str = "cpu",
-         dtype: torch.dtype | None = None, overrides: dict[str, Any] | None = None,
-         weights: str = "state_dict", data: bool = True) -> Loaded:
-    """Rebuild a saved run: config -> model (from the config and the data's saved frame,
-    without reading the training data), then its weights; the data only when asked for.
-
-    Args:
-        run_dir: a `jacnet train` run directory.
-        device, dtype: where to put the model (dtype default: the run's).
-        overrides: top-level config entries to replace before rebuilding (e.g. another
-            `solver`); `data` entries are merged key by key.
-        weights: "state_dict" (the reported weights) or "last" (the last step's).
-        data: also rebuild the dataset (test points, guarantee box) for evaluation.
-
-    Raises:
-        ValueError: the directory holds no checkpoint (one line).
-        CheckpointError: the checkpoint is damaged or names something jacnet does not build.
-    """
-    path = checkpoint.find(run_dir)
-    blob = checkpoint.read(path)
-    config = copy.deepcopy(blob["config"])
-    for key, value in (overrides or {}).items():
-        if key == "data":
-            config["data"] = {**config["data"], **value}
-        else:
-            config[key] = value
-    state = blob["state_dict"]
-    if weights == "last":
-        state = blob.get("training", {}).get("last") or state
-    try:
-        build.check(config)
-        where = build.frame(config)
-        model = build.model(config, where)
-        model.to(dtype=dtype or build.dtype(config.get("dtype", "float64")))
-        dataset = build.dataset(config)[1] if data else None
-    except KeyError as exc:
-        raise checkpoint.CheckpointError(f"checkpoint {path}: its config lacks the key "
-                                         f"{exc.args[0]!r}") from None
-    except (ValueError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise checkpoint.CheckpointError(f"checkpoint {path}: {first}") from None
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        detail = " ".join(str(exc).split())[:240]
-        raise checkpoint.CheckpointError(f"checkpoint {path}: its weights do not fit the model "
-                                         f"its config describes ({detail})") from None
-    model.to(device=device).eval()
-    extra = {k: v for k, v in blob.items() if k not in ("state_dict", "config")}
-    return Loaded(path.parent, config, where.target, dataset, model, extra)

@@ -18,9 +18,9 @@ import torch
 from torch import nn
 
 from jacnet_cli.core import guarantees
-from jacnet_cli.core.evaluation import predict, unwrap
+from jacnet_cli.core.evaluation import predict
 from jacnet_cli.data.sampled import Dataset
-from jacnet_cli.run import atomic
+from jacnet_cli.run import atomic, results
 from jacnet_cli.run.records import Step
 
 STATUSES = ("completed", "interrupted", "failed")
@@ -246,9 +246,9 @@ def evaluate(model: nn.Module, data: Dataset, eval_tolerance: float | None = Non
         classify: the outputs are logits of 0/1 labels (loss=bce): classification scores.
     """
     say = status.update if status is not None else (lambda text: None)
-    integrator = getattr(model, "integrator", None)
-    if integrator is not None and eval_tolerance is not None:
-        integrator.set_tolerance(eval_tolerance)
+    solver = model.solver
+    if solver is not None and eval_tolerance is not None:
+        solver.set_tolerance(eval_tolerance)
     model.eval()
     start = time.perf_counter()
     out: dict[str, Any] = {}
@@ -256,10 +256,10 @@ def evaluate(model: nn.Module, data: Dataset, eval_tolerance: float | None = Non
     errors_start = time.perf_counter()
     out.update(errors(model, data, classify))
     out["errors_time_s"] = time.perf_counter() - errors_start
-    if integrator is not None:
-        out["eval_nfe"] = integrator.nfe_forward
-        out["eval_solver"] = repr(integrator)
-    structure = getattr(model, "structure", None)
+    if solver is not None:
+        out["eval_nfe"] = solver.nfe_forward
+        out["eval_solver"] = repr(solver)
+    structure = model.structure
     if structure is not None:
         out["structure"] = structure.name
         out["guarantee"] = structure.describe(model.d_x, model.d_y)
@@ -277,15 +277,10 @@ def evaluate(model: nn.Module, data: Dataset, eval_tolerance: float | None = Non
                 out.update(guarantees.measure(model, inside, local, net_checks=False))
         if model.d_x > 1:  # far from the data: 3x the guarantee box
             out.update(guarantees.measure_wide(model, grid[: max(64, grid.shape[0] // 2)]))
-        core, units = unwrap(model)
-        inner = getattr(core, "structure", None)
-        if inner is not None:  # what the weights bound, in the data's units
-            ones_x, ones_y = torch.ones(model.d_x), torch.ones(model.d_y)
-            out.update(inner.report(core.net, ones_x if units is None else units.x_scale,
-                                    ones_y if units is None else units.y_scale))
+        out.update(model.weight_report())  # what the weights bound, in the data's units
         if model.d_x > 1:
             say("conservation diagnostics")
-            out.update(guarantees.conservation(model, data.x_test, grid))
+            out.update(model.conservation(data.x_test, grid))
         keys = guarantees.applicable(model)
         out["guarantee_keys"] = ",".join(k for k in keys + [f"{k}_wide" for k in keys]
                                          if k in out)
@@ -298,13 +293,10 @@ def evaluate(model: nn.Module, data: Dataset, eval_tolerance: float | None = Non
 
 def _inside(model: nn.Module, grid: torch.Tensor) -> torch.Tensor:
     """The points of `grid` (data units) inside the structure's region (`Structure.region`)."""
-    core, units = unwrap(model)
-    region = core.structure.region(core.net)
+    region = model.region()
     if region is None:
         return grid
     lo, hi = (t.to(grid) for t in region)
-    if units is not None:
-        lo, hi = units.x_out(lo[None])[0], units.x_out(hi[None])[0]
     keep = ((grid >= lo - 1e-12 * lo.abs()) & (grid <= hi + 1e-12 * hi.abs())).all(dim=1)
     return grid[keep]
 
@@ -369,7 +361,9 @@ def clean(value: Any) -> Any:
 
 
 def write_json(path: Path, metrics: dict[str, Any]) -> Path:
-    """Write metrics.json atomically (a temporary file, then rename)."""
+    """Write metrics.json atomically (a temporary file, then rename); every key must be
+    declared in `run.results`."""
+    results.check(metrics)
     text = json.dumps({k: clean(v) for k, v in metrics.items()}, indent=2) + "\n"
     return atomic.replace(path, lambda f: f.write(text))
 

@@ -56,6 +56,6 @@ def threads(setting: Any, work: float | None = None) -> int:
 
 def step_work(model: torch.nn.Module, rows: int) -> float:
     """Multiply-adds of one training step: rows x quadrature nodes x network parameters."""
-    nodes = getattr(getattr(model, "integrator", None), "nodes", 1) or 1
+    nodes = model.solver.nodes if model.solver is not None else 1
     params = sum(p.numel() for p in model.parameters())
     return float(rows) * nodes * params

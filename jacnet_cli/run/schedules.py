@@ -1,4 +1,4 @@
-"""Tolerance schedules for the integrator during training.
+"""Tolerance schedules for the solver during training.
 
 The paper (section 4.4) starts with a loose tolerance and halves it whenever the training loss
 falls below it. Training reads `schedule.tolerance` before each step and calls

@@ -2,7 +2,9 @@
 
 `TrainSettings.of(cfg)`, `EvalSettings.of(cfg)` and `InvertSettings.of(cfg)` read a composed
 config (a mapping) and raise one-line ValueErrors for bad values; everything else in a
-config belongs to a group and is checked by the class it builds (`run.build`).
+config belongs to a group and is checked by the class it builds (`run.build`). A key a
+config lacks takes its task's YAML default (conf/<task>.yaml, conf/runtime.yaml): the one
+place each default is written.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any, Mapping
 
 import torch
 
-from jacnet_cli.core import checks
+from jacnet_cli.core import checks, defaults
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 PROGRESS = ("auto", True, False)
@@ -55,30 +57,41 @@ def threads(key: str, value: Any) -> Any:
     raise checks.refuse(key, value, "it must be auto or an integer >= 1")
 
 
-def _get(cfg: Mapping[str, Any], key: str, default: Any = None) -> Any:
-    node: Any = cfg
+def _lookup(node: Any, key: str) -> tuple[bool, Any]:
     for part in key.split("."):
         if not isinstance(node, Mapping) or part not in node:
-            return default
+            return False, None
         node = node[part]
-    return node
+    return True, node
+
+
+def _get(cfg: Mapping[str, Any], key: str, task: str = "train") -> Any:
+    """cfg's value of a dotted key, else the task's YAML default (None if it has none)."""
+    found, value = _lookup(cfg, key)
+    if found:
+        return value
+    for source in (defaults.of("", task), defaults.of("", "runtime")):
+        found, value = _lookup(source, key)
+        if found:
+            return value
+    return None
 
 
 @dataclass
 class Runtime:
-    """How a task runs: device, precision, progress display, threads."""
+    """How a task runs: device, precision, progress display, threads (conf/runtime.yaml)."""
 
-    device: str = "auto"
-    dtype: str = "float64"
-    progress: Any = "auto"
-    threads: Any = "auto"
+    device: str
+    dtype: str
+    progress: Any
+    threads: Any
 
     @classmethod
     def of(cls, cfg: Mapping[str, Any]) -> "Runtime":
-        return cls(device=device_name("device", _get(cfg, "device", "auto")),
-                   progress=progress("progress", _get(cfg, "progress", "auto")),
-                   threads=threads("runtime.threads", _get(cfg, "runtime.threads", "auto")),
-                   dtype=checks.one_of("dtype", _get(cfg, "dtype", "float64"), DTYPES))
+        return cls(device=device_name("device", _get(cfg, "device")),
+                   progress=progress("progress", _get(cfg, "progress")),
+                   threads=threads("runtime.threads", _get(cfg, "runtime.threads")),
+                   dtype=checks.one_of("dtype", _get(cfg, "dtype"), DTYPES))
 
 
 def _auto(key: str, value: Any, check: Any) -> Any:
@@ -93,24 +106,25 @@ def _auto(key: str, value: Any, check: Any) -> Any:
 
 @dataclass
 class TrainSettings:
-    """The keys of `jacnet train` outside the config groups (conf/train.yaml). `auto`
-    (iterations, epochs, batch_size, patience, loss) leaves a key to `run.plan`."""
+    """The keys of `jacnet train` outside the config groups (conf/train.yaml, where each is
+    described and defaulted). `auto` (iterations, epochs, batch_size, patience, loss) leaves
+    a key to `run.plan`."""
 
-    seed: int = 0
-    iterations: int | str | None = "auto"
-    epochs: int | str | None = "auto"
-    batch_size: int | str | None = "auto"
-    loss: str = "auto"
-    curl_weight: float = 0.0
-    patience: int | str | None = "auto"
-    restore_best: bool = True
-    eval_tolerance: float = 1e-7
-    plots: bool = True
-    strict: bool = False
-    resume: str | None = None
-    init_from: str | None = None
-    overwrite: bool = False
-    runtime: Runtime | None = None
+    seed: int
+    iterations: int | str | None
+    epochs: int | str | None
+    batch_size: int | str | None
+    loss: str
+    curl_weight: float
+    patience: int | str | None
+    restore_best: bool
+    eval_tolerance: float
+    plots: bool
+    strict: bool
+    resume: str | None
+    init_from: str | None
+    overwrite: bool
+    runtime: Runtime
 
     @classmethod
     def of(cls, cfg: Mapping[str, Any]) -> "TrainSettings":
@@ -120,19 +134,19 @@ class TrainSettings:
             return lambda key, value: checks.integer(key, value, minimum, optional=True)
 
         out = cls(
-            seed=checks.integer("seed", _get(cfg, "seed", 0), 0),
-            iterations=_auto("iterations", _get(cfg, "iterations", "auto"), count(0)),
-            epochs=_auto("epochs", _get(cfg, "epochs", "auto"), count(0)),
-            batch_size=_auto("batch_size", _get(cfg, "batch_size", "auto"), count(1)),
-            patience=_auto("patience", _get(cfg, "patience", "auto"), count(1)),
-            restore_best=checks.boolean("restore_best", _get(cfg, "restore_best", True)),
-            overwrite=checks.boolean("overwrite", _get(cfg, "overwrite", False)),
-            curl_weight=checks.nonnegative("curl_weight", _get(cfg, "curl_weight", 0.0)),
-            eval_tolerance=checks.positive("eval_tolerance", _get(cfg, "eval_tolerance", 1e-7)),
-            plots=checks.boolean("plots", _get(cfg, "plots", True)),
-            strict=checks.boolean("strict", _get(cfg, "strict", False)),
+            seed=checks.integer("seed", _get(cfg, "seed"), 0),
+            iterations=_auto("iterations", _get(cfg, "iterations"), count(0)),
+            epochs=_auto("epochs", _get(cfg, "epochs"), count(0)),
+            batch_size=_auto("batch_size", _get(cfg, "batch_size"), count(1)),
+            patience=_auto("patience", _get(cfg, "patience"), count(1)),
+            restore_best=checks.boolean("restore_best", _get(cfg, "restore_best")),
+            overwrite=checks.boolean("overwrite", _get(cfg, "overwrite")),
+            curl_weight=checks.nonnegative("curl_weight", _get(cfg, "curl_weight")),
+            eval_tolerance=checks.positive("eval_tolerance", _get(cfg, "eval_tolerance")),
+            plots=checks.boolean("plots", _get(cfg, "plots")),
+            strict=checks.boolean("strict", _get(cfg, "strict")),
             runtime=Runtime.of(cfg),
-            loss=checks.one_of("loss", _get(cfg, "loss", "auto"), [*LOSSES, "auto"]),
+            loss=checks.one_of("loss", _get(cfg, "loss"), [*LOSSES, "auto"]),
             resume=_get(cfg, "resume"),
             init_from=_get(cfg, "init_from"),
         )
@@ -147,50 +161,48 @@ class TrainSettings:
 class EvalSettings:
     """The keys of `jacnet eval` (conf/eval.yaml); null keeps the saved run's value."""
 
-    run_dir: str = ""
-    seed: int | None = None
-    eval_tolerance: float | None = None
-    plots: bool = True
-    runtime: Runtime | None = None
+    run_dir: str
+    seed: int | None
+    eval_tolerance: float | None
+    plots: bool
+    runtime: Runtime
 
     @classmethod
     def of(cls, cfg: Mapping[str, Any]) -> "EvalSettings":
         from jacnet_cli.data.sampled import grid_points
 
-        out = cls(seed=checks.integer("seed", _get(cfg, "seed"), 0, optional=True),
-                  eval_tolerance=checks.positive("eval_tolerance", _get(cfg, "eval_tolerance"),
-                                                 optional=True),
-                  plots=checks.boolean("plots", _get(cfg, "plots", True)),
-                  runtime=Runtime.of(cfg))
-        checks.integer("data.n_test", _get(cfg, "data.n_test"), 1, optional=True)
-        grid_points("data.grid_points", _get(cfg, "data.grid_points"), optional=True)
-        out.run_dir = run_directory(_get(cfg, "run_dir"))
-        return out
+        get = lambda key: _get(cfg, key, "eval")  # noqa: E731
+        checks.integer("data.n_test", get("data.n_test"), 1, optional=True)
+        grid_points("data.grid_points", get("data.grid_points"), optional=True)
+        return cls(seed=checks.integer("seed", get("seed"), 0, optional=True),
+                   eval_tolerance=checks.positive("eval_tolerance", get("eval_tolerance"),
+                                                  optional=True),
+                   plots=checks.boolean("plots", get("plots")),
+                   runtime=Runtime.of(cfg), run_dir=run_directory(get("run_dir")))
 
 
 @dataclass
 class InvertSettings:
     """The keys of `jacnet invert` (conf/invert.yaml)."""
 
-    run_dir: str = ""
-    y: Any = None
-    y_file: str | None = None
-    method: str = "auto"
-    newton_steps: int = 8
-    allow_unconverged: bool = False
-    runtime: Runtime | None = None
+    run_dir: str
+    y: Any
+    y_file: str | None
+    method: str
+    newton_steps: int
+    allow_unconverged: bool
+    runtime: Runtime
 
     @classmethod
     def of(cls, cfg: Mapping[str, Any]) -> "InvertSettings":
         from jacnet_cli.core.inverse import check_method
 
-        out = cls(newton_steps=checks.integer("newton_steps", _get(cfg, "newton_steps", 8), 0),
-                  allow_unconverged=checks.boolean("allow_unconverged",
-                                                   _get(cfg, "allow_unconverged", False)),
-                  runtime=Runtime.of(cfg), method=check_method(_get(cfg, "method", "auto")),
-                  y=_get(cfg, "y"), y_file=_get(cfg, "y_file"))
-        out.run_dir = run_directory(_get(cfg, "run_dir"))
-        return out
+        get = lambda key: _get(cfg, key, "invert")  # noqa: E731
+        return cls(newton_steps=checks.integer("newton_steps", get("newton_steps"), 0),
+                   allow_unconverged=checks.boolean("allow_unconverged",
+                                                    get("allow_unconverged")),
+                   runtime=Runtime.of(cfg), method=check_method(get("method")),
+                   y=get("y"), y_file=get("y_file"), run_dir=run_directory(get("run_dir")))
 
 
 REQUIRED_HINTS = {"run_dir": "pass run_dir=PATH, the directory of a `jacnet train` run",
@@ -205,24 +217,12 @@ def required(key: str) -> ValueError:
 
 
 def run_directory(value: Any) -> str:
-    """A `jacnet train` run directory holding a checkpoint (checked last: it reads the disk)."""
-    from pathlib import Path
-
-    from jacnet_cli.run.checkpoint import find
-
+    """A run directory's path, required (whether it holds a run is `run.rundir.check`'s)."""
     if value in (None, "???"):
         raise required("run_dir")
-    path = Path(str(value)).expanduser()
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"run_dir={str(value)!r} is a file; pass the directory of a `jacnet "
-                         "train` run (it holds checkpoint.pt)")
-    find(path)
     return str(value)
 
 
-SETTINGS = {"train": TrainSettings, "eval": EvalSettings, "invert": InvertSettings}
-
-
-def names(task: str) -> list[str]:
-    """The top-level keys a task's settings read."""
-    return [f.name for f in fields(SETTINGS[task]) if f.name != "runtime"]
+def names(settings: type) -> list[str]:
+    """The top-level keys a task's settings class reads."""
+    return [f.name for f in fields(settings) if f.name != "runtime"]

@@ -1,10 +1,10 @@
 """Training: full-batch or mini-batch steps, validation, early stopping, and state to
-resume from, with the integrator's tolerance scheduled (paper section 4.4).
+resume from, with the solver's tolerance scheduled (paper section 4.4).
 
 `fit` is what users' own code calls; `Trainer` is the loop itself, which `run.experiment`
 drives (it adds files, signals and logging; this module knows nothing of Hydra or files).
 
-Each step reads the schedule's tolerance into the integrator, computes the loss on a batch,
+Each step reads the schedule's tolerance into the solver, computes the loss on a batch,
 steps the optimiser, then feeds the loss back to the schedule (the paper halves the tolerance
 when loss < tolerance). The optimiser step and the bookkeeping after it run inside
 `interrupts.deferred()`, so a signal never lands between them: whatever is saved after an
@@ -161,7 +161,7 @@ class Trainer:
         optimizer: built over model.parameters().
         batches: where batches come from.
         iterations: total steps (an epoch is `batches.per_epoch` steps).
-        schedule: integrator tolerance schedule; None leaves the integrator as it is.
+        schedule: solver tolerance schedule; None leaves the solver as it is.
         loss: (pred, target) -> scalar.
         validation: (x_val, y_val), evaluated with `loss` at the end of every epoch (after
             `batches.transform`), or a callable model -> validation loss (e.g. over a
@@ -189,7 +189,7 @@ class Trainer:
         self.iterations, self.schedule, self.loss = iterations, schedule, loss
         self.validation, self.patience, self.restore_best = validation, patience, restore_best
         self.callback = callback
-        self.integrator = getattr(model, "integrator", None)
+        self.solver = model.solver
         self.step = 0  # completed iterations
         self.best_val = math.inf
         self.best_step: int | None = None
@@ -212,13 +212,13 @@ class Trainer:
         while not self.done:
             it = self.step
             start = time.perf_counter()
-            if self.schedule is not None and self.integrator is not None:
-                self.integrator.set_tolerance(self.schedule.tolerance)
-            tol = self.integrator.tolerance if self.integrator is not None else None
+            if self.schedule is not None and self.solver is not None:
+                self.solver.set_tolerance(self.schedule.tolerance)
+            tol = self.solver.tolerance if self.solver is not None else None
             xb, yb = self.batches.get(it)
             self.optimizer.zero_grad(set_to_none=True)
             value = self.loss(self.model(xb), yb)
-            nfe_f = self.integrator.nfe_forward if self.integrator is not None else 0
+            nfe_f = self.solver.nfe_forward if self.solver is not None else 0
             if not torch.isfinite(value):
                 raise Diverged(it, "non-finite loss")
             current = float(value.detach())
@@ -239,7 +239,7 @@ class Trainer:
                     _restore(params, before)
                     raise Diverged(it, "non-finite parameter")
                 self._good = before
-                nfe_b = self.integrator.nfe_backward if self.integrator is not None else 0
+                nfe_b = self.solver.nfe_backward if self.solver is not None else 0
                 step = Step(it, current, tol, nfe_f, nfe_b,
                             time.perf_counter() - start, epoch=it // self.batches.per_epoch)
                 if self.schedule is not None:
@@ -328,7 +328,7 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, optimizer: torch.optim.Optimizer
         x: (N, d_x) inputs; y: (N, d_y) targets.
         optimizer: built over model.parameters() (paper: Adam, lr 0.01).
         iterations: number of steps (paper: 50 full-batch steps).
-        schedule: integrator tolerance schedule; None leaves the integrator as it is.
+        schedule: solver tolerance schedule; None leaves the solver as it is.
         loss: (pred, target) -> scalar.
         callback: called with each Step (progress bars, CSV rows).
         batch_size: rows per step (None: full batch, the paper's); shuffled per epoch.

@@ -19,34 +19,69 @@ from typing import Any, Callable
 log = logging.getLogger("jacnet")
 
 
+def _resolve(path: str) -> Callable[..., Any]:
+    """The function a row names as "package.module:function"."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 @dataclass(frozen=True)
 class Task:
-    """One `jacnet <name>` command."""
+    """One `jacnet <name>` command, declared in one row.
+
+    Attributes:
+        name: the command.
+        summary, example: its line of the usage text.
+        run: "module:function" of the job, f(cfg, run_dir) -> metrics (a Hydra app), or of
+            the plain command, f(args) -> exit code (`hydra=False`).
+        check: "module:function", f(cfg, typed), that checks a composed config without
+            running it (raises a one-line ValueError; `typed`: the keys the command line set),
+            or None.
+        result: the file a finished job leaves in its directory (the sweep's record).
+        prepare: "module:function", (args) -> (args, error or None), run on the command line
+            before it is composed (light: no torch), or None.
+        hydra: a Hydra app whose config is conf/<name>.yaml, or a plain command.
+    """
 
     name: str
-    summary: str  # one line of the usage text
+    summary: str
     example: str
-    module: str  # jacnet_cli.cli.tasks.<module>.<function> runs it
-    function: str
-    result: str  # the file a finished job leaves in its directory
-    hydra: bool = True  # a Hydra app (train, eval, invert) or a plain command (report)
+    run: str
+    check: str | None
+    result: str
+    prepare: str | None = None
+    hydra: bool = True
 
     def load(self) -> Callable[..., Any]:
-        return getattr(importlib.import_module(f"jacnet_cli.cli.tasks.{self.module}"),
-                       self.function)
+        return _resolve(self.run)
+
+    def check_config(self, cfg: Any, typed: frozenset[str] = frozenset()) -> None:
+        if self.check is not None:
+            _resolve(self.check)(cfg, typed)
+
+    def prepare_args(self, args: list[str]) -> tuple[list[str], str | None]:
+        return _resolve(self.prepare)(args) if self.prepare else (args, None)
 
 
 TASKS: dict[str, Task] = {task.name: task for task in (
     Task("train", "fit a model to a target", "jacnet train target=exp activation=pd",
-         "train", "train", "metrics.json"),
+         run="jacnet_cli.cli.tasks.train:train", check="jacnet_cli.cli.tasks.train:check",
+         result="metrics.json", prepare="jacnet_cli.cli.tasks.placement:train_run_dir"),
     Task("eval", "re-evaluate a saved run", "jacnet eval run_dir=PATH [solver=dopri5 ...]",
-         "evaluate", "evaluate", "metrics.json"),
+         run="jacnet_cli.cli.tasks.evaluate:evaluate",
+         check="jacnet_cli.cli.tasks.evaluate:check", result="metrics.json"),
     Task("invert", "x = f⁻¹(y) of a saved run", "jacnet invert run_dir=PATH y=[1.5,2.0]",
-         "invert", "invert", "inverse.json"),
+         run="jacnet_cli.cli.tasks.invert:invert", check="jacnet_cli.cli.tasks.invert:check",
+         result="inverse.json"),
     Task("report", "tabulate a sweep",
-         "jacnet report SWEEP_DIR [--metric test_mae --x model.hidden]", "report", "main",
-         "report.csv", hydra=False),
+         "jacnet report SWEEP_DIR [--metric test_mae --x model.hidden]",
+         run="jacnet_cli.cli.tasks.report:main", check=None, result="report.csv", hydra=False),
 )}
+
+
+def register(task: Task) -> None:
+    """Add a task (a plugin's or a test's): its row, as the built-in ones are declared."""
+    TASKS[task.name] = task
 
 
 def _user_error(exc: BaseException) -> str | None:

@@ -17,10 +17,19 @@ from omegaconf import DictConfig, OmegaConf
 
 from jacnet_cli.cli.tasks.train import show_progress
 from jacnet_cli.plots import figures
-from jacnet_cli.run import build, experiment, metrics
+from jacnet_cli.run import build, experiment, metrics, rundir
 from jacnet_cli.run.progress import status
 
 log = logging.getLogger("jacnet")
+
+
+def check(cfg: dict[str, Any], typed: frozenset[str] = frozenset()) -> None:
+    """The keys eval takes, and the solver it may swap in."""
+    from jacnet_cli.run import settings
+
+    rundir.check(settings.EvalSettings.of(cfg).run_dir)  # last: it reads the disk
+    if cfg.get("solver") is not None:
+        build.make("solver", cfg["solver"])
 
 
 def overrides(cfg: DictConfig) -> dict[str, Any]:
@@ -42,7 +51,7 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     dev, dt = build.device(cfg.device), build.dtype(cfg.dtype)
     changes = overrides(cfg)
     new_file = cfg.data.get("path")
-    run = experiment.load(cfg.run_dir, dev, dt, changes, data=new_file is None)
+    run = rundir.load_run(cfg.run_dir, dev, dt, changes, data=new_file is None)
     tolerance = cfg.eval_tolerance if cfg.eval_tolerance is not None else run.config.get("eval_tolerance")
     if new_file is not None:
         return _predict_file(cfg, run, str(new_file), run_dir, tolerance)
@@ -64,12 +73,12 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     return out
 
 
-def _classifies(run: experiment.Loaded) -> bool:
+def _classifies(run: rundir.Loaded) -> bool:
     """Whether the run was trained as a classifier (loss=bce: its outputs are logits)."""
     return run.config.get("loss") == "bce"
 
 
-def _predict_file(cfg: DictConfig, run: experiment.Loaded, path: str, run_dir: Path,
+def _predict_file(cfg: DictConfig, run: rundir.Loaded, path: str, run_dir: Path,
                   tolerance: float | None) -> dict[str, Any]:
     """Predict a new file with a run trained on a file; write predictions.csv."""
     import csv
@@ -87,9 +96,9 @@ def _predict_file(cfg: DictConfig, run: experiment.Loaded, path: str, run_dir: P
     dev, dt = build.device(cfg.device), build.dtype(cfg.dtype)
     x, y = spec.read_inputs(path)
     x = x.to(device=dev, dtype=dt)
-    integrator = getattr(run.model, "integrator", None)
-    if integrator is not None and tolerance is not None:
-        integrator.set_tolerance(tolerance)
+    solver = run.model.solver
+    if solver is not None and tolerance is not None:
+        solver.set_tolerance(tolerance)
     pred = predict(run.model, x)
     classify = _classifies(run)
     out: dict[str, Any] = {"source_run": str(run.path.resolve()), "file": path,

@@ -18,9 +18,16 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from jacnet_cli.core.inverse import InversionFailed, check_invertible, solve
-from jacnet_cli.run import build, experiment
+from jacnet_cli.run import build, rundir
 
 log = logging.getLogger("jacnet")
+
+
+def check(cfg: dict[str, Any], typed: frozenset[str] = frozenset()) -> None:
+    """The keys invert takes."""
+    from jacnet_cli.run import settings
+
+    rundir.check(settings.InvertSettings.of(cfg).run_dir)  # last: it reads the disk
 
 
 def parse_points(value: Any, d_y: int) -> torch.Tensor:
@@ -69,9 +76,9 @@ def invert(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     if (cfg.y is None) == (cfg.y_file is None):
         raise ValueError("pass exactly one of y=[...] or y_file=PATH")
     dev, dt = build.device(cfg.device), build.dtype(cfg.dtype)
-    run = experiment.load(cfg.run_dir, dev, dt, data=False)
+    run = rundir.load_run(cfg.run_dir, dev, dt, data=False)
     names_y, names_x = run.y_names, run.x_names
-    if getattr(getattr(run.model, "structure", None), "inverts_in_input", False):
+    if run.model.structure is not None and run.model.structure.inverse_kind == "input":
         y, result = _in_input(cfg, run, dev, dt)
     else:
         check_invertible(run.model)
@@ -114,7 +121,7 @@ def invert(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     return out
 
 
-def _outside_data(run: experiment.Loaded, x: torch.Tensor) -> torch.Tensor:
+def _outside_data(run: rundir.Loaded, x: torch.Tensor) -> torch.Tensor:
     """Which preimages lie outside the box of the run's training inputs: (N,) bool."""
     from jacnet_cli.data.files import FileData
 
@@ -132,17 +139,16 @@ def _outside_data(run: experiment.Loaded, x: torch.Tensor) -> torch.Tensor:
     return ((x < lo - slack) | (x > hi + slack)).any(dim=1)
 
 
-def _in_input(cfg: DictConfig, run: experiment.Loaded, dev: Any,
+def _in_input(cfg: DictConfig, run: rundir.Loaded, dev: Any,
               dt: torch.dtype) -> tuple[Any, Any]:
     """Invert a scalar run in its one monotone input, the other inputs given."""
-    from jacnet_cli.core.evaluation import unwrap
-    from jacnet_cli.core.inverse import solve_input
     from jacnet_cli.data.tables import read_columns
 
     structure = run.model.structure
-    index = structure.inverts_input
-    if index is None:
+    chosen = structure.inverse_input
+    if chosen is None:
         raise ValueError(structure.why_not_invertible())
+    index = chosen[0]
     names_x, names_y = run.x_names, run.y_names
     others = [n for i, n in enumerate(names_x) if i != index]
     if cfg.y_file is None:
@@ -154,15 +160,11 @@ def _in_input(cfg: DictConfig, run: experiment.Loaded, dev: Any,
     else:
         table = torch.from_numpy(read_columns(cfg.y_file, names_y + others, "y_file", "y"))
         y, given = table[:, :1], table[:, 1:]
-    _, units = unwrap(run.model)
-    start = float(units.x_mean[index]) if units is not None else 0.0
-    scale = float(units.x_scale[index]) if units is not None else 1.0
-    x = torch.full((y.shape[0], len(names_x)), start, dtype=torch.float64)
+    x = torch.full((y.shape[0], len(names_x)), float("nan"), dtype=torch.float64)
     x[:, [i for i in range(len(names_x)) if i != index]] = given
     y, x = y.to(device=dev, dtype=dt), x.to(device=dev, dtype=dt)
-    sign = structure.signs[0]
     log.info("inverting in %s (the other inputs as given)", names_x[index])
-    return y, solve_input(run.model, y, x, index, sign, scale)
+    return y, solve(run.model, y, x=x)
 
 
 def _true_inverse(target: Any, y: torch.Tensor) -> list[list[float] | None]:

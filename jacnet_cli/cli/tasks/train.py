@@ -1,4 +1,8 @@
-"""`jacnet train`: fit a model and leave its run directory (`run.experiment`), or resume one."""
+"""`jacnet train`: fit a model and leave its run directory (`run.experiment`), or resume one.
+
+Light to import (torch loads inside the functions): `check` reads a file run's data before
+torch loads (`data.files.precheck`), so a missing file or a bad column is refused at once.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
-
-from jacnet_cli.plots import figures
-from jacnet_cli.run import checkpoint, experiment
 
 # Keys a resumed run may change: how it runs, not what it computes.
 RESUME_KEYS = ("resume", "progress", "plots", "runtime.threads", "overwrite")
@@ -28,11 +29,29 @@ def show_progress(setting: Any) -> bool:
     return sys.stdout.isatty() and not multirun
 
 
+def check(cfg: dict[str, Any], typed: frozenset[str] = frozenset()) -> None:
+    """Build the config without running it (a resumed run keeps its saved config); refuse a
+    key the command line set that the run would ignore."""
+    if cfg.get("resume") is None:  # the file, before torch loads
+        from jacnet_cli.data.files import precheck
+
+        precheck(cfg.get("data"), labels=cfg.get("loss") == "bce")
+    from jacnet_cli.run import build, settings
+
+    if cfg.get("resume") is not None:
+        settings.Runtime.of(cfg)
+        return
+    build.preview(cfg, typed)
+
+
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Train the configured model (or resume cfg.resume); return the metrics it wrote."""
+    from jacnet_cli.plots import figures
+    from jacnet_cli.run import experiment, rundir
+
     if cfg.get("resume") is not None:
         return _resume(cfg, Path(str(cfg.resume)).expanduser())
-    state = checkpoint.status(run_dir)
+    state = rundir.status(run_dir)
     if state is not None and not cfg.get("overwrite", False):
         article = "an" if state[0] in "aeiou" else "a"
         raise ValueError(
@@ -81,6 +100,9 @@ def _remove(run_dir: Path) -> None:
 def _resume(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
 
+    from jacnet_cli.plots import figures
+    from jacnet_cli.run import experiment
+
     if HydraConfig.initialized():
         changed = [o.split("=", 1)[0].lstrip("+~") for o in HydraConfig.get().overrides.task]
         extra = [k for k in changed if k not in RESUME_KEYS and not k.startswith("hydra")]
@@ -90,5 +112,5 @@ def _resume(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
                              "may change)")
     plain = OmegaConf.to_container(cfg, resolve=True)
     changes = {k: plain[k] for k in ("progress", "plots", "runtime") if k in plain}
-    run = experiment.resume(run_dir, changes, show_progress(changes.get("progress", "auto")))
+    run = experiment.Experiment.resume(run_dir, changes, show_progress(changes.get("progress", "auto")))
     return run.run(plot=figures.write)

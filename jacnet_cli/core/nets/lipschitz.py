@@ -26,7 +26,7 @@ Choices, and why:
   perturbation of the raw weights breaks the bound (measured ‖W‖₂ = 2).
   With MaxMin this is a gradient-norm-preserving network (Anil et al. 2019), which does not
   lose gradient through depth. Biases start at zero (as deel-torchlip): +4 to +11 dB on the
-  2-D targets over torch's random biases (NOTES.md).
+  2-D targets over torch's random biases.
   "spectral": W_i = V_i / max(1, ‖V_i‖₂) with the exact spectral norm (an SVD per layer per
   step): singular values may be < 1 (a contraction), which orthogonal layers cannot express.
   Björck / power iteration (what deel-torchlip does) are not used: a truncated iteration
@@ -38,7 +38,7 @@ Choices, and why:
 
 Floating point: the bound is a product of norms each within a few ulps of 1, so the computed
 Jacobian obeys ‖D‖₂ <= k (1 + c·ε). Measured worst k·Π‖W_i‖₂ / k - 1 over randomised
-networks (NOTES.md): Cayley 2.2e-15 (float64) / 9.5e-7 (float32), matrix_exp 6.9e-14 /
+networks: Cayley 2.2e-15 (float64) / 9.5e-7 (float32), matrix_exp 6.9e-14 /
 8.6e-6, spectral 1.1e-15 / 9.5e-7: inside the required 1e-6 in float64.
 """
 
@@ -119,7 +119,7 @@ class LipschitzNet(nn.Module):
             with torch.no_grad():
                 nn.init.orthogonal_(layer.weight)
                 # Zero biases (as deel-torchlip): random ones cost 9-11 dB on the 2-D ridge
-                # targets (-39 vs -48 dB on ridge_sin 2->1, NOTES.md).
+                # targets (-39 vs -48 dB on ridge_sin 2->1).
                 layer.bias.zero_()
             if weights == "orthogonal":
                 # No trivialisation: W = map(original) directly, so W is orthogonal to the rounding

@@ -70,7 +70,7 @@ multiply per forward for all blocks, and 7 parameter tensors in all for the opti
 instead of 6 per block (Adam's per-tensor overhead dominated a training step at these
 sizes; stacking made a step 15-25 % faster).
 
-Known limitation (NOTES.md): to first order around the identity, one triangular block can
+Known limitation: to first order around the identity, one triangular block can
 only add to coordinate i a function of z_<=i, so alternating lower/upper blocks cover
 perturbations g_i(x) = p_i(x_<=i) + q_i(x_>=i); non-separable interactions (a ridge
 function tanh(b·x) with a dense b) need higher-order effects of the composition, which
@@ -693,7 +693,7 @@ class InvertibleNet(nn.Module):
         units on the data. On the study target (rotated_tanh) the untrained model starts at
         +2.2 dB (d = 2) / +8.0 dB (d = 8) and this brings it to -24.4 / -23.5 dB, the affine
         fit's level; after training, alternating mixings gave -36.0 dB with it and -28.5 dB
-        without it at d = 8 (NOTES.md).
+        without it at d = 8.
 
         Args:
             x, y: (N, d) training pairs, N > d.

@@ -8,8 +8,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from jacnet_cli.core import checks
-from jacnet_cli.core.structures.base import Bound, OwnedExact, Structure, linear_fit
+from jacnet_cli.core import checks, defaults
+from jacnet_cli.core.structures.base import Bound, NetworkOptions, Owned, Structure, linear_fit
+
+
+D = defaults.of("activation", "invertible")  # conf/activation/invertible.yaml
 
 
 def signed_det_root(jac: Tensor) -> Tensor:
@@ -19,7 +22,7 @@ def signed_det_root(jac: Tensor) -> Tensor:
     return sign * torch.exp(logabs / jac.shape[-1])
 
 
-class Invertible(OwnedExact):
+class Invertible(Owned):
     """A bijection of R^d whose Jacobian determinant has one fixed sign everywhere.
 
     The structure owns a network of B blocks, each an invertible mixing (a rotation, det +1)
@@ -65,9 +68,10 @@ class Invertible(OwnedExact):
     needs_points = True  # the orientation and the linear start come from the data
     shape_rule = "needs d_x == d_y (a map of R^d onto itself)"
 
-    def __init__(self, eps: float = 1e-3, blocks: int = 4, units: int = 4, depth: int = 1,
-                 max_slope: float | None = None, orientation: int | str = "auto",
-                 mixing: str = "learned", affine: bool = False):
+    def __init__(self, eps: float = D["eps"], blocks: int = D["blocks"], units: int = D["units"],
+                 depth: int = D["depth"], max_slope: float | None = D["max_slope"],
+                 orientation: int | str = D["orientation"], mixing: str = D["mixing"],
+                 affine: bool = D["affine"]):
         self.eps = checks.positive("activation.eps", eps)
         self.blocks = checks.integer("activation.blocks", blocks, 1)
         self.units = checks.integer("activation.units", units, 1)
@@ -89,8 +93,8 @@ class Invertible(OwnedExact):
     def accepts(self, d_x: int, d_y: int) -> bool:
         return d_x == d_y
 
-    def by_construction(self, d_x: int, d_y: int) -> bool:
-        return True
+    def describe(self, d_x: int, d_y: int) -> str:
+        return self.guarantee
 
     def bounds(self, d_x: int, d_y: int) -> dict[str, Bound]:
         return {"jacobian_det_root_min": Bound(">", 0.0)}
@@ -114,12 +118,11 @@ class Invertible(OwnedExact):
 
     # -- the network -----------------------------------------------------------------
 
-    def make_network(self, d_x: int, d_y: int, hidden: int, depth: int, nonlinearity: str,
-                     **options: Any) -> nn.Module:
+    def make_network(self, d_x: int, d_y: int, options: NetworkOptions) -> nn.Module:
         from jacnet_cli.core.nets.triangular import InvertibleNet
 
         orientation = self.orientation if self.orientation in (1, -1) else 1
-        return InvertibleNet(d_x, hidden=hidden, blocks=self.blocks, eps=self.eps,
+        return InvertibleNet(d_x, hidden=options.hidden, blocks=self.blocks, eps=self.eps,
                              max_slope=self.max_slope, orientation=orientation,
                              units=self.units, depth=self.depth, mixing=self.mixing,
                              affine=self.affine)
@@ -145,7 +148,7 @@ class Invertible(OwnedExact):
 
     # -- the inverse -----------------------------------------------------------------
 
-    def solve(self, jac: Tensor, rhs: Tensor) -> Tensor:
+    def solve_linear(self, jac: Tensor, rhs: Tensor) -> Tensor:
         return torch.linalg.solve(jac, rhs)
 
     def inverse_method(self, d: int) -> str:

@@ -7,15 +7,18 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from jacnet_cli.core import checks
-from jacnet_cli.core.structures.base import Bound, Structure, linear_fit
+from jacnet_cli.core import checks, defaults
+from jacnet_cli.core.structures.base import Bound, NetworkOptions, Owned, Structure, linear_fit
+
+
+D = defaults.of("activation", "monotone_in")  # conf/activation/monotone_in.yaml
 
 
 def _as_list(value: Any) -> list[str | int]:
     return [value] if isinstance(value, (str, int)) else list(value)
 
 
-class MonotoneIn(Structure):
+class MonotoneIn(Owned):
     """f: R^d -> R monotone in chosen inputs, free in the others (scalar regression).
 
     ∂ŷ/∂x_i >= ε (inputs) or <= -ε (decreasing) for the chosen i, by construction, for the
@@ -36,17 +39,19 @@ class MonotoneIn(Structure):
     """
 
     name = "monotone_in"
-    inverts_in_input = True
+    inverse_kind = "input"
     jacobian_by_autograd = True  # J is the network's autograd gradient (torch.func cannot
     #                              transform it; `guarantees` takes plain double backward)
     shape_rule = "needs one output (scalar regression)"
 
     def __init__(self, inputs: list[str | int] | str | int = (),
-                 decreasing: list[str | int] | str | int = (), eps: float = 0.0,
-                 hidden: int | None = None, linear: bool = False):
+                 decreasing: list[str | int] | str | int = (), eps: float = D["eps"],
+                 hidden: int | None = D["hidden"], linear: bool = D["linear"]):
         self.inputs, self.decreasing = _as_list(inputs), _as_list(decreasing)
         self.hidden = checks.integer("activation.hidden", hidden, 1, optional=True)
         self.linear = checks.boolean("activation.linear", linear)
+        # model.depth always; model.hidden only where activation.hidden is null
+        self.model_keys = frozenset({"depth"} | ({"hidden"} if self.hidden is None else set()))
         if not self.inputs and not self.decreasing:
             raise ValueError("activation.inputs=[] is not allowed with activation.decreasing=[]; "
                              "name at least one monotone input, e.g. activation.inputs=[x1]")
@@ -92,10 +97,12 @@ class MonotoneIn(Structure):
         self.names = [names[i] for i in indices]
 
     @property
-    def inverts_input(self) -> int | None:
-        """The input ŷ inverts in: exactly one strictly monotone input, else None."""
-        return self.indices[0] if self.indices and len(self.indices) == 1 and self.eps > 0 \
-            else None
+    def inverse_input(self) -> tuple[int, float] | None:
+        """The input ŷ inverts in and its sign: exactly one strictly monotone input, else
+        None."""
+        if self.indices and len(self.indices) == 1 and self.eps > 0:
+            return self.indices[0], self.signs[0]
+        return None
 
     def why_not_invertible(self) -> str:
         return ("activation=monotone_in inverts in exactly one strictly monotone input (one of "
@@ -110,8 +117,8 @@ class MonotoneIn(Structure):
         if self.indices is None:
             self.bind([f"x{i + 1}" for i in range(d_x)] if d_x > 1 else ["x"])
 
-    def by_construction(self, d_x: int, d_y: int) -> bool:
-        return True
+    def describe(self, d_x: int, d_y: int) -> str:
+        return self.guarantee
 
     def bounds(self, d_x: int, d_y: int) -> dict[str, Bound]:
         return {"partial_min": Bound(">=", self.eps)}
@@ -125,24 +132,15 @@ class MonotoneIn(Structure):
     def reduction(self, key: str) -> str:
         return "min" if key == "partial_min" else super().reduction(key)
 
-    def make_network(self, d_x: int, d_y: int, hidden: int, depth: int, nonlinearity: str,
-                     **options: Any) -> nn.Module:
+    def make_network(self, d_x: int, d_y: int, options: NetworkOptions) -> nn.Module:
         from jacnet_cli.core.nets.partial_monotone import PartialMonotone
 
-        width = hidden if self.hidden is None else self.hidden
-        return PartialMonotone(d_x, self.indices, self.signs, width, depth, self.eps, self.linear)
-
-    def start_at_slope(self, net: nn.Module, slope: float) -> None:
-        """The partially monotone network starts as it is."""
+        width = options.hidden if self.hidden is None else self.hidden
+        return PartialMonotone(d_x, self.indices, self.signs, width, options.depth, self.eps,
+                               self.linear)
 
     def jacobian(self, net: nn.Module, x: Tensor, d_x: int, d_y: int) -> Tensor:
         return net.gradient(x)  # (N, 1, d)
-
-    def exact(self, d_x: int, d_y: int) -> bool:
-        return True
-
-    def primitive(self, net: nn.Module, x: Tensor) -> Tensor:
-        return net(x)  # (N, 1)
 
     def check(self, jac: Tensor) -> dict[str, float]:
         return {"net_partial_min": float(self.measure("partial_min", jac).min())}

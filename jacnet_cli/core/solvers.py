@@ -1,6 +1,6 @@
-"""Integrators: how ŷ(x) = y0 + ∫ J(c(t)) c'(t) dt is evaluated along the model's path.
+"""Solvers: how ŷ(x) = y0 + ∫ J(c(t)) c'(t) dt is evaluated along the model's path.
 
-Every integrator answers `integrate(model, start, end)`:
+Every solver answers `integrate(model, start, end)`:
 
 - `Exact`: no quadrature, P(end) - P(start) with the structure's closed-form antiderivative
   (one network pass per point; exact to rounding).
@@ -13,7 +13,7 @@ Every integrator answers `integrate(model, start, end)`:
 
 Each counts integrand evaluations per point: `nfe_forward` for the last call and, once its
 backward has run, `nfe_backward` (re-evaluations the adjoint makes; 0 for autograd).
-Config group: ``conf/solver/<name>.yaml`` (the command line calls an integrator a solver).
+Config group: ``conf/solver/<name>.yaml``.
 """
 
 from __future__ import annotations
@@ -35,10 +35,12 @@ FIXED_METHODS = ("euler", "midpoint", "heun2", "heun3", "rk4", "explicit_adams",
 ADAPTIVE_METHODS = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
 
 
-class Integrator:
+class Solver:
     """Base class with the NFE counters and a tolerance the schedules can set."""
 
     exact = False  # True: the model uses its structure's closed-form antiderivative
+    nodes = 1  # network rows per point of one evaluation (a fixed rule's nodes)
+    adjoint = False  # backpropagates by the adjoint method (ODESolver)
 
     def __init__(self) -> None:
         self.nfe_forward = 0
@@ -62,7 +64,7 @@ class Integrator:
         raise NotImplementedError
 
 
-class Quadrature(Integrator):
+class Quadrature(Solver):
     """A numerical rule on each straight leg of the path (`__call__` integrates one leg)."""
 
     def integrate(self, model: Any, start: Tensor, end: Tensor) -> Tensor:
@@ -135,7 +137,7 @@ class GaussLegendre(Quadrature):
 class _ODEFunc(nn.Module):
     """dy/dt = g(t): the integrand as a torchdiffeq vector field that counts its calls."""
 
-    def __init__(self, g: Integrand, owner: Integrator):
+    def __init__(self, g: Integrand, owner: Solver):
         super().__init__()
         self.g = g
         self.owner = owner
@@ -200,7 +202,7 @@ class ODESolver(Quadrature):
         return f"ODESolver({kind}, method={self.method!r}, rtol={self.rtol:g}, atol={self.atol:g})"
 
 
-class Exact(Integrator):
+class Exact(Solver):
     """No quadrature: P(end) - P(start) with the structure's antiderivative P, whatever the
     path.
 
@@ -222,7 +224,7 @@ class Exact(Integrator):
         return "Exact()"
 
 
-class Auto(Integrator):
+class Auto(Solver):
     """Exact where the structure has a closed-form antiderivative, else Gauss–Legendre.
 
     A placeholder the model resolves when it is built (`resolve`).
@@ -235,7 +237,7 @@ class Auto(Integrator):
         super().__init__()
         self.nodes = GaussLegendre(nodes).nodes
 
-    def resolve(self, exact: bool) -> Integrator:
+    def resolve(self, exact: bool) -> Solver:
         return Exact() if exact else GaussLegendre(self.nodes)
 
     def integrate(self, model: Any, start: Tensor, end: Tensor) -> Tensor:
@@ -246,18 +248,18 @@ class Auto(Integrator):
 
 
 @contextlib.contextmanager
-def direct_backprop(integrator: Integrator | None) -> Iterator[None]:
+def direct_backprop(solver: Solver | None) -> Iterator[None]:
     """Backpropagate through the solver's own steps instead of the adjoint, for a while.
 
     The forward values are unchanged; the gradient becomes the exact derivative of the
     computed function (the adjoint approximates it to the solver's tolerance) and, for the
     small batches of measurement, is cheaper.
     """
-    adjoint = getattr(integrator, "adjoint", False)
+    adjoint = solver is not None and solver.adjoint
     if adjoint:
-        integrator.adjoint = False
+        solver.adjoint = False
     try:
         yield
     finally:
         if adjoint:
-            integrator.adjoint = True
+            solver.adjoint = True
