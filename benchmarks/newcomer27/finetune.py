@@ -2,11 +2,13 @@
 
     .venv/bin/python -m benchmarks.newcomer27.finetune [--before SRC] [--seeds 5]
 
-For each seed: the default run (`jacnet train seed=S`: exp with pd, the paper's 50 steps),
-then `jacnet train init_from=THAT epochs=50` with the code before this work (SRC, when
-given) and after, from the same source run. Reported: test MAE and dB of the source and of
-each fine-tune, and the largest training loss of the fine-tune's first 10 steps over the
-largest of the source's last 10 (> 1: the loss jumped when fine-tuning began).
+For each seed and each code (before this work: SRC, when given; after: this checkout): the
+default run (`jacnet train seed=S`: exp with pd, the paper's 50 steps), then `jacnet train
+init_from=THAT epochs=50` with the same code (a checkpoint names its classes, which the
+refactor on main renamed, so each code fine-tunes its own source). Reported: test MAE and
+dB of each source and fine-tune, and the largest training loss of the fine-tune's first 10
+steps over the largest of the source's last 10 (> 1: the loss jumped when fine-tuning
+began).
 Writes finetune.json and finetune.md beside this file.
 """
 
@@ -49,13 +51,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for seed in range(args.seeds):
-            source = tmp / f"source{seed}"
-            train([f"seed={seed}", f"hydra.run.dir={source}"], tmp, None)
-            m = json.loads((source / "metrics.json").read_text())
-            rec = {"seed": seed, "source_mae": m["test_mae"], "source_db": m["test_mse_db"]}
+            rec: dict = {"seed": seed}
             for code, src in (("before", args.before), ("after", None)):
                 if code == "before" and src is None:
                     continue
+                source = tmp / f"{code}-source{seed}"
+                train([f"seed={seed}", f"hydra.run.dir={source}"], tmp, src)
+                m = json.loads((source / "metrics.json").read_text())
+                rec[f"{code}_source_mae"], rec[f"{code}_source_db"] = m["test_mae"], m["test_mse_db"]
                 run = tmp / f"{code}{seed}"
                 train([f"seed={seed}", f"init_from={source}", "epochs=50",
                        f"hydra.run.dir={run}"], tmp, src)
@@ -63,21 +66,20 @@ def main() -> None:
                 rec[f"{code}_mae"], rec[f"{code}_db"] = t["test_mae"], t["test_mse_db"]
                 rec[f"{code}_jump"] = max(losses(run)[:10]) / max(losses(source)[-10:])
             out.append(rec)
-            rows.append([seed, rec["source_mae"], rec.get("before_mae", "-"), rec["after_mae"],
-                         rec["source_db"], rec.get("before_db", "-"), rec["after_db"],
-                         rec.get("before_jump", "-"), rec["after_jump"]])
+            rows.append([seed, *(rec.get(f"{c}_{k}", "-") for c in ("before", "after")
+                                 for k in ("source_mae", "mae", "source_db", "db", "jump"))])
     (HERE / "finetune.json").write_text(json.dumps(out, indent=1) + "\n")
-    mean = lambda k: sum(r[k] for r in out) / len(out)  # noqa: E731
-    rows.append(["mean", mean("source_mae"), mean("before_mae") if args.before else "-",
-                 mean("after_mae"), mean("source_db"), mean("before_db") if args.before else "-",
-                 mean("after_db"), mean("before_jump") if args.before else "-", mean("after_jump")])
+    mean = lambda k: sum(r[k] for r in out) / len(out) if k in out[0] else "-"  # noqa: E731
+    rows.append(["mean", *(mean(f"{c}_{k}") for c in ("before", "after")
+                           for k in ("source_mae", "mae", "source_db", "db", "jump"))])
     text = ["# Fine-tuning a finished run (issue 27, point 7)", "",
             "`jacnet train seed=S` (exp, pd, 50 steps), then `init_from=THAT epochs=50`.",
             "jump: the largest loss of the fine-tune's first 10 steps over the largest of the "
             "source's last 10.",
             "Reproduce: `.venv/bin/python -m benchmarks.newcomer27.finetune --before SRC`", "",
-            markdown_table(["seed", "source MAE", "before MAE", "after MAE", "source dB",
-                            "before dB", "after dB", "before jump", "after jump"], rows), ""]
+            markdown_table(["seed", *(f"{c}: {k}" for c in ("before", "after")
+                                      for k in ("source MAE", "tuned MAE", "source dB",
+                                                "tuned dB", "jump"))], rows), ""]
     (HERE / "finetune.md").write_text("\n".join(text))
     print("\n".join(text))
 
