@@ -353,7 +353,7 @@ def test_streamed_data_matches_its_rows_and_resumes_exactly(tmp_path, monkeypatc
 def test_streamed_bad_rows_are_refused_in_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("JACNET_CACHE", str(tmp_path / "cache"))
     data = _wide(tmp_path, n=500, bad_row=321)
-    with pytest.raises(ValueError, match=r"1 row\(s\) hold NaN, inf or an empty cell .*first: data row 322"):
+    with pytest.raises(ValueError, match=r"1 row\(s\) hold a missing value, NaN or inf .*first: line 323\)"):
         _train(tmp_path, "data=file", f"data.path={data}", "data.x=[c0,c1,c2]", "data.y=[y]",
                "data.stream=true", "batch_size=64")
     with pytest.raises(ValueError, match="batch_size=null is not allowed with streamed data"):

@@ -277,6 +277,10 @@ class FileData:
         lo, hi = torch.from_numpy(source.lo), torch.from_numpy(source.hi)
         meta = {"x_names": x_names, "y_names": y_names, "rows": int(source.labels.shape[0]),
                 "box_lo": lo.tolist(), "box_hi": hi.tolist(), "streamed": True}
+        if source.dropped:
+            meta["rows_dropped"] = source.dropped
+            log.warning("data.path=%r: dropped %d rows with a missing value or NaN or inf in the "
+                        "chosen columns (data.drop_nonfinite=true)", str(self.path), source.dropped)
         units = None
         if self.standardize:
             from jacnet_cli.core.units import Units

@@ -121,6 +121,7 @@ class Stream:
     x_var: np.ndarray
     y_mean: np.ndarray
     y_var: np.ndarray
+    dropped: int = 0  # rows dropped for a missing value, NaN or inf (drop_nonfinite)
 
     @property
     def width(self) -> int:
@@ -189,15 +190,16 @@ def convert(path: str | Path, names: list[str], x_idx: list[int], y_idx: list[in
     labels: list[np.ndarray] = []
     xm, ym = Moments(), Moments()
     lo = hi = None
-    bad = first_bad = 0
+    bad = first_bad = seen = 0
     rows = 0
     write = not target.is_file()
     with open(partial, "wb") if write else open(os.devnull, "wb") as out:
         for chosen in _chunks(path, names, chunk_rows, key, x_idx + y_idx, delimiter):
             finite = np.isfinite(chosen).all(1)
+            seen += chosen.shape[0]
             if not finite.all():
                 if bad == 0:
-                    first_bad = rows + int(np.argmax(~finite)) + 1
+                    first_bad = seen - chosen.shape[0] + int(np.argmax(~finite))
                 bad += int((~finite).sum())
                 if not drop_nonfinite:
                     continue
@@ -217,9 +219,12 @@ def convert(path: str | Path, names: list[str], x_idx: list[int], y_idx: list[in
             rows += chosen.shape[0]
     if bad and not drop_nonfinite:
         partial.unlink(missing_ok=True)
-        raise ValueError(f"{key}={str(path)!r}: {bad} row(s) hold NaN, inf or an empty cell "
-                         f"in the chosen columns (first: data row {first_bad}); remove them or "
-                         "pass data.drop_nonfinite=true")
+        from jacnet_cli.data.tables import locate
+
+        where = locate(path, key, delimiter, [first_bad]).get(first_bad, f"row {first_bad + 1}")
+        raise ValueError(f"{key}={str(path)!r}: {bad} row(s) hold a missing value, NaN or inf "
+                         f"in the chosen columns (first: {where}); remove them or pass "
+                         "data.drop_nonfinite=true")
     if write:
         os.replace(partial, target)
     label = torch.from_numpy(np.concatenate(labels) if labels else np.zeros(0, np.uint8))
@@ -227,7 +232,7 @@ def convert(path: str | Path, names: list[str], x_idx: list[int], y_idx: list[in
     if lo is None:
         raise ValueError(f"{key}={str(path)!r} holds no data rows")
     return Stream(target, len(x_idx), len(y_idx), label, counts, lo, hi, xm.mean(), xm.var(),
-                  ym.mean(), ym.var())
+                  ym.mean(), ym.var(), bad if drop_nonfinite else 0)
 
 
 class StreamBatches:
