@@ -68,6 +68,10 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     config.pop("overwrite", None)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(config)))
     run = experiment.Experiment(config, run_dir, show_progress(cfg.get("progress", "auto")))
+    if cfg.get("plots"):  # matplotlib loads while the run trains and evaluates
+        from jacnet_cli.plots.draw import prefetch
+
+        prefetch()
     try:
         return run.run(plot=figures.write)
     except ValueError:  # bad input found in setup: a run that never started leaves no folder
