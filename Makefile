@@ -9,6 +9,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_WARN_SCRIPT_LOCATION := 1
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RAY_STAMP := $(VENV)/.installed-ray
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-fast reproduce bench accuracy clean
@@ -23,7 +24,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -qq -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv with jacnet, its dependencies, the launchers and test tools
+# Ray (about 320 MB, 50 s to install) is for the tests and for those who ask for it
+# (`pip install -e '.[ray]'`): `make run` does not wait for it.
+$(RAY_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -qq -e ".[dev,ray]"
+	touch $(RAY_STAMP)
+
+install: $(STAMP)  ## create .venv with jacnet, its dependencies, the launchers, the search and test tools
 
 run: $(STAMP)  ## train exp with the pd structure (the paper's Figure 1 setup); prints the run directory and what to type next
 	$(BIN)/jacnet train target=exp activation=pd
@@ -33,7 +40,7 @@ run: $(STAMP)  ## train exp with the pd structure (the paper's Figure 1 setup); 
 	@echo "  $(BIN)/jacnet train target=abs activation=lipschitz seed=3"
 	@echo "  $(BIN)/jacnet train data=file data.path=examples/engel.csv data.x=[income] data.y=[foodexp]"
 
-test: $(STAMP)  ## run the test suite
+test: $(STAMP) $(RAY_STAMP)  ## run the test suite (adds the Ray launcher to .venv)
 	$(BIN)/python -m pytest -q -n 2
 
 test-fast: $(STAMP)  ## the in-process tests only (no child processes, nothing slow)
@@ -43,12 +50,12 @@ reproduce: $(STAMP)  ## regenerate the paper's figures and tables and the GradNe
 	$(BIN)/python -m jacnet_cli.reproduce.paper
 	$(BIN)/python -m jacnet_cli.reproduce.gradnets
 
-bench: $(STAMP)  ## run the integrator benchmarks into benchmarks/RESULTS.md
-	$(BIN)/python -m benchmarks.run
+bench: $(STAMP)  ## run the integrator benchmarks into benchmarks/suite/RESULTS.md
+	$(BIN)/python -m benchmarks.suite.run
 
-accuracy: $(STAMP)  ## accuracy study, jacnet vs UMNN and MLPs on 11 targets x 20 seeds, into benchmarks/accuracy/RESULTS.md
+accuracy: $(STAMP)  ## accuracy study, jacnet vs UMNN and MLPs on 11 targets x 20 seeds, into benchmarks/accuracy/RESULTS.md (ACCURACY_ARGS=--quick: 2 seeds, exp and abs)
 	$(BIN)/python -m pip install -qq -e ".[bench]"
-	$(BIN)/python -m benchmarks.accuracy.run
+	$(BIN)/python -m benchmarks.accuracy.run $(ACCURACY_ARGS)
 
 clean:  ## remove run outputs and caches (keeps .venv)
 	rm -rf outputs multirun .pytest_cache .hypothesis

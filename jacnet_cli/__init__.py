@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     # the model and its parts
     "JacNet": "core.model", "MLPRegressor": "core.model", "DEFAULTS": "core.model",
+    "Model": "core.evaluation",
     "predict": "core.evaluation", "derivative": "core.evaluation",
     "Structure": "core.structures", "STRUCTURES": "core.structures", "Bound": "core.structures",
     "LinearPath": "core.paths", "AxisPath": "core.paths",
@@ -27,10 +28,12 @@ _EXPORTS = {
     "Anneal": "run.schedules", "Constant": "run.schedules", "Geometric": "run.schedules",
     # training, inverse, guarantees
     "fit": "run.training", "norm_loss": "run.training", "mse_loss": "run.training",
-    "Trainer": "run.training", "Diverged": "run.training",
+    "Trainer": "run.training", "Batches": "run.training", "Diverged": "run.training",
     "invert": "core.inverse", "solve": "core.inverse", "newton_refine": "core.inverse",
     "measure": "core.guarantees", "roundtrip_error": "core.guarantees",
-    "conservation": "core.guarantees",
+    "conservation": "core.guarantees", "curl_penalty": "core.guarantees",
+    # sampled data: what `jacnet train data=paper seed=S` draws
+    "DataSpec": "data.sampled", "make_dataset": "data.sampled",
     # targets, errors, saved runs
     "Target": "core.targets", "TARGETS": "core.targets", "get_target": "core.targets",
     "NotInvertibleError": "core.errors",

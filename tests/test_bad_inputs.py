@@ -427,10 +427,17 @@ GOOD_LINES = [
 ]
 
 
-def test_good_command_lines_pass_the_checks(tmp_path):
+def test_good_command_lines_pass_the_checks(tmp_path, monkeypatch):
     """No false alarms: the README's command lines and their kin get through."""
     from jacnet_cli.cli.validate import preflight
     from jacnet_cli.run import checkpoint
+
+    slurm = tmp_path / "bin"  # as on a cluster's login node: SLURM sweeps need sbatch and srun
+    slurm.mkdir()
+    for name in ("sbatch", "srun"):
+        (slurm / name).write_text("#!/bin/sh\n")
+        (slurm / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{slurm}{os.pathsep}{os.environ['PATH']}")
 
     run = tmp_path / "run"
     run.mkdir()

@@ -1,30 +1,32 @@
 """One training run per (method, target, seed) on the paper's protocol, for jacnet and its peers.
 
 Protocol (paper section 5, issue 11): per seed, 5 training points uniform in [-1, 1] and 100
-test points uniform in [-2, 2], drawn by `jacnet_cli.data.make_dataset(DataSpec(), target,
-seed)`, which is exactly what `jacnet train data=paper seed=S` draws; 50 full-batch Adam(0.01)
+test points uniform in [-2, 2], drawn by `jacnet_cli.make_dataset(DataSpec(), target, seed)`,
+which is exactly what `jacnet train data=paper seed=S` draws; 50 full-batch Adam(0.01)
 steps on the paper's loss mean |y - ŷ|; score: test MAE. Every method sees the same points.
 
 jacnet runs are composed from the library's own Hydra configs (`jacnet train` overrides) and
-built by `jacnet_cli.build.training`, the path `jacnet train` takes, so a row here is what
-`jacnet train <overrides> seed=S` reports (checked by `tests`-free spot checks in README.md).
+built by `jacnet_cli.run.build.training`, the path `jacnet train` takes, so a row here is what
+`jacnet train <overrides> seed=S` reports (results/cli_check.txt).
+
+The methods of the final table and where rows go are declared here, so that `run` and
+`report` both import from this module and not from each other.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import time
+from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 from omegaconf import DictConfig
 
-from jacnet_cli import build, guarantees
-from jacnet_cli.cli import CONF_DIR
-from jacnet_cli.data.sampled import DataSpec, make_dataset
-from jacnet_cli.run.training import LOSSES, fit, norm_loss
-from jacnet_cli.core.evaluation import predict
-from jacnet_cli.core.targets import get_target
+from jacnet_cli import (DataSpec, fit, get_target, make_dataset, measure, mse_loss, norm_loss,
+                        predict)
+from jacnet_cli.run import build, configs  # composing a config: no public equivalent
 
 ITERATIONS = 50
 LR = 0.01
@@ -47,14 +49,31 @@ FAMILY: dict[str, str] = {
     "gaussian": "lipschitz",
 }
 PAPER_TASKS = ("exp", "abs")
+HELDOUT_SEEDS = tuple(range(100, 120))
+
+# Methods of the final table: jacnet configurations (overrides on top of the task) and peers.
+JACNET_METHODS: dict[str, list[str]] = {
+    "jacnet": [],  # the defaults of conf/train.yaml
+    "jacnet_current": ["+preset=current"],  # the default before issue 11 (paper architecture)
+    "jacnet_data_anchor": ["anchor=data"],  # the defaults, y0 from the data: no y(0) given
+}
+PEER_METHODS = ("umnn", "mlp_tanh", "mlp_relu", "lipmlp", "lipmlp2")
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"  # the committed rows; `run --out DIR` writes DIR/results instead
+
+
+def load(results: Path, name: str) -> list[dict[str, Any]]:
+    """The rows of results/<name>.jsonl ([] when it does not exist)."""
+    path = results / f"{name}.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 @functools.lru_cache(maxsize=512)
 def _compose(overrides: tuple[str, ...]) -> DictConfig:
-    from hydra import compose, initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name="train", overrides=list(overrides))
+    return configs.compose(overrides, task="train", plain=False)
 
 
 def compose(overrides: Sequence[str]) -> DictConfig:
@@ -76,10 +95,20 @@ def config(overrides: Sequence[str], seed: int) -> DictConfig:
     return cfg
 
 
+LOSSES = {"norm": norm_loss, "mse": mse_loss}
+
+
+def protocol(cfg: DictConfig) -> tuple[int, str]:
+    """Steps and loss: the config's, or where it says `auto` what `jacnet train` picks for a
+    1-D target (the paper's 50 full-batch steps on the norm loss, `run/plan.py`)."""
+    iterations = ITERATIONS if cfg.iterations == "auto" else int(cfg.iterations)
+    return iterations, "norm" if cfg.loss == "auto" else str(cfg.loss)
+
+
 def _measure(model: torch.nn.Module, grid: torch.Tensor) -> dict[str, float]:
     """Max slope and min slope of the function as evaluated (autograd through the solver)
     on the dense grid, whatever the structure, plus the structure's own net_ check."""
-    return guarantees.measure(model, grid, keys=["jacobian_min_eig", "lipschitz_max"])
+    return measure(model, grid, keys=["jacobian_min_eig", "lipschitz_max"])
 
 
 def run_jacnet(target: str, seed: int, extra: Sequence[str] = (), measure: bool = True,
@@ -89,16 +118,17 @@ def run_jacnet(target: str, seed: int, extra: Sequence[str] = (), measure: bool 
     Args:
         target: a FAMILY key.
         seed: the seed (data and weights).
-        extra: further `jacnet train` overrides (model.activation=gelu, anchor=fixed, ...).
+        extra: further `jacnet train` overrides (model.nonlinearity=gelu, anchor=fixed, ...).
         measure: also measure max/min slope on the data config's dense grid ([-3, 3], 2001).
         overrides: the full override list instead of jacnet_overrides(target, extra).
     """
     cfg = config(overrides if overrides is not None else jacnet_overrides(target, extra), seed)
     setup = build.training(cfg, "cpu", torch.float64)
     data, model = setup.data, setup.model
+    iterations, loss = protocol(cfg)
     start = time.perf_counter()
-    history = fit(model, data.x_train, data.y_train, setup.optimizer, cfg.iterations,
-                  setup.schedule, LOSSES[cfg.loss])
+    history = fit(model, data.x_train, data.y_train, setup.optimizer, iterations,
+                  setup.schedule, LOSSES[loss])
     seconds = time.perf_counter() - start
     pred = predict(model, data.x_test)
     out: dict[str, Any] = {
@@ -131,15 +161,14 @@ def run_peer(name: str, target: str, seed: int, measure: bool = True) -> dict[st
         "train_time_s": seconds,
     }
     if measure:
-        out.update(guarantees.measure(model, data.x_grid, keys=["jacobian_min_eig",
-                                                                 "lipschitz_max"]))
+        out.update(_measure(model, data.x_grid))
     return out
 
 
 def same_data(target: str, seed: int, extra: Sequence[str] = ()) -> bool:
     """Whether jacnet's composed config draws the same points as the peers for this seed."""
     cfg = config(jacnet_overrides(target, extra), seed)
-    tgt = build.target(cfg)
-    a, b = build.data(cfg, tgt), make_dataset(DataSpec(), get_target(target), seed)
+    _, a = build.dataset(cfg)
+    b = make_dataset(DataSpec(), get_target(target), seed)
     return all(torch.equal(u, v) for u, v in ((a.x_train, b.x_train), (a.y_train, b.y_train),
                                               (a.x_test, b.x_test), (a.y_test, b.y_test)))

@@ -1,6 +1,7 @@
 """The peers jacnet is compared with, built and trained exactly as jacnet is on each seed.
 
-Every peer is an `nn.Module` mapping x (N, 1) -> ŷ (N, 1), built right after
+Every peer is a jacnet `Model` (the protocol `fit` and `measure` ask of a model; a peer has
+no structure and no solver) mapping x (N, 1) -> ŷ (N, 1), built right after
 `torch.manual_seed(seed)` and trained by the library's own `fit` (full-batch Adam, the paper's
 loss |y - ŷ|), so each method sees the same data and the same optimiser per seed.
 
@@ -19,11 +20,13 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from jacnet_cli.core.model import MLPRegressor
+from jacnet_cli import MLPRegressor, Model
 
 
-class UMNN(nn.Module):
+class UMNN(Model):
     """MonotonicNN(2, [64]) (x and a constant condition) from the `umnn` package as a map x (N, 1) -> (N, 1)."""
+
+    d_x = d_y = 1
 
     def __init__(self, hidden: int = 64, nb_steps: int = 50):
         super().__init__()
@@ -52,7 +55,7 @@ class SpectralLinear(nn.Linear):
         return nn.functional.linear(x, self.weight / sigma, self.bias)
 
 
-class LipschitzMLP(nn.Module):
+class LipschitzMLP(Model):
     """A 1-Lipschitz MLP: spectrally normalised linear layers and GroupSort activations.
 
     Each layer is 1-Lipschitz in the 2-norm (‖W‖₂ = 1 exactly, GroupSort is a permutation per
@@ -62,6 +65,8 @@ class LipschitzMLP(nn.Module):
         hidden: width of every hidden layer (even).
         depth: number of hidden layers.
     """
+
+    d_x = d_y = 1
 
     def __init__(self, hidden: int = 64, depth: int = 1):
         super().__init__()

@@ -4,18 +4,17 @@ seed, timing, held-out seeds and one table per study sweep."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import platform
 import statistics
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import torch
 
 from benchmarks.accuracy import harness, study
-from benchmarks.accuracy.run import JACNET_METHODS, PEER_METHODS, RESULTS, _load
+from benchmarks.accuracy.harness import JACNET_METHODS, PEER_METHODS, load
+from jacnet_cli.plots.tables import markdown_table
 
-HERE = Path(__file__).resolve().parent
 SLACK = 1e-6  # the issue's tolerance on the bounds: slope <= k (1 + 1e-6), min >= ε (1 - 1e-6)
 LABELS = {
     "jacnet": "jacnet (new default)",
@@ -43,14 +42,14 @@ def _by(rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]
     return out
 
 
-def family_table(rows: list[dict[str, Any]], seeds: int) -> tuple[list[str], dict[str, dict]]:
+def family_table(rows: list[dict[str, Any]], seeds: int) -> tuple[str, dict[str, dict]]:
     """Markdown table target x method (median / mean) and the per-target verdicts."""
     by = _by(rows)
     methods = [m for m in (*JACNET_METHODS, *PEER_METHODS) if any(k[1] == m for k in by)]
     targets = [t for t in harness.FAMILY if any(k[0] == t for k in by)]
-    lines = ["| target (structure) | " + " | ".join(LABELS[m] for m in methods)
-             + " | best peer (median / mean) | new / best peer |",
-             "|---|" + "---|" * (len(methods) + 2)]
+    header = ["target (structure)", *(LABELS[m] for m in methods), "best peer (median / mean)",
+              "new / best peer"]
+    lines = []
     verdicts: dict[str, dict] = {}
     for t in targets:
         cells, stats = [], {}
@@ -63,7 +62,7 @@ def family_table(rows: list[dict[str, Any]], seeds: int) -> tuple[list[str], dic
             cells.append(f"{stats[m][0]:.3f} / {stats[m][1]:.3f}")
         peers = [m for m in PEER_METHODS if m in stats]
         if not peers or "jacnet" not in stats:
-            lines.append(f"| {t} ({harness.FAMILY[t]}) | " + " | ".join(cells) + " | | |")
+            lines.append([f"{t} ({harness.FAMILY[t]})", *cells, "", ""])
             continue
         best_med = min(peers, key=lambda m: stats[m][0])
         best_mean = min(peers, key=lambda m: stats[m][1])
@@ -72,16 +71,15 @@ def family_table(rows: list[dict[str, Any]], seeds: int) -> tuple[list[str], dic
         for i, m in enumerate(methods):
             if m == "jacnet":
                 cells[i] = f"**{cells[i]}**"
-        lines.append(
-            f"| {t} ({harness.FAMILY[t]}) | " + " | ".join(cells)
-            + f" | {LABELS[best_med]} {stats[best_med][0]:.3f} / {LABELS[best_mean]} "
-              f"{stats[best_mean][1]:.3f} | {ratio_med:.2f} / {ratio_mean:.2f} |")
+        lines.append([f"{t} ({harness.FAMILY[t]})", *cells,
+                      f"{LABELS[best_med]} {stats[best_med][0]:.3f} / {LABELS[best_mean]} "
+                      f"{stats[best_mean][1]:.3f}", f"{ratio_med:.2f} / {ratio_mean:.2f}"])
         verdicts[t] = {"median": stats["jacnet"][0], "mean": stats["jacnet"][1],
                        "best_median": stats[best_med][0], "best_median_peer": best_med,
                        "best_mean": stats[best_mean][1], "best_mean_peer": best_mean,
                        "ratio_median": ratio_med, "ratio_mean": ratio_mean,
                        "current": stats.get("jacnet_current")}
-    return lines, verdicts
+    return markdown_table(header, lines), verdicts
 
 
 def target_lines(verdicts: dict[str, dict]) -> list[str]:
@@ -113,12 +111,11 @@ def target_lines(verdicts: dict[str, dict]) -> list[str]:
     return lines
 
 
-def guarantee_lines(rows: list[dict[str, Any]], method: str = "jacnet") -> tuple[list[str], bool]:
+def guarantee_table(rows: list[dict[str, Any]], method: str = "jacnet") -> tuple[str, bool]:
     """Per seed max slope (lipschitz tasks) or min slope (pd tasks) of `method`, and whether
     every one is within the issue's bound."""
     by = _by(rows)
-    lines = ["| target (structure) | bound | worst over seeds | seeds within | per seed (seed: value) |",
-             "|---|---|---|---|---|"]
+    lines = []
     all_ok = True
     for t, structure in harness.FAMILY.items():
         rs = sorted(by.get((t, method), []), key=lambda r: r["seed"])
@@ -134,17 +131,17 @@ def guarantee_lines(rows: list[dict[str, Any]], method: str = "jacnet") -> tuple
             worst, bound = min(vals), f"min slope ≥ {EPS:g}(1 - 1e-6)"
         all_ok &= all(ok)
         per = ", ".join(f"{r['seed']}: {v:.10g}" for r, v in zip(rs, vals))
-        lines.append(f"| {t} ({structure}) | {bound} | {worst:.12g} | {sum(ok)}/{len(ok)} | {per} |")
-    return lines, all_ok
+        lines.append([f"{t} ({structure})", bound, f"{worst:.12g}", f"{sum(ok)}/{len(ok)}",
+                      per])
+    return markdown_table(["target (structure)", "bound", "worst over seeds", "seeds within",
+                           "per seed (seed: value)"], lines), all_ok
 
 
-def timing_lines() -> list[str]:
-    path = RESULTS / "timing.jsonl"
-    if not path.exists():
-        return ["(not run)"]
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    lines = ["| task | old default, median s | new default, median s | ratio new / old (median of per-seed ratios) |",
-             "|---|---|---|---|"]
+def timing_table(results: Path) -> str:
+    rows = load(results, "timing")
+    if not rows:
+        return "(not run)"
+    lines = []
     for t in harness.PAPER_TASKS:
         rs = [r for r in rows if r["target"] == t]
         if not rs:
@@ -152,18 +149,18 @@ def timing_lines() -> list[str]:
         old = statistics.median(r["jacnet_current"] for r in rs)
         new = statistics.median(r["jacnet"] for r in rs)
         ratio = statistics.median(r["jacnet"] / r["jacnet_current"] for r in rs)
-        lines.append(f"| {t} | {old:.4f} | {new:.4f} | {ratio:.2f} |")
-    return lines
+        lines.append([t, f"{old:.4f}", f"{new:.4f}", f"{ratio:.2f}"])
+    return markdown_table(["task", "old default, median s", "new default, median s",
+                           "ratio new / old (median of per-seed ratios)"], lines)
 
 
-def quadrature_lines() -> list[str]:
+def quadrature_table(results: Path, seeds: int) -> str:
     """Per target and J network: the largest gap between the slope of the function as
     evaluated (autograd through the 32-node rule) and the network's own J, and the bound."""
-    rows = _load("quadrature")
+    rows = load(results, "quadrature")
     if not rows:
-        return ["(not run)"]
-    lines = ["| target (structure) | J network | worst slope gap, 20 seeds | worst bound over seeds "
-             "| within bound |", "|---|---|---|---|---|"]
+        return "(not run)"
+    lines = []
     for target in dict.fromkeys(r["target"] for r in rows):
         for preset in dict.fromkeys(r["preset"] for r in rows):
             rs = [r for r in rows if r["target"] == target and r["preset"] == preset]
@@ -179,16 +176,23 @@ def quadrature_lines() -> list[str]:
                 ok = worst >= 1e-4 * (1 - 1e-6)
                 bound = f"min slope {worst:.10g} (≥ 1e-4 (1 - 1e-6))"
             net = "GELU (default)" if preset == "new" else "ReLU"
-            lines.append(f"| {target} ({rs[0]['structure']}) | {net} | {gap:.1e} | {bound} | "
-                         f"{'yes' if ok else '**no**'} |")
-    return lines
+            lines.append([f"{target} ({rs[0]['structure']})", net, f"{gap:.1e}", bound,
+                          "yes" if ok else "**no**"])
+    return markdown_table(["target (structure)", "J network", f"worst slope gap, {seeds} seeds",
+                           "worst bound over seeds", "within bound"], lines)
 
 
-def write(path: Path | None = None) -> Path:
-    path = path or HERE / "RESULTS.md"
-    rows = _load("table")
-    seeds = len(harness.SEEDS)
-    table, verdicts = family_table(rows, seeds)
+def _span(seeds: Sequence[int]) -> str:
+    return f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
+
+
+def write(results: Path = harness.RESULTS, path: Path = harness.HERE / "RESULTS.md",
+          seeds: Sequence[int] = harness.SEEDS,
+          heldout: Sequence[int] = harness.HELDOUT_SEEDS) -> Path:
+    """RESULTS.md at `path` from the rows in `results`, for runs on `seeds` (and `heldout`)."""
+    rows = load(results, "table")
+    n = len(seeds)
+    table, verdicts = family_table(rows, n)
     out = [
         "# Accuracy on the paper's protocol: jacnet's defaults against its peers",
         "",
@@ -196,50 +200,46 @@ def write(path: Path | None = None) -> Path:
         f"({platform.processor() or platform.machine()}, torch {torch.__version__}, one thread). "
         "See README.md in this folder for the write-up.",
         "",
-        "Protocol, per seed 0-19 and the same for every method: 5 training points uniform in "
-        "[-1, 1], 100 test points uniform in [-2, 2] (`make_dataset(DataSpec(), target, seed)`, "
-        "what `jacnet train seed=S` draws), 50 full-batch Adam(0.01) steps on mean |y − ŷ|, "
-        "float64. Cells: median / mean test MAE over the 20 seeds.",
+        f"Protocol, per seed {_span(seeds)} and the same for every method: 5 training points "
+        "uniform in [-1, 1], 100 test points uniform in [-2, 2] (`make_dataset(DataSpec(), "
+        "target, seed)`, what `jacnet train seed=S` draws), 50 full-batch Adam(0.01) steps on "
+        f"mean |y − ŷ|, float64. Cells: median / mean test MAE over the {n} seeds.",
         "",
         "## Family table",
         "",
-        *table,
+        table,
         "",
         "## The issue's targets",
         "",
         *target_lines(verdicts),
         "",
     ]
-    g_lines, g_ok = guarantee_lines(rows)
+    g_table, g_ok = guarantee_table(rows)
     out += ["## Guarantees of the new default, per seed",
             "",
             "Measured on the function as evaluated (autograd through its Gauss–Legendre "
             "integral) on the dense grid of 2001 points in [-3, 3]. "
             f"All within bounds: **{'yes' if g_ok else 'no'}**.",
-            "", *g_lines, ""]
-    held = _load("heldout")
+            "", g_table, ""]
+    held = load(results, "heldout")
     if held:
-        h_lines, _ = family_table(held, len(run_heldout_seeds()))
-        out += ["## Held-out seeds 100-119 (not used to choose the defaults)", "", *h_lines, ""]
+        h_table, _ = family_table(held, len(heldout))
+        out += [f"## Held-out seeds {_span(heldout)} (not used to choose the defaults)", "",
+                h_table, ""]
     out += ["## Is the 32-node rule exact on the J network?", "",
             "The slope of the function as evaluated (autograd through the default 32-node "
             "Gauss–Legendre integral) against the network's own J, which is the exact slope of "
             "the exact integral in 1-D, on the dense grid, per trained seed; the same with a ReLU "
-            "J network (`model.activation=relu`, otherwise the defaults).", "",
-            *quadrature_lines(), ""]
+            "J network (`model.nonlinearity=relu`, otherwise the defaults).", "",
+            quadrature_table(results, n), ""]
     out += ["## Training time, measured side by side", "",
             "Per task and seed, the two defaults trained alternately, three times each, one "
-            "thread; a seed's time is its fastest repeat.", "", *timing_lines(), ""]
-    out += ["## Study sweeps (20 seeds each; median / mean test MAE)", ""]
+            "thread; a seed's time is its fastest repeat.", "", timing_table(results), ""]
+    out += [f"## Study sweeps ({n} seeds each; median / mean test MAE)", ""]
     for name in study.sweep_names():
-        if not (study.RESULTS / f"{name}.jsonl").exists():
+        if not (results / f"{name}.jsonl").exists():
             continue
-        out += [f"### `{name}`", "", *study.iter_tables(name), ""]
+        out += [f"### `{name}`", "", study.table(results, name), ""]
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(out) + "\n")
     return path
-
-
-def run_heldout_seeds() -> tuple[int, ...]:
-    from benchmarks.accuracy.run import HELDOUT_SEEDS
-
-    return HELDOUT_SEEDS

@@ -7,8 +7,8 @@ runs from the command line as
 
 (one run directory per job, then `jacnet report`). Here every job is composed from the same
 files (`hydra.searchpath` + `+sweep=NAME` + the job's overrides) and trained by the harness,
-without the per-job output files, so the ~5000 jobs take minutes instead of hours. Rows go to
-`results/<sweep>.jsonl`, one per job, and a rerun skips the jobs already there.
+without the per-job output files. Rows go to `results/<sweep>.jsonl`, one per job, and a
+rerun skips the jobs already there.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ import json
 import re
 import statistics
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Collection
 
 from omegaconf import OmegaConf
 
+from jacnet_cli.plots.tables import markdown_table
+
 HERE = Path(__file__).resolve().parent
 CONF = HERE / "conf"
-RESULTS = HERE / "results"
 SEARCHPATH = f"hydra.searchpath=[file://{CONF}]"
 
 
@@ -58,14 +59,24 @@ def _key(job: dict[str, str]) -> str:
     return json.dumps(job, sort_keys=True)
 
 
-def run(name: str, measure: bool = False, log=print) -> Path:
-    """Run every job of sweep `name` not yet in results/<name>.jsonl; return that path."""
+def _wanted(job: dict[str, str], seeds: Collection[int] | None,
+            targets: Collection[str] | None) -> bool:
+    """Whether a job is among the chosen seeds and targets (None: all)."""
+    if seeds is not None and "seed" in job and int(job["seed"]) not in seeds:
+        return False
+    return targets is None or "+task" not in job or job["+task"] in targets
+
+
+def run(name: str, results: Path, measure: bool = False, seeds: Collection[int] | None = None,
+        targets: Collection[str] | None = None, log=print) -> Path:
+    """Run every job of sweep `name` (on `seeds` and `targets` only, when given) not yet in
+    results/<name>.jsonl; return that path."""
     from benchmarks.accuracy.harness import run_jacnet
 
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}.jsonl"
-    done = {_key(r["job"]) for r in load(name)} if path.exists() else set()
-    jobs = [j for j in grid(name) if _key(j) not in done]
+    results.mkdir(parents=True, exist_ok=True)
+    path = results / f"{name}.jsonl"
+    done = {_key(r["job"]) for r in load(results, name)}
+    jobs = [j for j in grid(name) if _key(j) not in done and _wanted(j, seeds, targets)]
     log(f"[study] {name}: {len(jobs)} jobs to run ({len(done)} done)")
     with open(path, "a") as f:
         for i, job in enumerate(jobs):
@@ -79,8 +90,10 @@ def run(name: str, measure: bool = False, log=print) -> Path:
     return path
 
 
-def load(name: str) -> list[dict[str, Any]]:
-    path = RESULTS / f"{name}.jsonl"
+def load(results: Path, name: str) -> list[dict[str, Any]]:
+    path = results / f"{name}.jsonl"
+    if not path.exists():
+        return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
@@ -100,9 +113,9 @@ def summarise(rows: list[dict[str, Any]], metric: str = "test_mae",
     return out
 
 
-def iter_tables(name: str) -> Iterator[str]:
-    """Markdown lines: one table for the sweep, rows = settings, median / mean per task."""
-    summary = summarise(load(name))
+def table(results: Path, name: str) -> str:
+    """The sweep's Markdown table: rows = settings, median / mean test MAE per task."""
+    summary = summarise(load(results, name))
     tasks = sorted({s.get("+task", "") for s in summary}, key=lambda t: (t not in ("exp", "abs"), t))
     settings: dict[tuple, dict[str, dict]] = {}
     for s in summary:
@@ -110,13 +123,13 @@ def iter_tables(name: str) -> Iterator[str]:
                   if a not in ("+task", "n", "median", "mean", "max"))
         settings.setdefault(k, {})[s.get("+task", "")] = s
     cols = [a for a, _ in next(iter(settings))] if settings else []
-    head = "| " + " | ".join(c.lstrip("+") for c in cols) + " | " + " | ".join(
-        f"{t} median | {t} mean" for t in tasks) + " |"
-    yield head
-    yield "|" + "---|" * (len(cols) + 2 * len(tasks))
+    header = [c.lstrip("+") for c in cols] + [f"{t} {m}" for t in tasks
+                                              for m in ("median", "mean")]
+    rows = []
     for k, by_task in settings.items():
         cells = [b for _, b in k]
         for t in tasks:
             s = by_task.get(t)
             cells += [f"{s['median']:.3f}", f"{s['mean']:.3f}"] if s else ["", ""]
-        yield "| " + " | ".join(cells) + " |"
+        rows.append(cells)
+    return markdown_table(header, rows)

@@ -12,7 +12,18 @@ sys.path.insert(0, os.environ.get("JACNET_SRC", "."))
 from jacnet_cli.run.configs import compose
 from jacnet_cli.run import build
 from jacnet_cli.run.training import Batches, Trainer, LOSSES
-from jacnet_cli.core.evaluation import predict, unwrap
+from jacnet_cli.core.evaluation import predict
+
+
+def trainable(model):
+    """(the module that trains, the batch transform into its units), on the code the
+    tuning ran on (ca5e30e: `unwrap`) and on the model protocol after the refactor."""
+    if hasattr(model, "trainable"):
+        return model.trainable()
+    from jacnet_cli.core import evaluation
+
+    core, units = evaluation.unwrap(model)
+    return core, (None if units is None else (lambda a, b: (units.x_in(a), units.y_in(b))))
 
 SHAPES = {
  "hill": (lambda x: x**2/(x**2+9), (0, 10), "pd"),
@@ -38,9 +49,8 @@ def run(shape, n, noise, seed, steps=3000, every=50, extra=()):
     torch.manual_seed(seed)
     setup = build.training(cfg, "cpu", torch.float64)
     model, data_ = setup.model, setup.data
-    core, units = unwrap(model)
+    core, tr = trainable(model)
     xt, yt = data_.x_train, data_.y_train
-    tr = (lambda a,b:(units.x_in(a),units.y_in(b)))
     batches = Batches(xt, yt, None, seed, None, tr)
     grid = torch.linspace(float(x.min()), float(x.max()), 401, dtype=torch.float64)[:,None]
     truth = torch.from_numpy(f(grid.numpy()[:,0]))
@@ -72,8 +82,8 @@ def detail(shape, n, noise, seed, steps, extra=()):
     torch.manual_seed(seed)
     setup = build.training(cfg, "cpu", torch.float64)
     model, data_ = setup.model, setup.data
-    core, units = unwrap(model)
-    batches = Batches(data_.x_train, data_.y_train, None, seed, None, lambda a,b:(units.x_in(a),units.y_in(b)))
+    core, tr = trainable(model)
+    batches = Batches(data_.x_train, data_.y_train, None, seed, None, tr)
     Trainer(core, setup.optimizer, batches, steps, setup.schedule, LOSSES["mse"]).run()
     print("train x", data_.x_train.numpy()[:,0].round(2), "test x", data_.x_test.numpy()[:,0].round(2))
     g = np.linspace(x.min(), x.max(), 11)

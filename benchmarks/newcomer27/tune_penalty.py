@@ -13,7 +13,7 @@ import tune_explore as explore
 from jacnet_cli.run.configs import compose
 from jacnet_cli.run import build
 from jacnet_cli.run.training import Batches, Trainer, LOSSES
-from jacnet_cli.core.evaluation import predict, unwrap
+from jacnet_cli.core.evaluation import predict
 torch.set_num_threads(1)
 
 def smooth_pen(lam, lo, hi, n=64):
@@ -34,12 +34,12 @@ def run(shape, n, noise, seed, steps, lam, every=50, extra=(), lr=None):
     torch.manual_seed(seed)
     setup = build.training(cfg, "cpu", torch.float64)
     model, data_ = setup.model, setup.data
-    core, units = unwrap(model)
+    core, tr = explore.trainable(model)
     xt, yt = data_.x_train, data_.y_train
-    xs = units.x_in(xt)
+    xs = tr(xt, yt)[0]
     lo, hi = float(xs.min()), float(xs.max()); m = 0.1 * (hi - lo)
     pen = smooth_pen(lam, lo - m, hi + m) if lam else None
-    batches = Batches(xt, yt, None, seed, None, lambda a, b: (units.x_in(a), units.y_in(b)))
+    batches = Batches(xt, yt, None, seed, None, tr)
     grid = torch.linspace(float(x.min()), float(x.max()), 401, dtype=torch.float64)[:, None]
     truth = torch.from_numpy(f(grid.numpy()[:, 0]))
     curve = []

@@ -76,6 +76,7 @@ def _main(argv: list[str] | None = None) -> None:
         _refuse(command, error)
     from jacnet_cli.cli import validate
 
+    quiet_schema_match()
     try:
         prepared = validate.prepare(command, rest)
     except validate.BadInput as exc:
@@ -86,6 +87,16 @@ def _main(argv: list[str] | None = None) -> None:
         run_hydra(command, rest)
     else:  # one run, on the config composed and checked once
         run_composed(command, *prepared)
+
+
+def quiet_schema_match() -> None:
+    """conf/hydra/launcher/ray.yaml shares its name with hydra-ray-launcher's schema, which
+    Hydra 1.3 then merges under it (the same keys) with a deprecation warning on every
+    command: expected here, so not shown."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/ray' is validated against "
+                            "ConfigStore schema", category=UserWarning)
 
 
 def _refuse(command: str, error: str) -> None:

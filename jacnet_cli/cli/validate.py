@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -30,8 +31,19 @@ LAUNCHER_PLUGINS = {
     "submitit_local": ("hydra-submitit-launcher", "hydra_plugins.hydra_submitit_launcher"),
     "submitit_slurm": ("hydra-submitit-launcher", "hydra_plugins.hydra_submitit_launcher"),
     "slurm": ("hydra-submitit-launcher", "hydra_plugins.hydra_submitit_launcher"),  # our preset
+    "ray": ("hydra-ray-launcher", "hydra_plugins.hydra_ray_launcher"),  # our preset on it
 }
+#: Hydra's sweeper options that come from a plugin, and the module that plugin installs.
+SWEEPER_PLUGINS = {
+    "optuna": ("hydra-optuna-sweeper", "hydra_plugins.hydra_optuna_sweeper"),
+}
+PLUGINS = {"hydra/launcher": LAUNCHER_PLUGINS, "hydra/sweeper": SWEEPER_PLUGINS}
+#: The extra that installs each plugin's option (the others: `launchers`).
+EXTRAS = {"ray": "ray", "optuna": "sweeps"}
 LAUNCHERS_EXTRA = "pip install 'jacnet[launchers]' (in a checkout: pip install -e '.[launchers]')"
+#: Launchers that submit to SLURM, and the SLURM commands they run.
+SLURM_LAUNCHERS = ("slurm", "submitit_slurm")
+SLURM_COMMANDS = ("sbatch", "srun")
 
 #: keys that were renamed: old -> new (the old one gets a line naming the new one).
 RENAMED = {"model.activation": "model.nonlinearity"}
@@ -251,8 +263,18 @@ class _Composer:
                  loader: Any, compose: Callable[..., Any]) -> None:
         self.task, self.overrides, self.multirun, self.running = task, overrides, multirun, running
         self.loader, self._compose = loader, compose
-        # The task's own groups (its defaults list); a job's choices replace these per job.
-        self.choices: dict[str, Any] = dict(self.compose([]).hydra.runtime.choices)
+        # A search (a sweeper other than Hydra's basic one) takes intervals as well as lists.
+        self.search = any(o.key_or_group == "hydra/sweeper" and o.value() not in (None, "basic")
+                          for o in overrides)
+        # The task's own groups (its defaults list), with the launcher and sweeper chosen (they
+        # bring groups of their own, e.g. hydra/sweeper/sampler); a job's choices replace these.
+        engines = [o for o in overrides if o.key_or_group in PLUGINS and not o.is_sweep_override()
+                   and not (o.is_delete() or o.is_add())]
+        for o in engines:
+            self.check_plugin(o.key_or_group, o.value())
+        lines = [o.input_line for o in engines
+                 if o.value() in loader.get_group_options(o.key_or_group)]
+        self.choices: dict[str, Any] = dict(self.compose(lines).hydra.runtime.choices)
 
     def compose(self, group_lines: list[str]) -> Any:
         """The task's config with these group overrides and Hydra's node (read-only here)."""
@@ -275,8 +297,15 @@ class _Composer:
         if not self.multirun:
             raise BadInput(f"{o.input_line} has several values; add -m to run one job per "
                            "value, or write a list as key=[a,b] or a string as key='a,b'")
-        from hydra.core.override_parser.types import ValueType
+        from hydra.core.override_parser.types import IntervalSweep, ValueType
 
+        if isinstance(o.value(), IntervalSweep):  # a range to search: its ends are checked
+            if not self.search:
+                raise BadInput(f"{o.input_line} cannot be swept: an interval is a range to "
+                               "search, not a list of values; search it with "
+                               "hydra/sweeper=optuna hydra.sweeper.n_trials=N, or sweep a list "
+                               "of values, a,b,c")
+            return [f"{o.get_key_element()}={v}" for v in (o.value().start, o.value().end)]
         try:
             if o.value_type == ValueType.GLOB_CHOICE_SWEEP:
                 values = o.value().filter(self.loader.get_group_options(o.key_or_group))
@@ -330,15 +359,30 @@ class _Composer:
         if o.is_add():
             raise BadInput(f"{o.input_line}: {key} is already in the config; drop the +: "
                            f"{o.input_line.lstrip('+')}")
-        if key == "hydra/launcher" and choice in LAUNCHER_PLUGINS:
-            package, module = LAUNCHER_PLUGINS[choice]
-            if not _installed(module):
-                raise BadInput(f"hydra/launcher={choice} needs the {package} plugin, which is "
-                               f"not installed; install the launchers extra: {LAUNCHERS_EXTRA}")
+        self.check_plugin(key, choice)
+        if key == "hydra/launcher" and choice in SLURM_LAUNCHERS and self.multirun \
+                and self.running:
+            missing = [c for c in SLURM_COMMANDS if shutil.which(c) is None]
+            if missing:
+                raise BadInput(f"hydra/launcher={choice} submits each job to SLURM, but "
+                               f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+                               "not on PATH: run the sweep on the cluster's login node, or try "
+                               "it on this machine with hydra/launcher=submitit_local")
         options = self.loader.get_group_options(key)
         if choice is not None and choice not in options:
             raise BadInput(f"{key}={choice!r} is not an option; choose one of: "
                            f"{', '.join(options)}")
+
+    def check_plugin(self, key: str, choice: Any) -> None:
+        """A launcher or sweeper that comes from a plugin must have it installed."""
+        plugins = PLUGINS.get(key, {})
+        if choice in plugins:
+            package, module = plugins[choice]
+            if not _installed(module):
+                extra = EXTRAS.get(choice, "launchers")
+                raise BadInput(f"{key}={choice} needs the {package} plugin, which is not "
+                               f"installed; install the {extra} extra: "
+                               + LAUNCHERS_EXTRA.replace("launchers", extra))
 
     def check_key(self, o: Any, cfg: Any) -> None:
         """An override of a value must name a key the composed config has."""

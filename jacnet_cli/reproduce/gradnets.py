@@ -33,6 +33,7 @@ from typing import Any
 import torch
 
 from jacnet_cli.core import guarantees
+from jacnet_cli.plots.tables import markdown_table
 from jacnet_cli.run.configs import compose as compose_config
 
 # How the published numbers average the squared error: every GradNets notebook (convex and
@@ -271,15 +272,15 @@ def write_markdown(path: Path, table: list[dict[str, Any]], trials: dict[str, in
         if not rows:
             lines += [LARGE_NOTE[bench], ""]
             continue
-        lines += ["| model | parameters | test dB (mean ± std) | best | published | asym max "
-                  "| min eig | train s |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for r in rows:
-            published = "–" if r["published_db"] is None else f"{r['published_db']:.2f}"
-            lines.append(f"| {r['row']} | {r['parameters']} | {r['test_mse_db_mean']:.2f} ± "
-                         f"{r['test_mse_db_std']:.2f} | {r['test_mse_db_best']:.2f} | "
-                         f"{published} | {r['jacobian_asym_max']:.1e} | "
-                         f"{r['jacobian_min_eig']:.3g} | {r['train_time_s']:.0f} |")
+        lines.append(markdown_table(
+            ["model", "parameters", "test dB (mean ± std)", "best", "published", "asym max",
+             "min eig", "train s"],
+            ([r["row"], r["parameters"],
+              f"{r['test_mse_db_mean']:.2f} ± {r['test_mse_db_std']:.2f}",
+              f"{r['test_mse_db_best']:.2f}",
+              "–" if r["published_db"] is None else f"{r['published_db']:.2f}",
+              f"{r['jacobian_asym_max']:.1e}", f"{r['jacobian_min_eig']:.3g}",
+              f"{r['train_time_s']:.0f}"] for r in rows)))
         if len(rows) > 1 and all(", lr " in r["row"] for r in rows):
             best = min(rows, key=lambda r: r["test_mse_db_mean"])
             lines += ["", f"Best learning rate by mean test dB (their protocol picks one): "

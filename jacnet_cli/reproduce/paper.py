@@ -26,6 +26,7 @@ from omegaconf import DictConfig
 from jacnet_cli.core import guarantees
 from jacnet_cli.core.evaluation import predict
 from jacnet_cli.plots import draw as plots
+from jacnet_cli.plots.tables import markdown_table
 from jacnet_cli.run.configs import compose
 from jacnet_cli.run.experiment import Experiment
 from jacnet_cli.run.metrics import test_errors
@@ -114,7 +115,7 @@ def train_one(experiment: str, variant: str, seed: int, iterations: int,
         "wall_time_s": wall,
         "nfe_per_iter": statistics.fmean(s.nfe_forward + s.nfe_backward for s in run.steps),
     }
-    if getattr(model, "invertible", False):
+    if model.invertible:
         y = torch.exp(torch.linspace(-2, 2, 401, dtype=torch.float64))[:, None]
         err = (model.inverse(y) - torch.log(y)).abs()[:, 0]  # (401,)
         run.row["inverse_err_vs_log"] = float(err.max())
@@ -208,15 +209,14 @@ def write_markdown(path: Path, table: list[dict[str, Any]], checks: list[dict[st
         "for y in [e^-2, e^2] (`_train`: y in [1/e, e], the image of the training interval); "
         "the round trip is max |x − f⁻¹(f(x))| on the grid, limited by the solver tolerance over "
         "the smallest slope.", "", "## The paper's claims", "",
-        "| claim | held | evidence |", "|---|---|---|",
-        *[f"| {c['claim']} | {'held' if c['held'] else 'NOT held'} | {c['evidence']} |"
-          for c in checks],
+        markdown_table(["claim", "held", "evidence"],
+                       ([c["claim"], "held" if c["held"] else "NOT held", c["evidence"]]
+                        for c in checks)),
         "", "## Results", "",
     ]
     cols = ["experiment", "model", "solver", *[m for m in METRICS
                                                    if any(m in row for row in table)]]
-    lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_fmt(row.get(c, "")) for c in cols) + " |" for row in table]
+    lines.append(markdown_table(cols, ([_fmt(row.get(c, "")) for c in cols] for row in table)))
     path.write_text("\n".join(lines) + "\n")
 
 

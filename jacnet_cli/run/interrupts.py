@@ -1,6 +1,8 @@
 """SIGINT and SIGTERM as exceptions, with critical sections that finish before they land.
 
-`jacnet train` installs `handlers()` for its whole run. A signal then raises `Interrupted`
+`jacnet train` installs `handlers()` for its whole run. SIGINT, SIGTERM or SIGUSR2 (the
+signal SLURM sends before a time limit with `--signal`, and submitit's preemption signal)
+then raises `Interrupted`
 (a KeyboardInterrupt, so plain `except KeyboardInterrupt` still works) at the next Python
 instruction, unless the code is inside `deferred()`: an optimiser step, a checkpoint write.
 There the signal is only noted, and raised as soon as the section ends, so whatever state
@@ -14,7 +16,7 @@ import signal
 import threading
 from typing import Iterator
 
-EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGUSR2: 140}
 
 
 class Interrupted(KeyboardInterrupt):
@@ -47,7 +49,8 @@ def _handler(signum: int, frame: object) -> None:
 
 @contextlib.contextmanager
 def handlers() -> Iterator[None]:
-    """Turn SIGINT and SIGTERM into `Interrupted` for the duration (main thread only)."""
+    """Turn SIGINT, SIGTERM and SIGUSR2 into `Interrupted` for the duration (main thread
+    only); the handlers before it come back after."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

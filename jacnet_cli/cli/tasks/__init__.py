@@ -130,6 +130,7 @@ def job(task: str) -> Callable[[Any], Any]:
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
 
+        from jacnet_cli.cli import jobs
         from jacnet_cli.run.interrupts import Interrupted, handlers
 
         run_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -137,10 +138,20 @@ def job(task: str) -> Callable[[Any], Any]:
         _warnings_to_log()
         try:
             with handlers():
-                return TASKS[task].load()(cfg, run_dir)
+                result = TASKS[task].load()(cfg, run_dir)
+            if multirun:  # a sweep's job returns its objective (cli/jobs.py)
+                name, value = jobs.objective(result)
+                if name is not None:
+                    log.info("objective for the sweep: %s = %.6g (%s)", name, value,
+                             jobs.describe(name))
+                return value
+            return result
         except Interrupted as exc:
             print(f"jacnet {task}: interrupted by {exc.name}; what it had is in {run_dir}",
                   file=sys.stderr)
+            if multirun and not jobs.in_process():  # the sweep goes on without this job
+                jobs.hand_back_to_submitit(exc.signum)  # requeued when submitit preempted it
+                return jobs.FAILED
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             print(f"jacnet {task}: interrupted; what it had is in {run_dir}", file=sys.stderr)
@@ -152,8 +163,8 @@ def job(task: str) -> Callable[[Any], Any]:
                 raise
             _log_to_file(message)
             print(f"jacnet {task}: {'failed' if failed else 'error'}: {message}", file=sys.stderr)
-            if multirun:
-                return None  # the sweep's other jobs still run; `jacnet report` lists this one
+            if multirun:  # a bad value: the sweep's other jobs still run, a search goes on
+                return jobs.FAILED  # and `jacnet report` lists this one
             sys.exit(1 if failed else 2)
 
     return main

@@ -22,7 +22,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-DEFAULT_METRICS = ("test_mae", "test_rmse", "train_loss", "wall_time_s", "nfe_per_iter")
+DEFAULT_METRICS = ("test_mae", "test_rmse", "test_mse_db", "val_mse_db", "train_loss",
+                   "wall_time_s", "nfe_per_iter")
+# Yes/no results shown in the table after the numbers, when the jobs report them.
+FLAGS = ("guarantee_held",)
 SEED_KEY = "seed"
 LOG_TAIL_LINES = 2
 # A log line that says what went wrong; preferred over the log's last lines, which after a
@@ -334,8 +337,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="one plot line per value of this key (default: the next swept key "
                         "other than seed; 'none' for a single line)")
     p.add_argument("--metrics", default=None, metavar="A,B,C",
-                   help="metrics shown in the table (default: %s and the guarantee checks "
-                        "present; report.csv always has all)" % ", ".join(DEFAULT_METRICS))
+                   help="metrics shown in the table (default: %s, the guarantee checks and %s, "
+                        "where present; report.csv always has all)"
+                        % (", ".join(DEFAULT_METRICS), ", ".join(FLAGS)))
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="where report.csv and the plot go (default: SWEEP_DIR)")
     p.add_argument("--no-plot", action="store_true", help="skip the plot")
@@ -383,11 +387,12 @@ def _report(args: argparse.Namespace) -> int:
     allowed = metric_names(done)
 
     # Check every option before writing anything.
+    flags = [f for f in FLAGS if any(isinstance(job.metrics.get(f), bool) for job in done)]
     table_metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics \
-        else [m for m in (*DEFAULT_METRICS, *guarantee_keys(done)) if m in allowed]
+        else [m for m in (*DEFAULT_METRICS, *guarantee_keys(done)) if m in allowed] + flags
     if args.metrics:
         for name in table_metrics:
-            _check_metric("--metrics", name, allowed)
+            _check_metric("--metrics", name, allowed + flags)
     if args.metric is not None:
         _check_metric("--metric", args.metric, allowed)
     for option, key in (("--x", args.x), ("--group", args.group)):
