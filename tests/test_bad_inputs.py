@@ -55,6 +55,8 @@ BAD = [
      "activation.linear='maybe' is not allowed; it must be true or false"),
     (["train", "activation=monotone_in", "activation.inputs=[0]", "activation.hidden=0"],
      "activation.hidden=0 is not allowed; it must be null or an integer >= 1"),
+    (["train", "activation=monotone_in", "activation.inputs=[0]", "activation.members=0"],
+     "activation.members=0 is not allowed; it must be an integer >= 1"),
     (["train", "+model.hiden=16"], "model.hiden is not a key of model=jacnet"),
     (["train", "~model.hiden"], "model.hiden is not a key of model=jacnet"),
     (["train", "data.foo.bar=1"], "data.foo is not a key of data=auto"),

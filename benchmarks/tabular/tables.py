@@ -84,6 +84,26 @@ TABLES: dict[str, Table] = {t.name: t for t in [
           increasing=["bmi", "bp", "s5"],
           prior="progression increasing in bmi, bp, s5 (risk factors; positive in the "
                 "LARS/lasso path of Efron et al. 2004)"),
+    Table("boston", "boston.csv",
+          ["crim", "zn", "indus", "chas", "nox", "rm", "age", "dis", "rad", "tax", "ptratio",
+           "lstat"], "medv", "reg", increasing=["rm"], decreasing=["crim", "lstat"],
+          prior="median value increasing in rm, decreasing in crim, lstat (Harrison & "
+                "Rubinfeld 1978)"),
+    Table("housing", "housing.csv",
+          ["lotsize", "bedrooms", "bathrms", "stories", "driveway", "recroom", "fullbase",
+           "gashw", "airco", "garagepl", "prefarea"], "price", "reg",
+          increasing=["lotsize", "bathrms", "stories", "garagepl"],
+          prior="price increasing in lotsize, bathrms, stories, garagepl (Anglin & Gencay "
+                "1996)"),
+    Table("computers", "computers.csv",
+          ["speed", "hd", "ram", "screen", "cd", "multi", "premium", "ads", "trend"], "price",
+          "reg", increasing=["speed", "hd", "ram", "screen"],
+          prior="price increasing in speed, hd, ram, screen (Stengos & Zacharias 2006)"),
+    Table("caschool", "caschool.csv",
+          ["str", "mealpct", "calwpct", "elpct", "avginc", "expnstu", "compstu", "enrltot"],
+          "testscr", "reg", increasing=["avginc"], decreasing=["str", "mealpct", "elpct"],
+          prior="test score decreasing in str, mealpct, elpct, increasing in avginc (Stock "
+                "& Watson)"),
 ]}
 
 

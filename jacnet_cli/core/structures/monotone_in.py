@@ -36,6 +36,14 @@ class MonotoneIn(Owned):
             tables it matched or beat width 128 at a quarter of the time.
         linear: add a linear term (monotone in the chosen inputs, free in the others) beside
             the network.
+        members: K networks averaged in one module (an ensemble; a mean of monotone
+            functions is monotone).
+        independent: each member trains on its own loss (the training loss adds the
+            members' variance, `penalty`), instead of the loss of their mean.
+        average: decay of an exponential moving average of the weights, which every
+            evaluation uses (0: off).
+        keypoints: calibrate inputs with many distinct values by an increasing
+            monotone cubic map through this many training quantiles (0: off).
     """
 
     name = "monotone_in"
@@ -46,8 +54,19 @@ class MonotoneIn(Owned):
 
     def __init__(self, inputs: list[str | int] | str | int = (),
                  decreasing: list[str | int] | str | int = (), eps: float = D["eps"],
-                 hidden: int | None = D["hidden"], linear: bool = D["linear"]):
+                 hidden: int | None = D["hidden"], linear: bool = D["linear"],
+                 members: int = D["members"], independent: bool = D["independent"],
+                 average: float = D["average"], keypoints: int = D["keypoints"]):
         self.inputs, self.decreasing = _as_list(inputs), _as_list(decreasing)
+        self.keypoints = checks.integer("activation.keypoints", keypoints, 0)
+        if self.keypoints == 1:
+            raise ValueError("activation.keypoints=1 is not allowed; it must be 0 (off) or >= 2")
+        self.needs_points = self.keypoints > 0  # fit_data: the inputs' training quantiles
+        self.average = checks.nonnegative("activation.average", average)
+        if self.average >= 1:
+            raise ValueError(f"activation.average={average!r} is not allowed; it must be in [0, 1)")
+        self.members = checks.integer("activation.members", members, 1)
+        self.independent = checks.boolean("activation.independent", independent)
         self.hidden = checks.integer("activation.hidden", hidden, 1, optional=True)
         self.linear = checks.boolean("activation.linear", linear)
         # model.depth always; model.hidden only where activation.hidden is null
@@ -67,12 +86,16 @@ class MonotoneIn(Owned):
     def spec_arguments(self) -> dict[str, Any]:
         if self.indices is None:
             return {"inputs": list(self.inputs), "decreasing": list(self.decreasing),
-                    "eps": self.eps, "hidden": self.hidden, "linear": self.linear}
+                    "eps": self.eps, "hidden": self.hidden, "linear": self.linear,
+                    "members": self.members, "independent": self.independent,
+                    "average": self.average, "keypoints": self.keypoints}
         # Bound to the data's inputs: by index, which rebuilds without the column names.
         pairs = list(zip(self.indices, self.signs))
         return {"inputs": [i for i, s in pairs if s > 0],
                 "decreasing": [i for i, s in pairs if s < 0], "eps": self.eps,
-                "hidden": self.hidden, "linear": self.linear}
+                "hidden": self.hidden, "linear": self.linear, "members": self.members,
+                "independent": self.independent, "average": self.average,
+                "keypoints": self.keypoints}
 
     def bind(self, names: list[str]) -> None:
         """Resolve the chosen inputs against the data's column names."""
@@ -137,7 +160,19 @@ class MonotoneIn(Owned):
 
         width = options.hidden if self.hidden is None else self.hidden
         return PartialMonotone(d_x, self.indices, self.signs, width, options.depth, self.eps,
-                               self.linear)
+                               self.linear, self.members, self.average, self.keypoints)
+
+    def fit_data(self, net: nn.Module, x: Tensor, y: Tensor) -> None:
+        """With `keypoints`: the inputs' calibration from the training inputs."""
+        if self.keypoints and x.shape[0]:
+            net.calibrate(x)
+
+    def penalty(self, net: nn.Module) -> Tensor | None:
+        """With `independent` and several members: the members' variance at the last training
+        batch, which turns the mean squared error of their mean into the mean of their own."""
+        if not (self.independent and self.members > 1):
+            return None
+        return net.spread if net.spread is not None else torch.zeros((), dtype=net.w1.dtype)
 
     def jacobian(self, net: nn.Module, x: Tensor, d_x: int, d_y: int) -> Tensor:
         return net.gradient(x)  # (N, 1, d)
@@ -175,6 +210,7 @@ class MonotoneIn(Owned):
         # s_i ∂ŷ/∂x_i = (s_y / s_x_i) ∂f/∂x̃_i: a floor ε in user units needs max_i ε s_x_i / s_y.
         new = MonotoneIn(self.inputs, self.decreasing,
                          self.eps * float(x_scale[self.indices].max() / y_scale[0]), self.hidden,
-                         self.linear)
+                         self.linear, self.members, self.independent, self.average,
+                         self.keypoints)
         new.indices, new.signs, new.names = self.indices, self.signs, self.names
         return new
