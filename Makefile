@@ -32,8 +32,13 @@ $(RAY_STAMP): $(STAMP)
 
 install: $(STAMP)  ## create .venv with jacnet, its dependencies, the launchers, the search and test tools
 
-run: $(STAMP)  ## train exp with the pd structure (the paper's Figure 1 setup); prints the run directory
+run: $(STAMP)  ## train exp with the pd structure (the paper's Figure 1 setup); prints the run directory and what to type next
 	$(BIN)/jacnet train target=exp activation=pd
+	@echo ""
+	@echo "Next: run jacnet yourself, as $(BIN)/jacnet (or: source $(VENV)/bin/activate, then jacnet), e.g."
+	@echo "  $(BIN)/jacnet train --help                      # every group, option and key"
+	@echo "  $(BIN)/jacnet train target=abs activation=lipschitz seed=3"
+	@echo "  $(BIN)/jacnet train data=file data.path=examples/engel.csv data.x=[income] data.y=[foodexp]"
 
 test: $(STAMP) $(RAY_STAMP)  ## run the test suite (adds the Ray launcher to .venv)
 	$(BIN)/python -m pytest -q -n 2

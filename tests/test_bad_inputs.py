@@ -253,18 +253,27 @@ def test_each_bad_input_is_one_line_exit_2_and_leaves_no_run(tmp_path, half):
 
 
 def _groups_in_help(lines: list[str]) -> dict[str, set[str]]:
-    """{group: options} from the help's "groups" section: `  group  chosen: summary` then `also: a, b`."""
-    groups, group, inside = {}, None, False
+    """{group: options} from the help's "groups" section: `  group  chosen: summary` (the
+    summary wrapped onto deeper-indented lines), then `also: a, b` (wrapped likewise)."""
+    groups, group, inside, also = {}, None, False, False
+
+    def options(text: str) -> set[str]:
+        return {o.strip() for o in text.split(",") if o.strip()}
+
     for line in lines:
         if line.startswith("groups"):
             inside = True
         elif inside and not line.strip():
             break
         elif inside and line.strip().startswith("also:"):
-            groups[group] |= {o.strip() for o in line.split("also:", 1)[1].split(",") if o.strip()}
-        elif inside:
+            also = True
+            groups[group] |= options(line.split("also:", 1)[1])
+        elif inside and line.startswith("  ") and not line.startswith("   "):
+            also = False
             group, chosen = line.split()[0], line.split()[1].rstrip(":")
             groups[group] = set() if chosen == "null" else {chosen}
+        elif inside and also:  # the list of other options, wrapped
+            groups[group] |= options(line)
     return groups
 
 
@@ -305,30 +314,42 @@ def test_real_command_line(tmp_path, jacnet, args, expected, hide_launchers):
 
 
 def test_sweep_with_a_failing_job_runs_the_others_and_exits_1(tmp_path, capsys, jacnet):
-    """A file with NaN rows is found only when the job reads it: job 1 fails where it runs,
-    job 0 still runs, the sweep exits 1 and `jacnet report` lists the failed job."""
+    """A job that diverges is found only when it runs: job 1 fails where it runs, job 0
+    still runs, the sweep exits 1 and `jacnet report` lists the failed job."""
     (tmp_path / "good.csv").write_text("a,b\n" + "".join(f"{i / 10},{i / 5}\n" for i in range(20)))
-    (tmp_path / "bad.csv").write_text("a,b\n" + "".join(f"{i / 10},{i / 5}\n" for i in range(19))
-                                     + "nan,1\n")
-    proc = jacnet(["train", "-m", "data=file", "data.path=good.csv,bad.csv", "data.x=[a]",
-                   "data.y=[b]", "iterations=3", "plots=false"], cwd=tmp_path)
+    proc = jacnet(["train", "-m", "data=file", "data.path=good.csv", "data.x=[a]",
+                   "data.y=[b]", "optim.lr=0.01,1e30", "iterations=3", "plots=false"],
+                  cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     (sweep,) = (tmp_path / "outputs" / "multirun").glob("*/*-train")
-    # The failed job says so in its metrics.json; it has no checkpoint that could pass for a run.
+    # The failed job says so in its metrics.json, with the last finite weights.
     failed = json.loads((sweep / "1" / "metrics.json").read_text())
-    assert failed["status"] == "failed" and "NaN" in failed["reason"]
-    assert not (sweep / "1" / "checkpoint.pt").exists()
+    assert failed["status"] == "failed" and "iteration" in failed["reason"]
     assert json.loads((sweep / "0" / "metrics.json").read_text())["status"] == "completed"
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("jacnet train:")]
-    assert len(errors) == 2 and "bad.csv" in errors[0] and "NaN" in errors[0]
+    assert len(errors) == 2 and "failed" in errors[0]
     assert errors[1] == (f"jacnet train: 1 of 2 jobs failed (job 1); the others finished; "
                          f"`jacnet report {sweep.relative_to(tmp_path)}` lists them all")
     from jacnet_cli.cli.tasks import report
 
     assert report.main([str(sweep), "--no-plot"]) == 0
     out = capsys.readouterr().out
-    assert "1 of 2 jobs failed" in out and "bad.csv" in out
+    assert "1 of 2 jobs failed" in out
+
+
+def test_a_bad_file_in_a_sweep_is_refused_before_any_job_runs(tmp_path, jacnet):
+    """Every swept file is read before the first job (issue 27): a file with NaN rows is one
+    line, exit 2, and no job, no sweep folder."""
+    (tmp_path / "good.csv").write_text("a,b\n" + "".join(f"{i / 10},{i / 5}\n" for i in range(20)))
+    (tmp_path / "bad.csv").write_text("a,b\n" + "".join(f"{i / 10},{i / 5}\n" for i in range(19))
+                                     + "nan,1\n")
+    proc = jacnet(["train", "-m", "data=file", "data.path=good.csv,bad.csv", "data.x=[a]",
+                   "data.y=[b]", "iterations=3", "plots=false"], cwd=tmp_path)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr
+    assert "data.path='bad.csv': 1 row(s) hold a missing value" in lines[0]
+    assert "line 21 (a)" in lines[0] and not (tmp_path / "outputs").exists()
 
 
 def test_a_structure_that_cannot_take_the_target_is_refused_before_any_job_runs(tmp_path):

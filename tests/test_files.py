@@ -178,7 +178,7 @@ BAD_FILES = {
     "empty": ("", "is empty"),
     "no_header": ("1,2\n3,4\n", "has no header row"),
     "non_numeric": ("x,y\n1,2\n3,abc\n", "line 3, column 'y': 'abc' is not a number"),
-    "nan_rows": ("x,y\n1,2\nnan,3\n4,inf\n5,6\n7,8\n9,10\n", "2 row(s) hold NaN, inf or an empty cell"),
+    "nan_rows": ("x,y\n1,2\nnan,3\n4,inf\n5,6\n7,8\n9,10\n", "2 row(s) hold a missing value"),
     "unknown_column": ("a,b\n1,2\n3,4\n", "no column 'x'"),
     "too_few_rows": ("x,y\n1,2\n3,4\n", "usable rows"),
     "ragged": ("x,y\n1,2\n3\n", "line 3 has 1 cells"),
@@ -353,7 +353,7 @@ def test_streamed_data_matches_its_rows_and_resumes_exactly(tmp_path, monkeypatc
 def test_streamed_bad_rows_are_refused_in_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("JACNET_CACHE", str(tmp_path / "cache"))
     data = _wide(tmp_path, n=500, bad_row=321)
-    with pytest.raises(ValueError, match=r"1 row\(s\) hold NaN, inf or an empty cell .*first: data row 322"):
+    with pytest.raises(ValueError, match=r"1 row\(s\) hold a missing value, NaN or inf .*first: line 323\)"):
         _train(tmp_path, "data=file", f"data.path={data}", "data.x=[c0,c1,c2]", "data.y=[y]",
                "data.stream=true", "batch_size=64")
     with pytest.raises(ValueError, match="batch_size=null is not allowed with streamed data"):
@@ -421,7 +421,7 @@ def test_bce_bad_labels_are_one_line_exit_2(tmp_path, jacnet):
                   "loss=bce", "activation=none", f"hydra.run.dir={tmp_path / 'r'}"], cwd=tmp_path)
     lines = [line for line in res.stderr.splitlines() if line.strip()]
     assert res.returncode == 2 and len(lines) == 1 and "Traceback" not in res.stderr
-    assert "loss=bce needs 0/1 labels" in lines[0] and "'label' holds 0.5 (data row 8)" in lines[0]
+    assert "loss=bce needs 0/1 labels" in lines[0] and "'label' holds 0.5 (line 9)" in lines[0]
     res = jacnet(["train", "loss=bce", f"hydra.run.dir={tmp_path / 's'}"], cwd=tmp_path)
     assert res.returncode == 2 and "loss=bce needs 0/1 labels from a file" in res.stderr
 

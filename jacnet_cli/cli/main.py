@@ -56,10 +56,14 @@ def _main(argv: list[str] | None = None) -> None:
         sys.exit(task.load()(rest))
     flags = {a.split("=", 1)[0] for a in rest if a.startswith("-")}
     if flags & {"-h", "--help"}:  # the task's groups and keys, described (no Hydra, no torch)
-        from jacnet_cli.cli.help import task_help
+        from jacnet_cli.cli.help import HelpError, task_help
         from jacnet_cli.run.configs import conf_dir
 
-        print(task_help(command, [a for a in rest if not a.startswith("-")], conf_dir()), end="")
+        try:
+            text = task_help(command, [a for a in rest if not a.startswith("-")], conf_dir())
+        except HelpError as exc:
+            _refuse(command, str(exc))
+        print(text, end="")
         return
     multirun = bool(flags & {"-m", "--multirun"})
     error = None

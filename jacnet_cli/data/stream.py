@@ -24,6 +24,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from jacnet_cli.data.tables import (  # noqa: F401 - moved to tables (no torch), kept here
+    column_names, npy_header, select_indices, table_bytes)
+
 ASSIGN_ROWS = 65536  # rows per split-assignment block (fixed: the split is file-order stable)
 SPLITS = {"train": 0, "val": 1, "test": 2}
 
@@ -31,15 +34,6 @@ SPLITS = {"train": 0, "val": 1, "test": 2}
 def cache_dir() -> Path:
     """Where converted tables live: $JACNET_CACHE, else a folder in the system temp dir."""
     return Path(os.environ.get("JACNET_CACHE") or Path(tempfile.gettempdir()) / "jacnet-cache")
-
-
-def npy_header(handle: Any) -> tuple[tuple[int, ...], bool, np.dtype]:
-    """(shape, fortran order, dtype) of an .npy member, its header read and nothing more."""
-    from numpy.lib import format as npy
-
-    version = npy.read_magic(handle)
-    read = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
-    return read(handle)
 
 
 @dataclass
@@ -127,6 +121,7 @@ class Stream:
     x_var: np.ndarray
     y_mean: np.ndarray
     y_var: np.ndarray
+    dropped: int = 0  # rows dropped for a missing value, NaN or inf (drop_nonfinite)
 
     @property
     def width(self) -> int:
@@ -195,15 +190,16 @@ def convert(path: str | Path, names: list[str], x_idx: list[int], y_idx: list[in
     labels: list[np.ndarray] = []
     xm, ym = Moments(), Moments()
     lo = hi = None
-    bad = first_bad = 0
+    bad = first_bad = seen = 0
     rows = 0
     write = not target.is_file()
     with open(partial, "wb") if write else open(os.devnull, "wb") as out:
         for chosen in _chunks(path, names, chunk_rows, key, x_idx + y_idx, delimiter):
             finite = np.isfinite(chosen).all(1)
+            seen += chosen.shape[0]
             if not finite.all():
                 if bad == 0:
-                    first_bad = rows + int(np.argmax(~finite)) + 1
+                    first_bad = seen - chosen.shape[0] + int(np.argmax(~finite))
                 bad += int((~finite).sum())
                 if not drop_nonfinite:
                     continue
@@ -223,9 +219,12 @@ def convert(path: str | Path, names: list[str], x_idx: list[int], y_idx: list[in
             rows += chosen.shape[0]
     if bad and not drop_nonfinite:
         partial.unlink(missing_ok=True)
-        raise ValueError(f"{key}={str(path)!r}: {bad} row(s) hold NaN, inf or an empty cell "
-                         f"in the chosen columns (first: data row {first_bad}); remove them or "
-                         "pass data.drop_nonfinite=true")
+        from jacnet_cli.data.tables import locate
+
+        where = locate(path, key, delimiter, [first_bad]).get(first_bad, f"row {first_bad + 1}")
+        raise ValueError(f"{key}={str(path)!r}: {bad} row(s) hold a missing value, NaN or inf "
+                         f"in the chosen columns (first: {where}); remove them or pass "
+                         "data.drop_nonfinite=true")
     if write:
         os.replace(partial, target)
     label = torch.from_numpy(np.concatenate(labels) if labels else np.zeros(0, np.uint8))
@@ -233,7 +232,7 @@ def convert(path: str | Path, names: list[str], x_idx: list[int], y_idx: list[in
     if lo is None:
         raise ValueError(f"{key}={str(path)!r} holds no data rows")
     return Stream(target, len(x_idx), len(y_idx), label, counts, lo, hi, xm.mean(), xm.var(),
-                  ym.mean(), ym.var())
+                  ym.mean(), ym.var(), bad if drop_nonfinite else 0)
 
 
 class StreamBatches:
@@ -333,71 +332,3 @@ def chunked_loss(model: Callable[[Tensor], Tensor], stream: Stream, name: str,
     return total / max(n, 1)
 
 
-def column_names(path: str | Path, key: str, delimiter: str | None = None) -> list[str]:
-    """The header of a table without reading its rows."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        from jacnet_cli.data.tables import csv_header
-
-        return csv_header(path, key, delimiter)[0]
-    if suffix == ".parquet":
-        try:
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise ValueError(f"{key}={str(path)!r} is Parquet, which needs pyarrow: "
-                             "pip install pyarrow (or use .csv or .npz)") from None
-        return list(pq.ParquetFile(path).schema_arrow.names)
-    if suffix != ".npz":
-        from jacnet_cli.data.tables import FORMATS
-
-        raise ValueError(f"{key}={str(path)!r} has an unknown format {suffix!r}; use one of: "
-                         + ", ".join(FORMATS))
-    import zipfile
-
-    names: list[str] = []
-    try:
-        with zipfile.ZipFile(path) as archive:
-            for member in ("x", "y"):
-                with archive.open(f"{member}.npy") as handle:
-                    shape, _, _ = npy_header(handle)
-                width = int(np.prod(shape[1:])) if len(shape) > 1 else 1
-                names += [member] if width == 1 else [f"{member}{i + 1}" for i in range(width)]
-    except (KeyError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise ValueError(f"{key}={str(path)!r} cannot be read as .npz with arrays x and y "
-                         f"({str(exc).splitlines()[0][:120]})") from None
-    return names
-
-
-def table_bytes(path: str | Path, columns: int) -> int:
-    """About how many bytes `columns` columns of the table take as float64 in memory.
-
-    A CSV's rows are estimated from its size and the length of its first lines; an .npz's
-    and a Parquet file's are read from their headers.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        with open(path, "rb") as f:
-            sample = f.read(1 << 16)
-        lines = sample.count(b"\n") or 1
-        rows = path.stat().st_size / (len(sample) / lines)
-    elif suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        rows = pq.ParquetFile(path).metadata.num_rows
-    else:
-        import zipfile
-
-        with zipfile.ZipFile(path) as archive, archive.open("x.npy") as handle:
-            shape, _, _ = npy_header(handle)
-        rows = shape[0] if shape else 1
-    return int(rows * columns * 8)
-
-
-def select_indices(names: Sequence[str], wanted: Sequence[str | int] | str | int, key: str,
-                   path: str | Path) -> list[int]:
-    from jacnet_cli.data import tables
-
-    chosen, _ = tables.select(list(names), np.zeros((0, len(names))), wanted, key, path)
-    return [list(names).index(n) for n in chosen]

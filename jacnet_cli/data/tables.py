@@ -1,7 +1,12 @@
 """Reading users' tables: CSV with a header row, .npz arrays, Parquet (with pyarrow).
 
 Every problem with a file is one ValueError line naming the key, the file and what is wrong
-with it (missing, empty, no header, a non-numeric cell, NaN or inf rows, unknown columns).
+with it (missing, empty, no header, non-numeric cells, NaN or inf rows, unknown columns). Lines
+are the file's own line numbers (the header is line 1); a file with several bad cells gets them
+all in one message (the first few and a count).
+
+Missing values: an empty cell or one of `MISSING` (case-insensitive; `data.missing` replaces
+the list, and a number in it, say -999, marks that value missing) reads as NaN.
 
 A CSV is read by numpy's C reader (`np.loadtxt`) straight into one float64 array, in three
 tiers, each tried only when the one before it fails:
@@ -28,7 +33,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -42,6 +47,69 @@ _BLOCK = 1 << 22  # bytes per block when counting delimiters
 _ROWS = 4096  # rows per block in the row-by-row pass
 _NAN = float("nan")
 _ENDS = re.compile(rb"\r\n|\n|\r")  # line ends, in bytes
+#: what reads as a missing value besides an empty cell (case-insensitive): `data.missing`
+MISSING = ("NA", "N/A", "NaN", "null", "?")
+SHOWN = 5  # bad cells or rows named in a message (then a count)
+
+
+@dataclass(frozen=True)
+class Missing:
+    """Missing-value markers: text (matched case-insensitively, spaces around ignored) and
+    numbers (values equal to one read as NaN)."""
+
+    text: frozenset[str] = frozenset(m.lower() for m in MISSING)
+    numbers: tuple[float, ...] = ()
+    shown: tuple[str, ...] = MISSING  # as given, for messages
+
+    @classmethod
+    def of(cls, markers: Sequence[str | float] | str | None, key: str = "data.missing") -> "Missing":
+        """Markers from a setting: a list of strings (or numbers); None: the defaults."""
+        if markers is None:
+            return cls()
+        if isinstance(markers, (str, int, float)) and not isinstance(markers, bool):
+            markers = [markers]
+        text, numbers, shown = set(), [], []
+        for m in markers:
+            if isinstance(m, bool) or not isinstance(m, (str, int, float)):
+                raise ValueError(f"{key}={list(markers)!r} is not allowed; give a list of "
+                                 "strings such as [NA, n/a, '?'] (or numbers such as -999)")
+            cell = str(m).strip()
+            if isinstance(m, (int, float)) or (_is_number(cell) and cell.lower() not in
+                                               ("nan", "+nan", "-nan")):
+                numbers.append(float(m))
+            elif cell:
+                if any(c in cell for c in '"\r\n'):
+                    raise ValueError(f"{key}: {m!r} cannot be a missing-value marker (quotes "
+                                     "and line breaks are not allowed)")
+                text.add(cell.lower())
+                shown.append(cell)
+        return cls(frozenset(text), tuple(numbers), tuple(shown))
+
+    def is_missing(self, cell: str) -> bool:
+        cell = cell.strip()
+        return not cell or cell.lower() in self.text
+
+    def words(self) -> str:
+        """The markers in words, for messages."""
+        shown = [*self.shown, *(f"{n:g}" for n in self.numbers)]
+        return "empty" + "".join(f", {m}" for m in shown)
+
+    def pattern(self, sep: str) -> re.Pattern[str] | None:
+        """A regex matching a whole text-marker cell between `sep`s (None: no text markers)."""
+        if not self.text:
+            return None
+        words = "|".join(re.escape(m) for m in sorted(self.text, key=len, reverse=True))
+        s = re.escape(sep)
+        return re.compile(rf"(?:^|(?<={s}))[ \t]*(?:{words})[ \t]*(?={s}|\n|$)", re.IGNORECASE)
+
+    def apply(self, values: np.ndarray) -> np.ndarray:
+        """Numeric markers as NaN (in place)."""
+        for n in self.numbers:
+            values[values == n] = np.nan
+        return values
+
+
+DEFAULT_MISSING = Missing()
 
 
 def _existing(path: str | Path, key: str) -> Path:
@@ -188,12 +256,14 @@ def csv_header(path: str | Path, key: str = "data.path",
 
 
 def read_csv(path: str | Path, key: str = "data.path", delimiter: str | None = None,
-             columns: Sequence[str | int] | str | int | None = None
-             ) -> tuple[list[str], np.ndarray]:
+             columns: Sequence[str | int] | str | int | None = None,
+             missing: Missing = DEFAULT_MISSING) -> tuple[list[str], np.ndarray]:
     """A CSV with a header row of column names: (names, values (N, C) float64).
 
     Cells must be numbers ("nan" and "inf" parse, and are caught by `finite_rows`); an empty
-    cell is a missing value, NaN. Rows that are empty (or only delimiters) are skipped.
+    cell or a `missing` marker is a missing value, NaN. Rows that are empty (or only
+    delimiters) are skipped. Every cell that is not a number (and every row of the wrong
+    width) is named in one ValueError: the first few, by line and column, and a count.
 
     Args:
         path: the file (UTF-8, with or without a BOM; \\n, \\r\\n or \\r line ends).
@@ -203,13 +273,14 @@ def read_csv(path: str | Path, key: str = "data.path", delimiter: str | None = N
         columns: None for every column, else the columns to read (names or 0-based indices,
             as `select` takes them): only those are parsed and kept, and the names returned
             are theirs, in the order asked.
+        missing: the missing-value markers (`Missing.of(data.missing)`).
     """
-    return _read_csv(_existing(path, key), str(path), key, delimiter, columns, path)
+    return _read_csv(_existing(path, key), str(path), key, delimiter, columns, path, missing)
 
 
 def _read_csv(file: Path, shown: str, key: str, delimiter: str | None,
               columns: Sequence[str | int] | str | int | None,
-              where: str | Path) -> tuple[list[str], np.ndarray]:
+              where: str | Path, missing: Missing = DEFAULT_MISSING) -> tuple[list[str], np.ndarray]:
     layout = _layout(file, shown, key, delimiter)
     names = layout.names
     if columns is None:
@@ -217,7 +288,8 @@ def _read_csv(file: Path, shown: str, key: str, delimiter: str | None,
     else:
         picked = _indices(names, columns, key, where)
     usecols = None if picked == list(range(len(names))) else picked
-    return [names[i] for i in picked], _values(file, shown, key, layout, usecols)
+    return [names[i] for i in picked], missing.apply(_values(file, shown, key, layout, usecols,
+                                                             missing))
 
 
 class _Retry(Exception):
@@ -229,24 +301,25 @@ class _Ragged(_Retry):
 
 
 def _values(file: Path, shown: str, key: str, layout: _Layout,
-            usecols: list[int] | None) -> np.ndarray:
+            usecols: list[int] | None, missing: Missing = DEFAULT_MISSING) -> np.ndarray:
     try:
         return _loadtxt(file, layout, usecols)
     except (ValueError, _Retry) as exc:
         hopeless = isinstance(exc, _Ragged) or (isinstance(exc, ValueError)
-                                                and _not_a_number(str(exc)))
+                                                and _not_a_number(str(exc), missing))
     if layout.sep is not None and not hopeless:
         try:
-            return _patched(file, layout, usecols)
+            return _patched(file, layout, usecols, missing)
         except (ValueError, _Retry):
             pass
-    return _careful(file, shown, key, layout, usecols)
+    return _careful(file, shown, key, layout, usecols, missing)
 
 
-def _not_a_number(message: str) -> bool:
-    """Whether loadtxt failed on a cell with text in it (so rewriting empty cells is moot)."""
+def _not_a_number(message: str, missing: Missing = DEFAULT_MISSING) -> bool:
+    """Whether loadtxt failed on a cell with text in it that is not a missing-value marker
+    (so rewriting empty cells and markers is moot)."""
     m = re.search(r"could not convert string '(.*)' to", message)
-    return m is not None and m.group(1).strip() != ""
+    return m is not None and not missing.is_missing(m.group(1))
 
 
 def _finish(values: np.ndarray, width: int) -> np.ndarray:
@@ -305,14 +378,18 @@ def _check_width(file: Path, layout: _Layout, rows: int) -> None:
             raise _Ragged
 
 
-def _empty_as_nan(sep: str, width: int, check: bool) -> Callable[[str], str | None]:
-    """A line rewriter: empty cells written as nan, a row of only delimiters or spaces gives
-    None (skipped, as the old reader skipped them); with `check`, a row whose width is not
-    `width` raises _Retry."""
+def _empty_as_nan(sep: str, width: int, check: bool,
+                  missing: Missing = DEFAULT_MISSING) -> Callable[[str], str | None]:
+    """A line rewriter: empty cells and missing-value markers written as nan, a row of only
+    delimiters or spaces gives None (skipped, as the old reader skipped them); with `check`,
+    a row whose width is not `width` raises _Retry."""
     double, ends, blank, nan = sep + sep, (sep + "\n", sep), sep + " \t\n", sep + "nan" + sep
     pads = [c for c in " \t" if c != sep]
+    marker = missing.pattern(sep)
 
     def fix(line: str) -> str | None:
+        if marker is not None and '"' not in line:  # a quoted marker: the careful pass
+            line = marker.sub("nan", line)
         if double in line or line.startswith(sep) or line.endswith(ends) or line.isspace():
             if not line.strip(blank):
                 return None
@@ -329,12 +406,14 @@ def _empty_as_nan(sep: str, width: int, check: bool) -> Callable[[str], str | No
     return fix
 
 
-def _patched(file: Path, layout: _Layout, usecols: list[int] | None) -> np.ndarray:
-    """Tier 2: loadtxt on the lines, empty cells written as nan, blank rows left out."""
+def _patched(file: Path, layout: _Layout, usecols: list[int] | None,
+             missing: Missing = DEFAULT_MISSING) -> np.ndarray:
+    """Tier 2: loadtxt on the lines, empty cells and missing-value markers written as nan,
+    blank rows left out."""
     sep, width = layout.sep, len(layout.names)
     assert sep is not None
     # loadtxt checks the width itself when reading every cell
-    fix = _empty_as_nan(sep, width, check=usecols is not None)
+    fix = _empty_as_nan(sep, width, check=usecols is not None, missing=missing)
 
     def lines(f: io.TextIOBase) -> Iterator[str]:
         for line in f:  # (universal newlines: every line ends in \n, but the last may not)
@@ -353,14 +432,14 @@ def _patched(file: Path, layout: _Layout, usecols: list[int] | None) -> np.ndarr
 
 
 def csv_blocks(path: str | Path, key: str, delimiter: str | None, usecols: list[int],
-               rows: int) -> Iterator[np.ndarray]:
+               rows: int, missing: Missing = DEFAULT_MISSING) -> Iterator[np.ndarray]:
     """A CSV's columns `usecols` in blocks of up to `rows` rows (N, k), float64, memory
     bounded by the block: for files read once into a stream cache. Empty cells are NaN; a
     bad block gets one line naming where it is."""
     file = _existing(path, key)
     layout = _layout(file, str(path), key, delimiter)
     width, sep = len(layout.names), layout.sep
-    fix = _empty_as_nan(sep, width, check=True) if sep is not None else None
+    fix = _empty_as_nan(sep, width, check=True, missing=missing) if sep is not None else None
     with open(file, encoding=layout.encoding, errors="replace", newline=None) as f:
         for _ in range(layout.header_lines):
             f.readline()
@@ -391,7 +470,7 @@ def csv_blocks(path: str | Path, key: str, delimiter: str | None, usecols: list[
                                  f"number ({str(exc).splitlines()[0][:120]})") from None
             line += len(raw)
             if values.size:
-                yield values
+                yield missing.apply(values)
 
 
 class _Rows:
@@ -417,12 +496,16 @@ class _Rows:
 
 
 def _careful(file: Path, shown: str, key: str, layout: _Layout,
-             usecols: list[int] | None) -> np.ndarray:
-    """Tier 3: row by row with the csv module; the old reader's exact checks and messages."""
+             usecols: list[int] | None, missing: Missing = DEFAULT_MISSING) -> np.ndarray:
+    """Tier 3: row by row with the csv module. Every row of the wrong width and every chosen
+    cell that is neither a number nor missing is collected, and all are reported in one
+    ValueError (the first few by line and column, and how many)."""
     names, sep = layout.names, layout.sep
     picked = list(range(len(names))) if usecols is None else usecols
-    order = sorted(set(picked))  # a row's first bad cell, left to right
+    order = sorted(set(picked))  # a row's bad cells, left to right
     out, block = _Rows(len(picked)), []
+    problems: list[str] = []
+    count = 0
     with open(file, encoding=layout.encoding, errors="replace", newline="") as f:
         if sep is None:
             for _ in range(layout.header_lines):
@@ -437,26 +520,44 @@ def _careful(file: Path, shown: str, key: str, layout: _Layout,
             if not row or all(not c.strip() for c in row):
                 continue
             if len(row) != len(names):
-                raise ValueError(f"{key}={shown!r} line {line} has {len(row)} cells; the "
-                                 f"header has {len(names)}")
+                count += 1
+                if len(problems) < SHOWN:
+                    problems.append(f"line {line} has {len(row)} cells; the header has "
+                                    f"{len(names)}")
+                continue
             try:
                 block.append([float(row[i]) for i in picked])
             except ValueError:
                 cells = {}
                 for i in order:
-                    if not row[i].strip():
+                    if missing.is_missing(row[i]):
                         cells[i] = _NAN
                     elif _is_number(row[i]):
                         cells[i] = float(row[i])
                     else:
-                        raise ValueError(f"{key}={shown!r} line {line}, column {names[i]!r}: "
-                                         f"{row[i]!r} is not a number") from None
-                block.append([cells[i] for i in picked])
+                        count += 1
+                        if len(problems) < SHOWN:
+                            problems.append(f"line {line}, column {names[i]!r}: {row[i]!r} is "
+                                            "not a number")
+                if not count:
+                    block.append([cells[i] for i in picked])
             if len(block) == _ROWS:
                 out.add(block)
                 block = []
+    if count:
+        raise ValueError(_problems(key, shown, problems, count, missing))
     out.add(block)
     return out.done()
+
+
+def _problems(key: str, shown: str, problems: list[str], count: int, missing: Missing) -> str:
+    """One line for every bad cell and row of a file: the first few, and how many."""
+    hint = (f" (missing values may be {missing.words()}; data.missing sets the markers)"
+            if any("not a number" in p for p in problems) else "")
+    if count == 1:
+        return f"{key}={shown!r} {problems[0]}{hint}"
+    more = f" (the first {len(problems)} of {count})" if count > len(problems) else ""
+    return f"{key}={shown!r}: {count} bad cells or rows: {'; '.join(problems)}{more}{hint}"
 
 
 def _records(records: Iterator[list[str]], first: int, shown: str,
@@ -485,25 +586,26 @@ def _is_number(text: str) -> bool:
 
 def read_table(path: str | Path, key: str = "data.path",
                array_names: Sequence[str] = ("x", "y"), delimiter: str | None = None,
-               columns: Sequence[str | int] | str | int | None = None
-               ) -> tuple[list[str], np.ndarray]:
+               columns: Sequence[str | int] | str | int | None = None,
+               missing: Missing = DEFAULT_MISSING) -> tuple[list[str], np.ndarray]:
     """Any supported table as (column names, values (N, C) float64).
 
     An .npz holds arrays named x and y (each (N,) or (N, d)); their columns are named
     x1..xd and y1..yd (x and y when 1-D). Parquet needs pyarrow. `delimiter` and `columns`
-    are as in `read_csv` (`columns` also picks from .npz and Parquet tables).
+    are as in `read_csv` (`columns` also picks from .npz and Parquet tables); `missing`'s
+    numbers read as NaN in any format, its text markers in a CSV.
     """
     file = _existing(path, key)
-    return _read_any(file, key, array_names, delimiter, columns, path, str(path))
+    return _read_any(file, key, array_names, delimiter, columns, path, str(path), missing)
 
 
 def _read_any(file: Path, key: str, array_names: Sequence[str], delimiter: str | None,
               columns: Sequence[str | int] | str | int | None, where: str | Path,
-              shown: str) -> tuple[list[str], np.ndarray]:
+              shown: str, missing: Missing = DEFAULT_MISSING) -> tuple[list[str], np.ndarray]:
     """The table in `file`; `where` names it in column messages, `shown` in format ones."""
     suffix = file.suffix.lower()
     if suffix == ".csv":
-        return _read_csv(file, str(file), key, delimiter, columns, where)
+        return _read_csv(file, str(file), key, delimiter, columns, where, missing)
     if suffix == ".npz":
         names, values = _read_npz(file, key, array_names)
     elif suffix == ".parquet":
@@ -514,7 +616,7 @@ def _read_any(file: Path, key: str, array_names: Sequence[str], delimiter: str |
                          + ", ".join(FORMATS))
     if columns is not None:
         names, values = select(names, values, columns, key, where)
-    return names, values
+    return names, missing.apply(values)
 
 
 def _read_npz(file: Path, key: str, array_names: Sequence[str]) -> tuple[list[str], np.ndarray]:
@@ -600,10 +702,12 @@ def finite_rows(values: np.ndarray) -> np.ndarray:
     return np.isfinite(values).all(axis=1)
 
 
-def read_columns(path: str | Path, names: list[str], key: str, array: str) -> np.ndarray:
+def read_columns(path: str | Path, names: list[str], key: str, array: str,
+                 missing: Missing = DEFAULT_MISSING) -> np.ndarray:
     """The columns `names` of a table (CSV/Parquet by name, .npz from the array `array`).
 
-    A CSV or Parquet file is read for those columns only.
+    A CSV or Parquet file is read for those columns only; a row with a missing or non-finite
+    value is refused, naming its line.
     """
     file = _existing(path, key)
     if file.suffix.lower() == ".npz":
@@ -612,12 +716,84 @@ def read_columns(path: str | Path, names: list[str], key: str, array: str) -> np
             raise ValueError(f"{key}={str(path)!r}: array {array!r} has {values.shape[1]} "
                              f"columns; this run needs {len(names)} ({', '.join(names)})")
     else:
-        _, values = _read_any(file, key, ("x", "y"), None, names, path, str(file))
+        _, values = _read_any(file, key, ("x", "y"), None, names, path, str(file), missing)
     bad = ~finite_rows(values)
     if bad.any():
-        raise ValueError(f"{key}={str(path)!r}: {int(bad.sum())} row(s) hold NaN or inf "
-                         f"(first: row {int(np.argmax(bad)) + 1}); remove them")
+        raise ValueError(nonfinite_message(path, key, None, values, names, bad, missing,
+                                           "remove them"))
     return values
+
+
+def locate(path: str | Path, key: str, delimiter: str | None, rows: Sequence[int]) -> dict[int, str]:
+    """Where data rows are in a file, for messages: row index (0-based, blank rows not
+    counted) -> "line N", the file's own line number (the header is line 1), for a CSV; "row
+    N" (1-based) for .npz and Parquet. Read only as far as the last row asked for."""
+    wanted = sorted({int(r) for r in rows})
+    file = Path(str(path)).expanduser()
+    if file.suffix.lower() != ".csv" or not wanted:
+        return {r: f"row {r + 1}" for r in wanted}
+    layout = _layout(file, str(path), key, delimiter)
+    out: dict[int, str] = {}
+    index, todo = 0, iter(wanted)
+    target = next(todo)
+    with open(file, encoding=layout.encoding, errors="replace", newline="") as f:
+        if layout.sep is None:
+            for _ in range(layout.header_lines):
+                f.readline()
+            starts: Iterator[tuple[int, list[str]]] = (
+                (n, ln.split()) for n, ln in enumerate(f, start=layout.header_lines + 1))
+        else:
+            reader = csv.reader(f, delimiter=layout.sep)
+            next(reader, None)
+
+            def numbered() -> Iterator[tuple[int, list[str]]]:
+                end = reader.line_num
+                try:
+                    for row in reader:
+                        yield end + 1, row
+                        end = reader.line_num
+                except csv.Error:
+                    return
+
+            starts = numbered()
+        for line, row in starts:
+            if not row or all(not c.strip() for c in row):
+                continue
+            if index == target:
+                out[index] = f"line {line}"
+                target = next(todo, None)
+                if target is None:
+                    break
+            index += 1
+    return out
+
+
+def nonfinite_message(path: str | Path, key: str, delimiter: str | None, values: np.ndarray,
+                      names: Sequence[str], bad: np.ndarray, missing: Missing = DEFAULT_MISSING,
+                      fix: str = "remove them, or pass data.drop_nonfinite=true to drop them"
+                      ) -> str:
+    """One line for the rows `bad` (a mask) of a table read from `path`: how many hold a
+    missing or non-finite value in the chosen columns, the first few by line with the columns
+    concerned, and the fix."""
+    idx = np.flatnonzero(bad)
+    return (f"{key}={str(path)!r}: {idx.size} row(s) hold a missing value ({missing.words()}) "
+            f"or NaN or inf in the chosen columns: {rows_in_words(path, key, delimiter, values, names, idx)}"
+            f"; {fix}")
+
+
+def rows_in_words(path: str | Path, key: str, delimiter: str | None, values: np.ndarray,
+                  names: Sequence[str], idx: np.ndarray, original: np.ndarray | None = None) -> str:
+    """'line 19 (dose), line 44 (response)' for the rows `idx` of `values` (the first few,
+    then how many); `original` maps them to the file's rows when some were dropped."""
+    first = [int(i) for i in idx[:SHOWN]]
+    rows = [int(original[i]) if original is not None else i for i in first]
+    where = locate(path, key, delimiter, rows)
+    parts = []
+    for i, r in zip(first, rows):
+        cols = [names[j] for j in np.flatnonzero(~np.isfinite(values[i]))]
+        parts.append(where.get(r, f"row {r + 1}") + (f" ({', '.join(cols)})" if cols else ""))
+    more = f" (the first {len(parts)} of {idx.size})" if idx.size > len(parts) else ""
+    return ", ".join(parts) + more
 
 
 def read_text_points(path: str | Path, d: int, key: str) -> np.ndarray:
@@ -644,3 +820,80 @@ def read_text_points(path: str | Path, d: int, key: str) -> np.ndarray:
     if not np.isfinite(out).all():
         raise ValueError(f"{key}={str(path)!r}: every value must be finite")
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# headers without the rows (no torch: the pre-run checks use them)
+
+
+def npy_header(handle: Any) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran order, dtype) of an .npy member, its header read and nothing more."""
+    from numpy.lib import format as npy
+
+    version = npy.read_magic(handle)
+    read = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+    return read(handle)
+
+
+def column_names(path: str | Path, key: str, delimiter: str | None = None) -> list[str]:
+    """The header of a table without reading its rows."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return csv_header(path, key, delimiter)[0]
+    if suffix == ".parquet":
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise ValueError(f"{key}={str(path)!r} is Parquet, which needs pyarrow: "
+                             "pip install pyarrow (or use .csv or .npz)") from None
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    if suffix != ".npz":
+        raise ValueError(f"{key}={str(path)!r} has an unknown format {suffix!r}; use one of: "
+                         + ", ".join(FORMATS))
+    import zipfile
+
+    names: list[str] = []
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in ("x", "y"):
+                with archive.open(f"{member}.npy") as handle:
+                    shape, _, _ = npy_header(handle)
+                width = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+                names += [member] if width == 1 else [f"{member}{i + 1}" for i in range(width)]
+    except (KeyError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise ValueError(f"{key}={str(path)!r} cannot be read as .npz with arrays x and y "
+                         f"({str(exc).splitlines()[0][:120]})") from None
+    return names
+
+
+def table_bytes(path: str | Path, columns: int) -> int:
+    """About how many bytes `columns` columns of the table take as float64 in memory.
+
+    A CSV's rows are estimated from its size and the length of its first lines; an .npz's
+    and a Parquet file's are read from their headers.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        with open(path, "rb") as f:
+            sample = f.read(1 << 16)
+        lines = sample.count(b"\n") or 1
+        rows = path.stat().st_size / (len(sample) / lines)
+    elif suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        rows = pq.ParquetFile(path).metadata.num_rows
+    else:
+        import zipfile
+
+        with zipfile.ZipFile(path) as archive, archive.open("x.npy") as handle:
+            shape, _, _ = npy_header(handle)
+        rows = shape[0] if shape else 1
+    return int(rows * columns * 8)
+
+
+def select_indices(names: Sequence[str], wanted: Sequence[str | int] | str | int, key: str,
+                   path: str | Path) -> list[int]:
+    chosen, _ = select(list(names), np.zeros((0, len(names))), wanted, key, path)
+    return [list(names).index(n) for n in chosen]

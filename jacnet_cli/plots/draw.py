@@ -71,6 +71,22 @@ def _pyplot() -> Any:
     return plt
 
 
+def prefetch() -> None:
+    """Start importing pyplot in a background thread (a daemon), so a run that will plot
+    has it loaded by the time it plots: the import (0.5-1.5 s) overlaps training and
+    evaluation, whose torch work releases the GIL. `_pyplot` then finds it imported (or
+    waits on the import lock)."""
+    import threading
+
+    def load() -> None:
+        try:
+            _pyplot()
+        except Exception:  # noqa: BLE001 - the plotting call itself reports any problem
+            pass
+
+    threading.Thread(target=load, name="jacnet-pyplot", daemon=True).start()
+
+
 @contextmanager
 def _style() -> Iterator[Any]:
     plt = _pyplot()
@@ -82,7 +98,9 @@ def _save(fig: Any, path: PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fig.savefig(path, dpi=DPI, bbox_inches="tight", format="png")
+        # zlib level 1: a third of the encoding time of the default 6, files ~1.3x larger
+        fig.savefig(path, dpi=DPI, bbox_inches="tight", format="png",
+                    pil_kwargs={"compress_level": 1})
     finally:
         _pyplot().close(fig)
     return path
@@ -319,7 +337,7 @@ def jacobian_1d(path: PathLike, x: ArrayLike, true_jac: ArrayLike | None, net_ja
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
         if true_jac is not None:
             ax.plot(x, true_jac, color=TRUE_COLOR, linewidth=2.8, label="true dy/dx", zorder=2)
-        ax.plot(x, net_jac, label=r"network $J_\theta(x)$", zorder=3, **_curve_style(0))
+        ax.plot(x, net_jac, label="network Jθ(x)", zorder=3, **_curve_style(0))
         if fn_jac is not None:
             ax.plot(x, fn_jac, color=PALETTE[1], linestyle="--", linewidth=1.6, zorder=4,
                     label="d/dx of integrated prediction")

@@ -20,6 +20,7 @@ from jacnet_cli.core.evaluation import derivative, predict
 from jacnet_cli.core.targets import Target
 from jacnet_cli.data.sampled import Dataset
 from jacnet_cli.plots import draw as plots
+from jacnet_cli.run.experiment import plot_x
 from jacnet_cli.run.records import Step
 
 
@@ -69,17 +70,14 @@ def write(run_dir: Path, model: nn.Module, target: Target, data: Dataset,
 
 def _write_1d(run_dir: Path, model: nn.Module, target: Target, data: Dataset,
               initial: dict[str, torch.Tensor], name: str) -> list[Path]:
-    x = data.x_grid  # (M, 1)
-    if data.x_test is not None and data.x_test.shape[0]:  # cover a wider test range too
-        lo = min(float(x.min()), float(data.x_test.min()))
-        hi = max(float(x.max()), float(data.x_test.max()))
-        if lo < float(x.min()) or hi > float(x.max()):
-            x = torch.linspace(lo, hi, x.shape[0], dtype=x.dtype, device=x.device)[:, None]
+    x = plot_x(data)  # (M, 1): the grid's span and the test points', as the snapshot's
     xs = _np(x)[:, 0]
     trained = _np(predict(model, x))[:, 0]
     span = data.train_range
     truth = target.closed_form
     init = initial.get("init")
+    if init is not None and len(init) != len(xs):  # a checkpoint of an older run: not drawn
+        init = None
     out = [plots.fit_1d(run_dir / "fit.png", xs, _np(target(x))[:, 0] if truth else None,
                         trained, _np(data.x_train)[:, 0], _np(data.y_train)[:, 0], span,
                         init=None if init is None else np.asarray(init), title=f"fit ({name})",

@@ -79,10 +79,14 @@ def _loss_in_data_units(loss: str, out: dict[str, Any], d_y: int) -> dict[str, f
     return {}
 
 
-def _init_from(model: nn.Module, run_dir: str, config: dict[str, Any]) -> None:
+def _init_from(model: nn.Module, run_dir: str, config: dict[str, Any],
+               optimizer: Any = None) -> None:
     """Start from another run's trained weights (`init_from=RUN_DIR`): the same model,
     structure and columns, so every tensor matches; its units come too, so the function it
-    starts from is exactly that run's, in the data's units."""
+    starts from is exactly that run's, in the data's units. With the same optimiser, its
+    state comes too (moments, step count and learning rate, so fine-tuning continues where
+    the run ended instead of restarting Adam's first large steps); an `optim.lr` other than
+    that run's replaces the rate."""
     from jacnet_cli.run import configs
 
     try:
@@ -107,6 +111,15 @@ def _init_from(model: nn.Module, run_dir: str, config: dict[str, Any]) -> None:
                          f"{'differs' if first in state else 'is missing'}); fine-tune with the "
                          "same model, activation and data columns as that run")
     model.load_state_dict(state)
+    theirs = (blob.get("config") or {}).get("optim", {})
+    saved = (blob.get("training") or {}).get("optimizer")
+    if optimizer is None or saved is None or theirs.get("_target_") != config["optim"].get("_target_"):
+        return
+    optimizer.load_state_dict(saved)
+    lr = config["optim"].get("lr")
+    if lr is not None and lr != theirs.get("lr"):
+        for group in optimizer.param_groups:
+            group["lr"] = lr
 
 
 def _penalty(weight: float, model: nn.Module) -> Callable[[nn.Module, torch.Tensor], torch.Tensor] | None:
@@ -216,7 +229,7 @@ class Experiment:
         if self.data.meta is not None:  # kept with the run, so it rebuilds without the file
             cfg["data"]["meta"] = self.data.meta
         if settings.init_from is not None:
-            _init_from(self.model, settings.init_from, cfg)
+            _init_from(self.model, settings.init_from, cfg, setup.optimizer)
         data, model = self.data, self.model
         cfg["activation"].update(model.resolved())  # what the data decided, kept too
         # The model trains in its own units (standard units when the data are standardised);
@@ -240,16 +253,28 @@ class Experiment:
         if setting == "auto" and self.resume_from is not None:  # the count it started with
             setting = self.resume_from.get("metrics", {}).get("threads", "auto")
         threads = runtime.threads(setting, runtime.step_work(core, batches.batch_size))
+        penalty = _penalty(settings.curl_weight, core)
+        if plan.smoothness:  # the small-data plan (run/plan.py)
+            smooth = plans.smoothness_penalty(plan.smoothness, data.x_train if transform is None
+                                              else transform(data.x_train, data.y_train)[0])
+            penalty = smooth if penalty is None else \
+                (lambda net, xb, other=penalty: other(net, xb) + smooth(net, xb))
+        if build.is_file(cfg):
+            note = plans.small_data_note(plan, rows, 0 if data.x_val is None else
+                                         data.x_val.shape[0], data.x_test.shape[0])
+            if note:
+                log.warning("%s", note)
         self.trainer = Trainer(
             core, setup.optimizer, batches, total, setup.schedule, LOSSES[plan.loss],
             validation, plan.patience, settings.restore_best,
-            penalty=_penalty(settings.curl_weight, core), lr_decay=plan.lr_decay,
-            decay_wait=plan.decay_wait)
+            penalty=penalty, lr_decay=plan.lr_decay, decay_wait=plan.decay_wait)
         self.out = {"target": self.target.name, "device": str(dev), "dtype": settings.runtime.dtype,
                     "threads": threads, "iterations_planned": total,
                     "parameters": sum(p.numel() for p in model.parameters()), **plan.describe()}
         if settings.init_from is not None:
             self.out["init_from"] = str(Path(settings.init_from).expanduser().resolve())
+        if (data.meta or {}).get("rows_dropped"):  # data.drop_nonfinite=true
+            self.out["rows_dropped"] = data.meta["rows_dropped"]
 
     def _run(self, plot: Plotter | None) -> dict[str, Any]:
         self.build()
@@ -264,8 +289,8 @@ class Experiment:
             self.extras = dict(self.resume_from.get("extras", {}))
             self._rewrite_csv()
             log.info("resuming %s at iteration %d of %d", self.run_dir, trainer.step, total)
-        else:
-            self.extras = snapshot(model, data)
+        else:  # the fit plot's curve at initialisation: only for a run that plots
+            self.extras = snapshot(model, data) if self.settings.plots else {}
         self._describe()
         csv_log = metrics.CSVLog(self.run_dir / "metrics.csv", append=append)
         tracker = build.make("logger", self.config["logger"]) if self.config.get("logger") else None
@@ -372,6 +397,11 @@ class Experiment:
                 "(paper section 4.5); the guarantee keys report what ŷ measures%s",
                 structure.name, model.d_x, model.d_y,
                 f" ({structure.remedy})" if structure.remedy else "")
+        note = structure.direction(self.data.x_train, self.data.y_train, self.data.x_names) \
+            if structure is not None and self.data.x_train.shape[0] else None
+        if note:  # the data's direction disagrees with the structure's: one line, the fix
+            log.warning("%s", note)
+            self.out["direction_warning"] = note
         if model.units is not None:
             self._describe_units(model.units)
 
@@ -492,9 +522,23 @@ def _summary_classes(out: dict[str, Any], logger: logging.Logger, shown: list[st
     _verdict(out, logger, fit, shown, worse)
 
 
+PLOT_POINTS = 401  # points of a 1-D plot's curves (a figure is about 900 pixels wide)
+
+
+def plot_x(data: Dataset) -> torch.Tensor:
+    """Where a 1-D run's curves are plotted: PLOT_POINTS points over the guarantee grid's
+    span, widened to the test points (M, 1)."""
+    x = data.x_grid
+    lo, hi = float(x.min()), float(x.max())
+    if data.x_test is not None and data.x_test.shape[0]:
+        lo, hi = min(lo, float(data.x_test.min())), max(hi, float(data.x_test.max()))
+    return torch.linspace(lo, hi, min(PLOT_POINTS, x.shape[0]), dtype=x.dtype,
+                          device=x.device)[:, None]
+
+
 def snapshot(model: nn.Module, data: Dataset) -> dict[str, torch.Tensor]:
-    """Predictions kept from before training (1-D: on the grid), for the fit plot; the
+    """Predictions kept from before training (1-D: at `plot_x`), for the fit plot; the
     checkpoint carries them, so a resumed run still draws them."""
     if data.x_grid.shape[1] != 1:
         return {}
-    return {"init": predict(model, data.x_grid)[:, 0].detach().cpu().double()}
+    return {"init": predict(model, plot_x(data))[:, 0].detach().cpu().double()}

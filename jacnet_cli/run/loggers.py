@@ -13,11 +13,14 @@ Config group: ``conf/logger/<name>.yaml``.
 from __future__ import annotations
 
 import importlib
+import logging
 import math
 from pathlib import Path
 from typing import Any
 
 from jacnet_cli.run.records import Step
+
+log = logging.getLogger("jacnet")
 
 
 def _require(module: str, extra: str) -> Any:
@@ -116,8 +119,9 @@ class MLflow(Logger):
     """An MLflow run (`pip install 'jacnet[mlflow]'`).
 
     The default store is MLflow's own default since 3.7: a SQLite database, mlflow.db in the
-    current directory (`mlflow ui` there shows every run), with artifacts under ./mlruns.
-    Today's MLflow refuses the old file store (`./mlruns` as the tracking URI).
+    current directory, with artifacts beside it in ./mlartifacts. Today's MLflow refuses the
+    old file store (`./mlruns` as the tracking URI). When the run ends, the log says where it
+    went and how to open it (`mlflow ui --backend-store-uri ...`, or the server's page).
 
     Args:
         tracking_uri: any store MLflow accepts (sqlite:///path.db, http://server:5000,
@@ -128,6 +132,7 @@ class MLflow(Logger):
     def __init__(self, tracking_uri: str | None = None, experiment: str = "jacnet"):
         self.tracking_uri, self.experiment = tracking_uri, experiment
         self._mlflow: Any = None
+        self._uri: str | None = None
 
     def start(self, run_dir: Path, config: dict[str, Any], resumed: bool = False) -> None:
         import os
@@ -156,7 +161,7 @@ class MLflow(Logger):
             raise ValueError(f"logger.tracking_uri={uri!r} was refused by MLflow ({first[:200]}); "
                              "use a database store such as sqlite:///mlflow.db (the default) or "
                              "a tracking server's http:// address") from None
-        self._mlflow = mlflow
+        self._mlflow, self._uri = mlflow, uri
         if not resumed:
             mlflow.log_params({k: str(v)[:250] for k, v in _flat(config).items()})
 
@@ -177,7 +182,20 @@ class MLflow(Logger):
         for path in files:
             if path.is_file():
                 self._mlflow.log_artifact(str(path))
+        active = self._mlflow.active_run()
         self._mlflow.end_run(status="FINISHED" if metrics.get("status") == "completed"
                              else "KILLED" if metrics.get("status") == "interrupted" else "FAILED")
         self._mlflow = None
+        if active is not None:
+            log.info("%s", where_logged(self._uri or "", self.experiment, active.info.run_id,
+                                        active.info.experiment_id))
+
+
+def where_logged(uri: str, experiment: str, run_id: str, experiment_id: str) -> str:
+    """Where an MLflow run went and how to open it, in one line."""
+    said = f"MLflow: run {run_id} in experiment {experiment!r} at {uri}"
+    if uri.startswith(("http://", "https://")):
+        return f"{said}; open {uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+    return (f"{said}; open it with: mlflow ui --backend-store-uri {uri} (then "
+            "http://127.0.0.1:5000)")
 

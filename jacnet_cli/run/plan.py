@@ -1,6 +1,6 @@
 """How long and in what batches a run trains, when the config leaves it to jacnet (`auto`).
 
-Two regimes:
+Three regimes:
 
 - the paper's (a 1-D target sampled as in section 5): 50 full-batch steps of the paper's
   norm loss, no validation: what the paper fixes stays the paper's;
@@ -8,6 +8,10 @@ Two regimes:
   from the data, the mean squared error, a validation split, early stopping on it with the
   best weights restored, and the learning rate halved when the validation loss stalls. This
   trains to convergence where 50 full-batch steps stop while the loss is still falling.
+- small data (a file with at most `data.files.SMALL_ROWS` rows to train on and no validation
+  split, `small_plan`): every row, full batch, a fixed number of steps, and for one input a
+  smoothness penalty on the curvature of ŷ, so few points give a smooth curve between them
+  rather than one chosen by a split of a row or two.
 
 Any key the user sets is kept; only the `auto` ones are filled in. `iterations=N` alone (or
 `epochs=N` alone) decides the length; the other yields.
@@ -17,7 +21,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
+
+from jacnet_cli.data.files import SMALL_ROWS
 
 PAPER_ITERATIONS = 50
 MAX_STEPS = 20_000  # the most optimiser steps an automatic plan takes
@@ -31,7 +37,7 @@ DECAY = 0.5  # the learning rate's factor when the validation loss stalls
 class Plan:
     """The resolved training plan (what metrics.json reports as `plan_*`)."""
 
-    regime: str  # "paper", "fit", or "given" (the user set the length)
+    regime: str  # "paper", "fit", "small", or "given" (the user set the length)
     iterations: int | None  # total steps, or None when counted in epochs
     epochs: int | None
     batch_size: int | None  # None: the full batch
@@ -39,6 +45,7 @@ class Plan:
     loss: str
     lr_decay: float | None  # multiply the learning rate by this when validation stalls
     decay_wait: int | None  # ... after this many epochs without improvement
+    smoothness: float | None = None  # weight of the curvature penalty (small data, 1 input)
 
     def describe(self) -> dict[str, Any]:
         return {f"plan_{k}": v for k, v in vars(self).items()}
@@ -81,6 +88,8 @@ def make(settings: Any, rows: int, is_file: bool, d_x: int, validating: bool) ->
     """
     auto = lambda value: value == "auto"  # noqa: E731
     fit = fitting(is_file, d_x)
+    if small(is_file, rows, validating):
+        return small_plan(settings, rows, d_x)
     length_given = not (auto(settings.iterations) and auto(settings.epochs))
     regime = "given" if length_given else ("fit" if fit else "paper")
     size = settings.batch_size
@@ -104,3 +113,77 @@ def make(settings: Any, rows: int, is_file: bool, d_x: int, validating: bool) ->
     decay = DECAY if regime == "fit" and validating and patience else None
     wait = max(1, patience // 3) if decay else None
     return Plan(regime, iterations, epochs, size, patience, loss, decay, wait)
+
+
+# ------------------------------------------------------------------ small data
+
+SMALL_STEPS = 2000  # full-batch steps of the small-data plan
+#: weight of the curvature penalty λ mean((dJ/dx)²) in standard units (x and y of unit
+#: spread). Chosen on five 8-row curves (benchmarks/newcomer27/tune_penalty.log): at 2000
+#: steps within 1.12x of a cubic polynomial through the same rows, 0.86x in geometric mean
+#: (no penalty: up to 4.6x, on the S-shaped one); λ = 1e-2 converges sooner but
+#: over-smooths S shapes (tanh: 2x the error of 1e-3)
+SMOOTHNESS = 1e-3
+PENALTY_POINTS = 64  # where the curvature is measured: the data's span, widened by 10 %
+
+
+def small(is_file: bool, rows: int, validating: bool) -> bool:
+    """Whether a run gets the small-data plan: a file with at most SMALL_ROWS training rows
+    and no validation split (`data.val_fraction=auto` holds none out of such a file)."""
+    return is_file and rows <= SMALL_ROWS and not validating
+
+
+def small_plan(settings: Any, rows: int, d_x: int) -> Plan:
+    """Every row, full batch, SMALL_STEPS steps of the mean squared error (a length or batch
+    the user set is kept), and for one input the smoothness penalty: the fit a smoothing
+    spline would make, within the structure's guarantee."""
+    auto = lambda value: value == "auto"  # noqa: E731
+    given = not (auto(settings.iterations) and auto(settings.epochs))
+    iterations, epochs = (SMALL_STEPS, None) if not given else (settings.iterations, settings.epochs)
+    if given and not auto(epochs) and epochs is not None:
+        iterations = None
+    elif given:
+        epochs = None
+    size = None if auto(settings.batch_size) else settings.batch_size
+    loss = "mse" if auto(settings.loss) else settings.loss
+    patience = None if auto(settings.patience) else settings.patience
+    return Plan("small", iterations, epochs, size, patience, loss, None, None,
+                SMOOTHNESS if d_x == 1 and loss != "bce" else None)
+
+
+def smoothness_penalty(weight: float, x: Any) -> Callable[[Any, Any], Any]:
+    """weight x mean((dJ/dx)²) over PENALTY_POINTS points spanning the training inputs `x`
+    (N, 1) (model units) widened by 10 %: the squared curvature of ŷ, by differences of the
+    model's J between neighbouring points. (model, batch x) -> scalar, as `Trainer.penalty`."""
+    import torch
+
+    lo, hi = float(x.min()), float(x.max())
+    pad = 0.1 * (hi - lo) if hi > lo else 1.0
+    grid = torch.linspace(lo - pad, hi + pad, PENALTY_POINTS, dtype=x.dtype, device=x.device)
+    h = float(grid[1] - grid[0])
+
+    def penalty(model: Any, xb: Any) -> Any:
+        jac = model.jacobian(grid[:, None])[..., 0]  # (P, d_y)
+        return weight * (((jac[1:] - jac[:-1]) / h) ** 2).mean()
+
+    return penalty
+
+
+def small_data_note(plan: Plan, rows: int, validation_rows: int, test_rows: int) -> str | None:
+    """The WARNING of a run on too few rows to trust a split: the small-data plan's, or a
+    validation split of fewer than MIN_VALIDATION rows that picks the weights anyway."""
+    if plan.regime == "small":
+        return (f"{rows} training rows: too few to hold out a validation split, so every one "
+                f"trains, {plan.iterations or plan.epochs} full-batch "
+                f"{'steps' if plan.iterations else 'epochs'}"
+                + (" with a smoothness penalty" if plan.smoothness else "")
+                + f" (the small-data plan); the test error on {test_rows} row(s) is a rough "
+                "guide only")
+    if 0 < validation_rows < MIN_VALIDATION:
+        return (f"the validation split holds {validation_rows} row(s): too few to choose the "
+                "stopping point and the weights by; leave data.val_fraction=auto (a file of "
+                f"up to {SMALL_ROWS} training rows then trains on all of them) or give more rows")
+    return None
+
+
+MIN_VALIDATION = 10  # validation rows below which a split is not trusted

@@ -25,6 +25,8 @@ KEYS: dict[str, str] = {
     "lost": "a sweep job its machine stopped (not its own failure): the same command reruns it",
     "source_run": "eval/invert: the run directory it read", "file": "eval: the file predicted",
     "rows": "eval: rows predicted", "overrides": "eval: keys changed from the saved run",
+    "rows_dropped": "rows dropped for a missing value, NaN or inf (data.drop_nonfinite=true)",
+    "direction_warning": "the data's direction against the structure's, and the option that fits",
     # training
     "iterations": "optimiser steps taken", "iterations_planned": "steps the plan allowed",
     "epochs": "passes over the training set", "train_time_s": "seconds spent training",

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from jacnet_cli.cli.tasks.train import show_progress
 from jacnet_cli.plots import figures
-from jacnet_cli.run import build, metrics, rundir
+from jacnet_cli.run import build, experiment, metrics, rundir
 from jacnet_cli.run.progress import status
 
 log = logging.getLogger("jacnet")
@@ -66,7 +66,9 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(run.config)))
     if cfg.plots:
         figures.write(run_dir, run.model, run.target, data)
-    log.info("%s (source %s)", _headline(out), run.path)
+    log.info("evaluated %s (%s)", run.path, f"overrides: {out['overrides']}"
+             if out["overrides"] != "none" else "as trained")
+    experiment.summary(out, log)  # the same summary as `jacnet train` ends with
     log.info("run directory: %s", run_dir)
     return out
 
@@ -74,12 +76,6 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 def _classifies(run: rundir.Loaded) -> bool:
     """Whether the run was trained as a classifier (loss=bce: its outputs are logits)."""
     return run.config.get("loss") == "bce"
-
-
-def _headline(out: dict[str, Any]) -> str:
-    if "test_accuracy" in out:
-        return f"test_accuracy {out['test_accuracy']:.4f}, log-loss {out['test_log_loss']:.4g}"
-    return f"test_mae {out['test_mae']:.4g}"
 
 
 def _predict_file(cfg: DictConfig, run: rundir.Loaded, path: str, run_dir: Path,
@@ -136,7 +132,8 @@ def _predict_file(cfg: DictConfig, run: rundir.Loaded, path: str, run_dir: Path,
                                    x_test=x, y_test=y)
         with status("evaluating", show_progress(cfg.get("progress", "auto"))) as shown:
             out.update(metrics.evaluate(run.model, data, tolerance, shown, classify=classify))
-        log.info("%s on %d rows of %s", _headline(out), x.shape[0], path)
+        log.info("evaluated %s on %d rows of %s", run.path, x.shape[0], path)
+        experiment.summary(out, log)
     out["status"] = "completed"
     metrics.write_json(run_dir / "metrics.json", out)
     log.info("wrote %s (%d rows, in the data's units)", run_dir / "predictions.csv", x.shape[0])

@@ -1,4 +1,8 @@
-"""`jacnet train`: fit a model and leave its run directory (`run.experiment`), or resume one."""
+"""`jacnet train`: fit a model and leave its run directory (`run.experiment`), or resume one.
+
+Light to import (torch loads inside the functions): `check` reads a file run's data before
+torch loads (`data.files.precheck`), so a missing file or a bad column is refused at once.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
-
-from jacnet_cli.plots import figures
-from jacnet_cli.run import experiment, rundir
 
 log = logging.getLogger("jacnet")
 
@@ -37,6 +38,10 @@ def show_progress(setting: Any) -> bool:
 def check(cfg: dict[str, Any], typed: frozenset[str] = frozenset()) -> None:
     """Build the config without running it (a resumed run keeps its saved config); refuse a
     key the command line set that the run would ignore."""
+    if cfg.get("resume") is None:  # the file, before torch loads
+        from jacnet_cli.data.files import precheck
+
+        precheck(cfg.get("data"), labels=cfg.get("loss") == "bce")
     from jacnet_cli.run import build, settings
 
     if cfg.get("resume") is not None:
@@ -47,6 +52,9 @@ def check(cfg: dict[str, Any], typed: frozenset[str] = frozenset()) -> None:
 
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Train the configured model (or resume cfg.resume); return the metrics it wrote."""
+    from jacnet_cli.plots import figures
+    from jacnet_cli.run import experiment, rundir
+
     if cfg.get("resume") is not None:
         return _resume(cfg, Path(str(cfg.resume)).expanduser())
     state = rundir.status(run_dir)
@@ -65,10 +73,42 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             + "pass overwrite=true to replace it, or choose another directory")
     if state is not None:
         experiment.clear(run_dir)  # overwrite=true: nothing of the old run may pass for this one's
+    # a single run that never starts leaves no folder; a sweep's job keeps its for the report
+    fresh = state is None and not _in_sweep() and _fresh(run_dir)
     config = _config(cfg)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(config)))
     run = experiment.Experiment(config, run_dir, show_progress(cfg.get("progress", "auto")))
-    return run.run(plot=figures.write)
+    if cfg.get("plots"):  # matplotlib loads while the run trains and evaluates
+        from jacnet_cli.plots.draw import prefetch
+
+        prefetch()
+    try:
+        return run.run(plot=figures.write)
+    except ValueError:  # bad input found in setup: a run that never started leaves no folder
+        if fresh and run.phase == "setup":
+            _remove(run_dir)
+        raise
+
+
+#: what Hydra puts into a run directory before the task runs
+HYDRA_FILES = {".hydra", "train.log"}
+
+
+def _fresh(run_dir: Path) -> bool:
+    """Whether run_dir holds only what Hydra made for this run (so it is this run's)."""
+    return {p.name for p in run_dir.iterdir()} <= HYDRA_FILES
+
+
+def _remove(run_dir: Path) -> None:
+    """Remove a run directory this run made, and Hydra's day folder above it if that is left
+    empty (outputs/<day>/<time>-train)."""
+    import re
+    import shutil
+
+    shutil.rmtree(run_dir, ignore_errors=True)
+    parent = run_dir.parent
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", parent.name) and not any(parent.iterdir()):
+        parent.rmdir()
 
 
 def _config(cfg: DictConfig) -> dict[str, Any]:
@@ -102,6 +142,9 @@ def _sweep_job_again(cfg: DictConfig, run_dir: Path, state: str) -> dict[str, An
     kept (its metrics returned, nothing retrained), an interrupted one resumed in place; for
     a failed or damaged one, None: the caller trains it again from scratch."""
     import yaml
+
+    from jacnet_cli.plots import figures
+    from jacnet_cli.run import experiment
 
     def comparable(config: dict[str, Any]) -> dict[str, Any]:
         flat = _flat(OmegaConf.to_container(OmegaConf.create(config)))
@@ -147,6 +190,8 @@ def _sweep_job_again(cfg: DictConfig, run_dir: Path, state: str) -> dict[str, An
 
 def _continue(cfg: DictConfig, run_dir: Path) -> experiment.Experiment:
     """The interrupted run in run_dir, ready to go on; what may change comes from cfg."""
+    from jacnet_cli.run import experiment
+
     plain = OmegaConf.to_container(cfg, resolve=True)
     changes = {k: plain[k] for k in HOW_IT_RUNS if k in plain}
     return experiment.Experiment.resume(run_dir, changes, show_progress(changes.get("progress", "auto")))
@@ -162,4 +207,6 @@ def _resume(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             raise ValueError(f"resume={run_dir} continues the run as it was configured; "
                              f"drop {', '.join(extra)} (only {', '.join(RESUME_KEYS[1:4])} "
                              "may change)")
+    from jacnet_cli.plots import figures
+
     return _continue(cfg, run_dir).run(plot=figures.write)

@@ -3,7 +3,9 @@
 A structure is three small roles, each a few declared members:
 
 - **the guarantee** (required): `describe`, `bounds`, `by_construction`, `rescaled`; optional
-  `measure`, `check`, `constants`, `report`, `region`/`local_keys`, `penalty`;
+  `measure`, `check`, `constants`, `report`, `region`/`local_keys`, `penalty`, and
+  `direction` (one line when the data's direction disagrees with the structure's, naming
+  the option that fits: a falling curve given `pd`);
 - **the Jacobian network** (required), one of two kinds:
   `OutputForm`, the paper's: an MLP's raw outputs shaped into J (`raw_dim`, `form`), ŷ a
   quadrature of J; or `Owned`: a network whose ŷ and D = dŷ/dx are exact (`make_network`);
@@ -20,6 +22,7 @@ went untested.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, NamedTuple
@@ -331,6 +334,13 @@ class Structure(_Registered, ABC, abstract=True):
         return (f"activation={self.name!r} does not guarantee an invertible function; "
                 f"{invertible_hint()}")
 
+    def direction(self, x: Tensor, y: Tensor, names: list[str]) -> str | None:
+        """One line when the training data's direction disagrees with the structure's (a
+        least-squares slope of the other sign, a steeper one than a bound allows), naming
+        the option that fits; None when there is nothing to say. x (N, d_x), y (N, d_y) in
+        the data's units; `names`: the inputs'. Default: nothing to say."""
+        return None
+
     def __repr__(self) -> str:
         from jacnet_cli.core.specs import arguments
 
@@ -466,3 +476,74 @@ def tanhc(s: Tensor) -> Tensor:
     safe = torch.where(small, torch.ones_like(s), s)
     # tanh(s)/s = 1 - s²/3 + O(s⁴) near zero.
     return torch.where(small, 1 - s * s / 3, torch.tanh(safe) / safe)
+
+
+# ----------------------------------------------------------------------- direction checks
+
+
+class LinearFit(NamedTuple):
+    """The least-squares fit y ≈ x Aᵀ + b of a structure's `direction` check."""
+
+    slope: Tensor  # A (d_y, d_x)
+    t: Tensor  # each slope over its standard error (d_y, d_x); ±inf for an exact fit
+
+    def clear(self, i: int = 0, j: int = 0, sign: float = 1.0, t: float = 3.0) -> bool:
+        """Whether slope (i, j) has the sign `sign`, clearly: |t| >= `t` (about 99.7%
+        under Gaussian noise)."""
+        return bool(sign * self.t[i, j] >= t)
+
+
+def linear_fit(x: Tensor, y: Tensor) -> LinearFit | None:
+    """Least squares of y on x with an intercept, and the slopes' t statistics; None when
+    there are too few rows (fewer than d_x + 3) or x is degenerate."""
+    x, y = x.detach().double().cpu(), y.detach().double().cpu()
+    n, d_x = x.shape
+    if n < d_x + 3:
+        return None
+    design = torch.cat([x - x.mean(0), torch.ones(n, 1, dtype=x.dtype)], 1)  # (N, d_x + 1)
+    gram = design.T @ design
+    if torch.linalg.matrix_rank(gram) < d_x + 1:
+        return None
+    coef = torch.linalg.solve(gram, design.T @ y)  # (d_x + 1, d_y)
+    resid = y - design @ coef
+    var = (resid ** 2).sum(0) / (n - d_x - 1)  # (d_y,)
+    se = torch.sqrt(torch.diag(torch.linalg.inv(gram))[:d_x, None] * var[None, :])  # (d_x, d_y)
+    slope = coef[:d_x].T  # (d_y, d_x)
+    t = torch.where(se.T > 0, slope / torch.where(se.T > 0, se.T, 1.0), slope.sign() * math.inf)
+    return LinearFit(slope, t)
+
+
+def falling_hint(names: list[str], slope: float, structure: str) -> str:
+    """The line for a 1-input structure that only increases, fitted to falling data."""
+    return (f"the data fall (least-squares slope {slope:.3g} in {names[0]}) but "
+            f"activation={structure} fits an increasing function only; for a decreasing one "
+            f"use activation=monotone_in activation.decreasing=[{names[0]}]")
+
+
+def increasing_direction(name: str, x: Tensor, y: Tensor, names: list[str]) -> str | None:
+    """`direction` of a structure that only increases (pd, monotone) on a 1-input file."""
+    fit = linear_fit(x, y) if x.shape[1] == y.shape[1] == 1 else None
+    if fit is not None and fit.clear(sign=-1.0):
+        return falling_hint(names, float(fit.slope[0, 0]), name)
+    return None
+
+
+def steeper_than(k: float, x: Tensor, y: Tensor, names: list[str]) -> str | None:
+    """`direction` of a k-Lipschitz structure: the data's least-squares slope (its operator
+    norm) clearly steeper than k (1-D: by three standard errors; n-D: by 10 %)."""
+    fit = linear_fit(x, y)
+    if fit is None:
+        return None
+    steep = float(torch.linalg.matrix_norm(fit.slope, ord=2))
+    if fit.slope.numel() == 1:
+        se = abs(float(fit.slope[0, 0] / fit.t[0, 0])) if math.isfinite(fit.t[0, 0]) else 0.0
+        clear = steep - k >= 3 * se
+    else:
+        clear = steep > 1.1 * k
+    if not (clear and steep > k):
+        return None
+    suggest = float(f"{1.25 * steep:.2g}")
+    where = f"in {names[0]}" if fit.slope.numel() == 1 else "(its largest singular value)"
+    return (f"the data's least-squares slope is {steep:.3g} {where}, steeper than "
+            f"activation.k={k:g}: a {k:g}-Lipschitz ŷ cannot follow it; raise activation.k, "
+            f"e.g. activation.k={suggest:g}")

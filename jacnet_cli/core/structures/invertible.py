@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from jacnet_cli.core import checks, defaults
-from jacnet_cli.core.structures.base import Bound, NetworkOptions, Owned, Structure
+from jacnet_cli.core.structures.base import Bound, NetworkOptions, Owned, Structure, linear_fit
 
 
 D = defaults.of("activation", "invertible")  # conf/activation/invertible.yaml
@@ -168,6 +168,23 @@ class Invertible(Owned):
             inverse = net.inverse_lipschitz_bound()
             out["inverse_lipschitz_bound"] = inverse / ratio if math.isfinite(inverse) else inverse
         return out
+
+    def direction(self, x: Tensor, y: Tensor, names: list[str]) -> str | None:
+        """A fixed orientation against the sign of det of the data's linear fit (in
+        standardised units, where |det| <= 1 for a fit of correlated columns)."""
+        fit = linear_fit(x, y) if self.orientation in (1, -1) and x.shape[1] == y.shape[1] \
+            else None
+        if fit is None:
+            return None
+        scale = x.double().std(0)[None, :] / y.double().std(0)[:, None].clamp_min(1e-300)
+        det = float(torch.linalg.det(fit.slope * scale))
+        if abs(det) < 0.05 or (det > 0) == (self.orientation > 0):
+            return None
+        sign = "<" if det < 0 else ">"
+        return (f"the data's linear fit has det {sign} 0 (orientation {-self.orientation}, det "
+                f"{det:.3g} in standard units) but activation.orientation={self.orientation} "
+                f"fixes det D {'>' if self.orientation > 0 else '<'} 0; use "
+                f"activation.orientation={-self.orientation} (or auto)")
 
     def rescaled(self, x_scale: Tensor, y_scale: Tensor) -> "Structure":
         # The guarantee (one sign of det D, never 0) does not depend on units; ε and

@@ -19,8 +19,8 @@ import torch
 from torch import Tensor, nn
 
 from jacnet_cli.core import checks, defaults
-from jacnet_cli.core.structures.base import (Bound, Family, NetworkOptions, OutputForm,
-                                             Owned, Structure, operator_norm, tanhc)
+from jacnet_cli.core.structures.base import (Bound, Family, NetworkOptions, OutputForm, Owned,
+                                             Structure, operator_norm, steeper_than, tanhc)
 
 
 D = defaults.of("activation", "lipschitz")  # conf/activation/lipschitz.yaml
@@ -114,6 +114,10 @@ class PaperLipschitz(OutputForm, option=False):
     def constants(self) -> dict[str, float]:
         return {"k": self.k}
 
+    def direction(self, x: Tensor, y: Tensor, names: list[str]) -> str | None:
+        """The data's least-squares slope clearly steeper than k."""
+        return steeper_than(self.k, x, y, names)
+
     def rescaled(self, x_scale: Tensor, y_scale: Tensor) -> Structure:
         return PaperLipschitz(_scaled(self.k, x_scale, y_scale), self.norm)
 
@@ -157,6 +161,10 @@ class OrthogonalLipschitz(Owned, option=False):
         """The bound the weights give, k Π‖W_i‖₂, in the user's units."""
         return {"lipschitz_bound": float(net.lipschitz_bound())
                 * float(y_scale.max() / x_scale.min())}
+
+    def direction(self, x: Tensor, y: Tensor, names: list[str]) -> str | None:
+        """The data's least-squares slope clearly steeper than k."""
+        return steeper_than(self.k, x, y, names)
 
     def rescaled(self, x_scale: Tensor, y_scale: Tensor) -> Structure:
         return OrthogonalLipschitz(_scaled(self.k, x_scale, y_scale), self.layers,

@@ -6,7 +6,8 @@ import torch
 from torch import Tensor, nn
 
 from jacnet_cli.core import checks, defaults
-from jacnet_cli.core.structures.base import Bound, Structure, asymmetry, spd_solve
+from jacnet_cli.core.structures.base import (Bound, Structure, asymmetry, increasing_direction,
+                                             spd_solve)
 from jacnet_cli.core.structures.gradient import Potential
 
 
@@ -86,6 +87,10 @@ class Monotone(Potential):
 
     def constants(self) -> dict[str, float]:
         return {"eps": self.eps, **({"max_eig": self.max_eig} if self.max_eig else {})}
+
+    def direction(self, x: Tensor, y: Tensor, names: list[str]) -> str | None:
+        """Increasing only: a falling 1-input file gets a line naming monotone_in's decreasing."""
+        return increasing_direction(self.name, x, y, names)
 
     def rescaled(self, x_scale: Tensor, y_scale: Tensor) -> Structure:
         r = float(x_scale[0] / y_scale[0])

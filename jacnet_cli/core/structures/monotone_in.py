@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from jacnet_cli.core import checks, defaults
-from jacnet_cli.core.structures.base import Bound, NetworkOptions, Owned, Structure
+from jacnet_cli.core.structures.base import Bound, NetworkOptions, Owned, Structure, linear_fit
 
 
 D = defaults.of("activation", "monotone_in")  # conf/activation/monotone_in.yaml
@@ -182,6 +182,29 @@ class MonotoneIn(Owned):
 
     def constants(self) -> dict[str, float]:
         return {"eps": self.eps}
+
+    def direction(self, x: Tensor, y: Tensor, names: list[str]) -> str | None:
+        """Each monotone input's partial least-squares slope against its direction; the line
+        names the inputs and decreasing lists that fit."""
+        fit = linear_fit(x, y) if y.shape[1] == 1 else None
+        if fit is None:
+            return None
+        if self.indices is None:
+            self.bind(names)
+        wrong = [(i, s) for i, s in zip(self.indices, self.signs) if fit.clear(0, i, -s)]
+        if not wrong:
+            return None
+        flip = {i for i, _ in wrong}
+        up = [names[i] for i, s in zip(self.indices, self.signs) if (s > 0) != (i in flip)]
+        down = [names[i] for i, s in zip(self.indices, self.signs) if (s < 0) != (i in flip)]
+        said = "; ".join(f"the data {'fall' if s > 0 else 'rise'} in {names[i]} (partial "
+                         f"least-squares slope {float(fit.slope[0, i]):.3g}) but "
+                         f"activation.{'inputs' if s > 0 else 'decreasing'} makes ŷ "
+                         f"{'non-decreasing' if s > 0 else 'non-increasing'} in it"
+                         for i, s in wrong)
+        option = "activation=monotone_in" + (f" activation.inputs=[{','.join(up)}]" if up else "") \
+            + (f" activation.decreasing=[{','.join(down)}]" if down else "")
+        return f"{said}; use {option}"
 
     def rescaled(self, x_scale: Tensor, y_scale: Tensor) -> "Structure":
         # s_i ∂ŷ/∂x_i = (s_y / s_x_i) ∂f/∂x̃_i: a floor ε in user units needs max_i ε s_x_i / s_y.

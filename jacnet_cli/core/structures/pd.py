@@ -14,8 +14,8 @@ import torch
 from torch import Tensor
 
 from jacnet_cli.core import checks, defaults
-from jacnet_cli.core.structures.base import (Bound, Family, OutputForm, Structure, square,
-                                             spd_solve)
+from jacnet_cli.core.structures.base import (Bound, Family, OutputForm, Structure,
+                                             increasing_direction, spd_solve, square)
 from jacnet_cli.core.structures.monotone import Monotone
 
 SHAPE_RULE = "needs d_x == d_y"
@@ -91,6 +91,10 @@ class PaperPositiveDefinite(OutputForm, option=False):
 
     def constants(self) -> dict[str, float]:
         return {"eps": self.eps}
+
+    def direction(self, x: Tensor, y: Tensor, names: list[str]) -> str | None:
+        """Increasing only: falling data get a line naming monotone_in's decreasing."""
+        return increasing_direction(self.name, x, y, names)
 
     def rescaled(self, x_scale: Tensor, y_scale: Tensor) -> Structure:
         # D = (s_y/s_x) J: eigenvalues >= ε in user units need ε s_x/s_y for J.
