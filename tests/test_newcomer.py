@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -295,8 +296,11 @@ def test_mlflow_files_are_ignored_by_git():
 
 
 def test_make_run_ends_with_how_to_run_jacnet():
-    proc = subprocess.run(["make", "-n", "run", "STAMP="], cwd=ROOT, capture_output=True,
-                          text=True)
+    # Under CI this runs inside `make test`: MAKEFLAGS/MAKELEVEL would make the inner make
+    # print "Entering directory" lines, so it runs as a user's make would.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    proc = subprocess.run(["make", "--no-print-directory", "-n", "run", "STAMP="], cwd=ROOT,
+                          capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert "jacnet train target=exp activation=pd" in lines[0]
