@@ -7,6 +7,8 @@ falls below it. Training reads `schedule.tolerance` before each step and calls
 
 from __future__ import annotations
 
+import math
+
 from jacnet_cli.core import checks
 
 
@@ -79,3 +81,35 @@ class Geometric(Schedule):
         self.tolerance = max(self.tolerance * self.factor, self.minimum)
         return self.tolerance
 
+
+
+class LearningRateShape:
+    """The learning rate's multiplier per step: a linear warm-up, then a cosine decay.
+
+        f(i) = (i + 1) / warmup                                  for i < warmup
+        f(i) = floor + (1 - floor) (1 + cos(π t)) / 2,  t = (i - warmup) / (total - warmup)
+
+    so the rate climbs to the optimiser's `lr`, then falls smoothly to floor x lr at the
+    last step. A pure function of the step: a resumed run continues the same rates.
+
+    Args:
+        total: the steps the run plans.
+        warmup: steps of the linear warm-up (0: none).
+        floor: the last step's multiplier, in (0, 1].
+    """
+
+    def __init__(self, total: int, warmup: int = 0, floor: float = 1e-3):
+        self.total = checks.integer("iterations", total, 1)
+        self.warmup = min(checks.integer("warmup", warmup, 0), self.total - 1)
+        self.floor = _check("lr floor", floor, 0.0, 1.0 + 1e-12)
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup:
+            return (step + 1) / self.warmup
+        span = max(1, self.total - 1 - self.warmup)
+        t = min(1.0, (step - self.warmup) / span)
+        return self.floor + (1 - self.floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+    def __repr__(self) -> str:
+        return (f"LearningRateShape(total={self.total}, warmup={self.warmup}, "
+                f"floor={self.floor:g})")

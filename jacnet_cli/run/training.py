@@ -174,6 +174,9 @@ class Trainer:
         lr_decay: multiply the learning rate by this after every `decay_wait` epochs without
             a better validation loss (None: never).
         decay_wait: epochs without improvement between two decays.
+        lr_shape: the learning rate of step i is the optimiser's starting rate times
+            lr_shape(i) (e.g. a warm-up and a cosine decay, `run.schedules.lr_shape`); None
+            keeps the rate (apart from `lr_decay`).
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, batches: Batches,
@@ -182,8 +185,11 @@ class Trainer:
                  patience: int | None = None, restore_best: bool = True,
                  callback: Callable[[Step], None] | None = None,
                  penalty: Callable[[nn.Module, Tensor], Tensor] | None = None,
-                 lr_decay: float | None = None, decay_wait: int | None = None):
+                 lr_decay: float | None = None, decay_wait: int | None = None,
+                 lr_shape: Callable[[int], float] | None = None):
         self.penalty = penalty
+        self.lr_shape = lr_shape
+        self.base_lr = [float(g["lr"]) for g in optimizer.param_groups]
         self.lr_decay, self.decay_wait = lr_decay, decay_wait
         self.model, self.optimizer, self.batches = model, optimizer, batches
         self.iterations, self.schedule, self.loss = iterations, schedule, loss
@@ -216,6 +222,10 @@ class Trainer:
                 self.integrator.set_tolerance(self.schedule.tolerance)
             tol = self.integrator.tolerance if self.integrator is not None else None
             xb, yb = self.batches.get(it)
+            if self.lr_shape is not None:
+                factor = self.lr_shape(it)
+                for group, base in zip(self.optimizer.param_groups, self.base_lr):
+                    group["lr"] = base * factor
             self.optimizer.zero_grad(set_to_none=True)
             value = self.loss(self.model(xb), yb)
             nfe_f = self.integrator.nfe_forward if self.integrator is not None else 0
@@ -297,7 +307,7 @@ class Trainer:
             "rng": torch.get_rng_state(),
             "best_val": self.best_val, "best_step": self.best_step, "waited": self.waited,
             "stopped_early": self.stopped_early, "start_loss": self.start_loss,
-            "best": self.best_weights,
+            "best": self.best_weights, "base_lr": self.base_lr,
             "last": self.last_weights if self.last_weights is not None else weights(self.model),
         }
 
@@ -314,6 +324,7 @@ class Trainer:
         self.waited, self.stopped_early = int(state["waited"]), bool(state["stopped_early"])
         self.best_weights = state.get("best")
         self.start_loss = state.get("start_loss")
+        self.base_lr = list(state.get("base_lr", self.base_lr))
 
 
 def fit(model: nn.Module, x: Tensor, y: Tensor, optimizer: torch.optim.Optimizer,

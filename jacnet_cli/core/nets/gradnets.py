@@ -38,6 +38,10 @@ NONLINEARITIES = {
 }
 
 
+#: widths up to this start as GradNets' code does; wider cascades are scaled to it
+REFERENCE_WIDTH = 8
+
+
 def _uniform(shape: tuple[int, ...], fan_in: int) -> Tensor:
     k = 1 / math.sqrt(fan_in)
     return (torch.rand(shape) * 2 - 1) * k
@@ -119,6 +123,27 @@ class Cascade(GradientNetwork):
         else:
             self.alpha = nn.Parameter(torch.rand(layers, hidden) - 0.5)
             self.beta = nn.Parameter(torch.rand(layers, hidden) - 0.5)
+        self._normalise_start()
+
+    def _normalise_start(self) -> None:
+        """Keep J = Wᵀ diag(h') W of order one at the start, whatever the width.
+
+        J sums H terms h'_j w_j w_jᵀ, all positive when monotone: it grows like H (at H = 128
+        the network starts with ‖J‖ ~ 16 in standard units, and the 2-D ICGN target then
+        stalled at -15 dB after 2,000 steps), like sqrt(H) with free signs. The last cascade
+        weights α_L are scaled by REFERENCE_WIDTH / H (monotone) or its square root (free
+        signs), so a network of REFERENCE_WIDTH units or fewer (GradNets' 2-D benchmarks:
+        7) starts exactly as before. Monotone: scaling softplus(α_L), so its raw value
+        shifts (Adam's steps on it are then multiplicative, as on a log scale).
+        """
+        if self.hidden <= REFERENCE_WIDTH:
+            return
+        ratio = REFERENCE_WIDTH / self.hidden
+        with torch.no_grad():
+            if self.monotone:
+                self.alpha[-1] = _inverse_softplus(F.softplus(self.alpha[-1]) * ratio)
+            else:
+                self.alpha[-1] *= math.sqrt(ratio)
 
     def _weights(self) -> tuple[Tensor, Tensor]:
         if self.monotone:
