@@ -113,8 +113,10 @@ def test_a_file_plan_sizes_batches_and_patience_from_the_data(compose, rows, d_x
     shape = plan.lr_shape(chosen, chosen.iterations)
     assert isinstance(shape, LearningRateShape)
     warm = int(round(plan.WARMUP * plan.FIT_STEPS))
-    assert shape(0) == pytest.approx(1 / warm) and shape(warm) == pytest.approx(1.0)
-    assert shape(plan.FIT_STEPS - 1) == pytest.approx(plan.LR_FLOOR)
+    peak = plan.LR_PEAK
+    assert shape(0) == pytest.approx(peak / warm) and shape(warm) == pytest.approx(peak)
+    assert shape(plan.FIT_STEPS - 1) == pytest.approx(peak * plan.LR_FLOOR)
+    assert all(shape(i + 1) <= shape(i) for i in range(warm, plan.FIT_STEPS - 1))
 
 
 def test_the_library_and_the_command_line_share_the_model_defaults(compose):

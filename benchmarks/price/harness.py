@@ -43,7 +43,7 @@ N_TRAIN, N_VAL, N_TEST = 2000, 400, 1000
 MARKS = (5.0, 15.0, 60.0)  # CPU seconds of training at which the weights are scored
 GUARANTEE_POINTS = 4000
 WIDE = 3.0
-LRS = (3e-3, 1e-2)  # the peers' learning rates (chosen on validation)
+LRS = (3e-3, 1e-2, 3e-2)  # the peers' peak learning rates (chosen on validation)
 STEPS, BATCH, WARMUP, FLOOR = 2000, 256, 0.05, 1e-3  # the peers' plan = jacnet's default
 CAP_S = 150.0  # CPU seconds after which any model stops (reported as capped)
 
@@ -271,6 +271,11 @@ def tuned(make: Callable[[], nn.Module], m: Map, data: dict, seed: int = 0,
 # -- scikit-learn -----------------------------------------------------------------------------
 
 def run_sklearn(m: Map, data: dict, seed: int = 0) -> dict[str, Any]:
+    """MLPRegressor((128, 128), early_stopping=True): relu and tanh, each with scikit-learn's
+    default stopping tolerance (1e-4 on the validation R², the time target) and a tight one
+    (1e-8, which trains on while the validation score still improves: on smooth maps the
+    default stops at R² ~ 0.9999, tens of epochs in); the best of the four on our validation
+    rows is the accuracy row."""
     from sklearn.neural_network import MLPRegressor
 
     x_all, y_all = data["train"]
@@ -278,21 +283,30 @@ def run_sklearn(m: Map, data: dict, seed: int = 0) -> dict[str, Any]:
                                         y_all[N_TRAIN:]))
     runs = []
     for act in ("relu", "tanh"):
-        reg = MLPRegressor(hidden_layer_sizes=(128, 128), activation=act, early_stopping=True,
-                           random_state=seed, max_iter=2000)
-        wall, cpu = time.perf_counter(), time.process_time()
-        reg.fit(x, y if y.shape[1] > 1 else y[:, 0])
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-        pv = reg.predict(xv).reshape(len(xv), -1)
-        runs.append((float(((pv - yv) ** 2).sum(1).mean()), act, reg, cpu, wall))
-    val, act, reg, cpu, wall = min(runs, key=lambda r: r[0])
+        for tol in (1e-4, 1e-8):
+            reg = MLPRegressor(hidden_layer_sizes=(128, 128), activation=act,
+                               early_stopping=True, random_state=seed, max_iter=2000, tol=tol)
+            wall, cpu = time.perf_counter(), time.process_time()
+            reg.fit(x, y if y.shape[1] > 1 else y[:, 0])
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            pv = reg.predict(xv).reshape(len(xv), -1)
+            runs.append({"val": float(((pv - yv) ** 2).sum(1).mean()), "activation": act,
+                         "tol": tol, "reg": reg, "cpu_s": cpu, "wall_s": wall,
+                         "epochs": reg.n_iter_})
+    best = min(runs, key=lambda r: r["val"])
+    reg = best["reg"]
     x_test, y_test = data["test"]
     pred = torch.as_tensor(reg.predict(x_test.numpy()).reshape(len(x_test), -1))
-    out = {"activation": act, "cpu_s": cpu, "wall_s": wall, "test_db": db(pred, y_test),
-           "relu_cpu_s": [r[3] for r in runs if r[1] == "relu"][0],
+    out = {"activation": best["activation"], "tol": best["tol"], "cpu_s": best["cpu_s"],
+           "wall_s": best["wall_s"], "test_db": db(pred, y_test), "steps": best["epochs"],
            "params": sum(w.size for w in reg.coefs_) + sum(b.size for b in reg.intercepts_),
-           "steps": reg.n_iter_}
-    out["marks"] = {mark: (out["test_db"] if cpu <= mark else None) for mark in MARKS}
+           "fits": [{k: r[k] for k in ("activation", "tol", "cpu_s", "wall_s", "epochs", "val")}
+                    for r in runs]}
+    default = [r for r in runs if r["activation"] == "relu" and r["tol"] == 1e-4][0]
+    out["default_cpu_s"], out["default_wall_s"] = default["cpu_s"], default["wall_s"]
+    pred_d = torch.as_tensor(default["reg"].predict(x_test.numpy()).reshape(len(x_test), -1))
+    out["default_test_db"] = db(pred_d, y_test)
+    out["marks"] = {mark: (out["test_db"] if best["cpu_s"] <= mark else None) for mark in MARKS}
     out["guarantee"] = guarantee(m.structure, jacobians(lambda p: _sk_torch(reg, p),
                                                         wide_points(m, seed)))
     return out

@@ -17,24 +17,31 @@ bound holds for the function as evaluated, not only for a learned J (STYLE 12/13
 
 Choices, and why:
 - Weights (`weights`):
-  "orthogonal" (default): W_i = an exactly orthogonal / semi-orthogonal matrix from
-  `torch.nn.utils.parametrizations.orthogonal`: the Cayley map (I + A/2)⁻¹(I - A/2) (default;
-  one LU solve, 3x cheaper per step than the matrix exponential here) or the matrix
-  exponential of a skew matrix A, rectangular layers as the first columns of a square one.
-  ‖W‖₂ = 1 to rounding, with no iteration to truncate. Torch's Householder map is refused: its output is orthogonal only while the
-  raw diagonal stays ±1 (it multiplies by diag(X).int()), so weight decay or any
-  perturbation of the raw weights breaks the bound (measured ‖W‖₂ = 2).
+  "orthogonal" (default): W_i = the Cayley map (I + A)⁻¹(I − A) of a skew-symmetric
+  A = rate · skew(S) formed from the raw S in the working dtype (`OrthogonalWeight`), so
+  ‖W‖₂ = 1 to that dtype's rounding, with no iteration to truncate; or the matrix
+  exponential of A (`orthogonal_map`). A rectangular layer (the first, d_x -> hidden, and
+  the last, hidden -> d_y) is the first k columns of such a rotation, computed by Woodbury
+  in O(n k²) rather than an n x n solve. `rate` (ROTATION_RATE) makes the rotations move
+  as fast as the other weights under one learning rate: with torch's parametrisation the
+  angles moved ~10x slower than the biases, and ortho_ridge ended at -53.9 dB (lr 0.01)
+  instead of -72.7 (lr 0.1) after 2,000 steps. Torch's Householder map is refused: its
+  output is orthogonal only while the raw diagonal stays ±1 (it multiplies by
+  diag(X).int()), so weight decay or any perturbation of the raw weights breaks the bound
+  (measured ‖W‖₂ = 2).
   With MaxMin this is a gradient-norm-preserving network (Anil et al. 2019), which does not
-  lose gradient through depth. Biases start at zero (as deel-torchlip): +4 to +11 dB on the
-  2-D targets over torch's random biases (NOTES.md).
+  lose gradient through depth. Biases start at zero (as deel-torchlip; `bias_scale` > 0
+  spreads them): +4 to +11 dB on the 2-D ridge targets over torch's random biases
+  (NOTES.md).
   "spectral": W_i = V_i / max(1, ‖V_i‖₂) with the exact spectral norm (an SVD per layer per
   step): singular values may be < 1 (a contraction), which orthogonal layers cannot express.
   Björck / power iteration (what deel-torchlip does) are not used: a truncated iteration
   leaves ‖W‖₂ slightly above 1 and the bound then holds only approximately.
-- Activations (`activation`): "maxmin" (GroupSort with groups of 2: (a, b) -> (max, min)).
-  Its Jacobian is a permutation matrix, norm exactly 1 and evaluated with no arithmetic, so
-  it adds no rounding to the bound. "abs" (diag(±1)) and "tanh" (diag(1 - tanh²) <= 1) are
-  1-Lipschitz elementwise alternatives; tanh shrinks gradients (not norm-preserving).
+- Activations (`activation`): "maxmin" (GroupSort: each run of `group` units sorted, 2 by
+  default: (a, b) -> (max, min)). Its Jacobian is a permutation matrix, norm exactly 1 and
+  evaluated with no arithmetic, so it adds no rounding to the bound. "abs" (diag(±1)) and
+  "tanh" (diag(1 - tanh²) <= 1) are 1-Lipschitz elementwise alternatives; tanh shrinks
+  gradients (not norm-preserving).
 
 Floating point: the bound is a product of norms each within a few ulps of 1, so the computed
 Jacobian obeys ‖D‖₂ <= k (1 + c·ε). Measured worst k·Π‖W_i‖₂ / k - 1 over randomised
@@ -59,7 +66,7 @@ MAPS = ("cayley", "matrix_exp")
 #: optimiser step (A = ROTATION_RATE · S): with Adam at lr 0.01 the Cayley angles then move
 #: like the other weights at lr ~0.1, which the plan study measured 12 dB better on ortho_ridge
 #: (-60.1 dB at lr 0.03 and -72.7 at 0.1 after 2,000 steps, vs -53.9 at lr 0.01)
-ROTATION_RATE = 10.0
+ROTATION_RATE = 3.0
 
 
 def _positive(key: str, value: float) -> float:
@@ -70,14 +77,19 @@ def _integer(key: str, value: int, minimum: int) -> int:
     return checks.integer(key, value, minimum)
 
 
-def maxmin(u: Tensor) -> Tensor:
-    """GroupSort of size 2 on consecutive pairs: (u_0, u_1, ...) -> (max, min, ...). (N, H).
+def groupsort(u: Tensor, group: int = 2) -> Tensor:
+    """GroupSort: each run of `group` consecutive units sorted in decreasing order. (N, H).
 
-    A sort of each pair: its Jacobian is a permutation matrix (also at ties), and one sort
-    with its index backward costs about half of max/min with their masked backward.
+    group = 2 is MaxMin, (u_0, u_1, ...) -> (max, min, ...). A sort: its Jacobian is a
+    permutation matrix (also at ties), and one sort with its index backward costs about half
+    of max/min with their masked backward.
     """
-    pairs = u.unflatten(-1, (-1, 2))  # (N, H/2, 2)
-    return pairs.sort(dim=-1, descending=True).values.flatten(-2)
+    return u.unflatten(-1, (-1, group)).sort(dim=-1, descending=True).values.flatten(-2)
+
+
+def maxmin(u: Tensor) -> Tensor:
+    """GroupSort of size 2 on consecutive pairs: (u_0, u_1, ...) -> (max, min, ...). (N, H)."""
+    return groupsort(u, 2)
 
 
 def _cayley(a: Tensor) -> Tensor:
@@ -191,17 +203,21 @@ class LipschitzNet(nn.Module):
 
     def __init__(self, d_x: int, d_y: int, k: float = 1.0, hidden: int = 64, depth: int = 2,
                  activation: str = "maxmin", weights: str = "orthogonal",
-                 orthogonal_map: str = "cayley", rate: float = ROTATION_RATE):
+                 orthogonal_map: str = "cayley", rate: float = ROTATION_RATE, group: int = 2,
+                 bias_scale: float = 0.0):
         super().__init__()
+        self.group = _integer("activation.group", group, 2)
+        self.bias_scale = checks.nonnegative("activation.bias_scale", bias_scale)
         self.d_x = _integer("model.d_x", d_x, 1)
         self.d_y = _integer("model.d_y", d_y, 1)
         self.k = _positive("activation.k", k)
         self.hidden = _integer("model.hidden", hidden, 1)
         self.depth = _integer("activation.layers", depth, 1)
         checks.one_of("activation.nonlinearity", activation, ACTIVATIONS)
-        if activation == "maxmin" and hidden % 2:
-            raise checks.refuse("model.hidden", hidden, "it must be even with "
-                                "activation.nonlinearity=maxmin (units are sorted in pairs)")
+        if activation == "maxmin" and hidden % self.group:
+            raise checks.refuse("model.hidden", hidden, f"it must be a multiple of "
+                                f"activation.group = {self.group} with "
+                                "activation.nonlinearity=maxmin (units are sorted in groups)")
         checks.one_of("activation.weights", weights, WEIGHTS)
         checks.one_of("activation.orthogonal_map", orthogonal_map, MAPS)
         self.activation, self.weights = activation, weights
@@ -211,17 +227,22 @@ class LipschitzNet(nn.Module):
             else SpectralWeight(n_out, n_in) for n_in, n_out in zip(widths[:-1], widths[1:]))
         # Zero biases (as deel-torchlip): random ones cost 9-11 dB on the 2-D ridge targets
         # (-39 vs -48 dB on ridge_sin 2->1, NOTES.md).
-        self.biases = nn.ParameterList(nn.Parameter(torch.zeros(n)) for n in widths[1:])
+        # bias_scale > 0: hidden biases uniform in ±bias_scale (kinks spread over the data
+        # instead of all through the origin).
+        self.biases = nn.ParameterList(
+            nn.Parameter((torch.rand(n) * 2 - 1) * bias_scale if i < depth else torch.zeros(n))
+            for i, n in enumerate(widths[1:]))
         self.guarantee = (f"{self.k:g}-Lipschitz: ‖dŷ/dx‖₂ <= k = {self.k:g} at every x, "
                           "for every d_x, d_y (by construction)")
 
     def extra_repr(self) -> str:
         return (f"d_x={self.d_x}, d_y={self.d_y}, k={self.k:g}, hidden={self.hidden}, "
-                f"depth={self.depth}, activation={self.activation}, weights={self.weights}")
+                f"depth={self.depth}, activation={self.activation}, group={self.group}, "
+                f"weights={self.weights}")
 
     def _act(self, u: Tensor) -> Tensor:
         if self.activation == "maxmin":
-            return maxmin(u)
+            return groupsort(u, self.group)
         if self.activation == "abs":
             return u.abs()
         return torch.tanh(u)
@@ -250,12 +271,10 @@ class LipschitzNet(nn.Module):
         for w, bias in zip(ws[:-1], self.biases):
             u = torch.addmm(bias, h, w.T)  # (N, H)
             jac = w.expand(x.shape[0], *w.shape) if jac is None else w @ jac  # (N, H, d_x)
-            if self.activation == "maxmin":
-                a, b = u[:, 0::2], u[:, 1::2]  # (N, H/2)
-                keep = (a >= b)[..., None]  # (N, H/2, 1): the larger of each pair goes first
-                ja, jb = jac[:, 0::2], jac[:, 1::2]  # (N, H/2, d_x)
-                jac = torch.stack([torch.where(keep, ja, jb), torch.where(keep, jb, ja)],
-                                  dim=2).flatten(1, 2)  # (N, H, d_x)
+            if self.activation == "maxmin":  # the rows of each group, in sorted order
+                order = u.unflatten(-1, (-1, self.group)).sort(dim=-1, descending=True).indices
+                rows = jac.unflatten(1, (-1, self.group))  # (N, H/g, g, d_x)
+                jac = rows.gather(2, order[..., None].expand_as(rows)).flatten(1, 2)
             elif self.activation == "abs":
                 jac = torch.sign(u)[..., None] * jac
             else:

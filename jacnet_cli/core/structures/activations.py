@@ -179,12 +179,14 @@ class Lipschitz(Structure):
         layers: hidden layers of the owned network (width model.hidden, even).
         nonlinearity: the owned network's σ: maxmin, abs or tanh.
         weights: "orthogonal" (Cayley) or "spectral" (W / max(1, ‖W‖₂), may contract).
+        hidden: width of the owned network; None: model.hidden.
     """
 
     name = "lipschitz"
 
     def __init__(self, k: float = 1.0, norm: str = "spectral", conservative: bool = True,
-                 layers: int = 2, nonlinearity: str = "maxmin", weights: str = "orthogonal"):
+                 layers: int = 2, nonlinearity: str = "maxmin", weights: str = "orthogonal",
+                 hidden: int | None = None):
         from jacnet_cli.core.nets.lipschitz import ACTIVATIONS, WEIGHTS
 
         self.k = checks.positive("activation.k", k)
@@ -193,6 +195,7 @@ class Lipschitz(Structure):
         self.layers = checks.integer("activation.layers", layers, 1)
         self.nonlinearity = checks.one_of("activation.nonlinearity", nonlinearity, ACTIVATIONS)
         self.weights = checks.one_of("activation.weights", weights, WEIGHTS)
+        self.hidden = checks.integer("activation.hidden", hidden, 2, optional=True)
         self.guarantee = f"{self.k:g}-Lipschitz: operator norm of J < k = {self.k:g}"
 
     def owns(self, d_x: int, d_y: int) -> bool:
@@ -230,7 +233,8 @@ class Lipschitz(Structure):
             return super().make_network(d_x, d_y, hidden, depth, nonlinearity, **options)
         from jacnet_cli.core.nets.lipschitz import LipschitzNet
 
-        return LipschitzNet(d_x, d_y, k=self.k, hidden=hidden, depth=self.layers,
+        width = hidden if self.hidden is None else self.hidden
+        return LipschitzNet(d_x, d_y, k=self.k, hidden=width, depth=self.layers,
                             activation=self.nonlinearity, weights=self.weights)
 
     def start_at_slope(self, net: nn.Module, slope: float) -> None:
@@ -264,7 +268,8 @@ class Lipschitz(Structure):
     def rescaled(self, x_scale: Tensor, y_scale: Tensor) -> "Structure":
         # ‖diag(s_y) J diag(1/s_x)‖ <= max(s_y) ‖J‖ / min(s_x).
         return Lipschitz(self.k * float(x_scale.min() / y_scale.max()), self.norm,
-                         self.conservative, self.layers, self.nonlinearity, self.weights)
+                         self.conservative, self.layers, self.nonlinearity, self.weights,
+                         self.hidden)
 
 
 class CauchyRiemann(Structure):

@@ -57,6 +57,7 @@ class Invertible(OwnedExact):
             triangular with a positive diagonal: any linear map of positive determinant).
         affine: let each coordinate's slope depend on the earlier ones (more expressive; no
             global Lipschitz bound then).
+        hidden: width of each block's conditioner; None: model.hidden.
     """
 
     name = "invertible"
@@ -67,7 +68,7 @@ class Invertible(OwnedExact):
 
     def __init__(self, eps: float = 1e-3, blocks: int = 4, units: int = 4, depth: int = 1,
                  max_slope: float | None = None, orientation: int | str = "auto",
-                 mixing: str = "learned", affine: bool = False):
+                 mixing: str = "learned", affine: bool = False, hidden: int | None = None):
         self.eps = checks.positive("activation.eps", eps)
         self.blocks = checks.integer("activation.blocks", blocks, 1)
         self.units = checks.integer("activation.units", units, 1)
@@ -82,6 +83,7 @@ class Invertible(OwnedExact):
         self.orientation = orientation
         self.mixing = checks.one_of("activation.mixing", mixing, ("learned", "fixed", "linear"))
         self.affine = checks.boolean("activation.affine", affine)
+        self.hidden = checks.integer("activation.hidden", hidden, 1, optional=True)
         sign = {1: "det D > 0", -1: "det D < 0"}.get(orientation, "det D of one sign")
         self.guarantee = (f"invertible map of R^d: {sign} everywhere (never 0), exact inverse "
                           f"by substitution; slopes >= ε = {self.eps:g} inside each block")
@@ -119,7 +121,8 @@ class Invertible(OwnedExact):
         from jacnet_cli.core.nets.triangular import InvertibleNet
 
         orientation = self.orientation if self.orientation in (1, -1) else 1
-        return InvertibleNet(d_x, hidden=hidden, blocks=self.blocks, eps=self.eps,
+        width = hidden if self.hidden is None else self.hidden
+        return InvertibleNet(d_x, hidden=width, blocks=self.blocks, eps=self.eps,
                              max_slope=self.max_slope, orientation=orientation,
                              units=self.units, depth=self.depth, mixing=self.mixing,
                              affine=self.affine)
@@ -171,4 +174,4 @@ class Invertible(OwnedExact):
         # max_slope bound the slopes inside the model's blocks, in its standard units, and
         # the bounds it reports (`report`) are converted to the data's units.
         return Invertible(self.eps, self.blocks, self.units, self.depth, self.max_slope,
-                          self.orientation, self.mixing, self.affine)
+                          self.orientation, self.mixing, self.affine, self.hidden)
