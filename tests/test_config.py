@@ -97,7 +97,7 @@ def test_defaults_are_the_papers_setup_for_a_1d_target(compose):
     (400, 1, None, 667),    # a small curve: the full batch, a third of the budget's patience
     (2000, 1, 256, 84),     # a longer curve: mini-batches of ~rows/8 (8 a pass)
     (400, 2, 64, 96),       # a small table: batches of 64 (7 a pass)
-    (10_000, 20, 256, 17),  # rows/8 -> capped at 256 (40 a pass)
+    (10_000, 20, 256, 34),  # rows/8 -> capped at 256 (40 a pass); 4,000 steps
     (60, 3, None, 667),     # up to 64 rows of anything: the full batch
 ])
 def test_a_file_plan_sizes_batches_and_patience_from_the_data(compose, rows, d_x, batch, patience):
@@ -108,15 +108,17 @@ def test_a_file_plan_sizes_batches_and_patience_from_the_data(compose, rows, d_x
     chosen = plan.make(TrainSettings.of(compose([], plain=True)), rows, True, d_x, validating=True)
     assert (chosen.regime, chosen.loss, chosen.batch_size, chosen.patience) == \
         ("fit", "mse", batch, patience)
-    assert chosen.iterations == plan.FIT_STEPS and chosen.epochs is None
+    assert chosen.iterations == plan.steps(rows) and chosen.epochs is None
+    assert chosen.iterations == (4000 if rows == 10_000 else plan.FIT_STEPS)
     assert chosen.lr_decay is None  # the cosine replaces the plateau halving
     shape = plan.lr_shape(chosen, chosen.iterations)
     assert isinstance(shape, LearningRateShape)
-    warm = int(round(plan.WARMUP * plan.FIT_STEPS))
+    total = chosen.iterations
+    warm = int(round(plan.WARMUP * total))
     peak = plan.LR_PEAK
     assert shape(0) == pytest.approx(peak / warm) and shape(warm) == pytest.approx(peak)
-    assert shape(plan.FIT_STEPS - 1) == pytest.approx(peak * plan.LR_FLOOR)
-    assert all(shape(i + 1) <= shape(i) for i in range(warm, plan.FIT_STEPS - 1))
+    assert shape(total - 1) == pytest.approx(peak * plan.LR_FLOOR)
+    assert all(shape(i + 1) <= shape(i) for i in range(warm, total - 1))
 
 
 def test_the_library_and_the_command_line_share_the_model_defaults(compose):

@@ -222,7 +222,8 @@ class Trainer:
                 self.integrator.set_tolerance(self.schedule.tolerance)
             tol = self.integrator.tolerance if self.integrator is not None else None
             xb, yb = self.batches.get(it)
-            if self.lr_shape is not None:
+            closing = getattr(self.optimizer, "needs_closure", False)  # L-BFGS
+            if self.lr_shape is not None and not closing:  # a line search sets its own steps
                 factor = self.lr_shape(it)
                 for group, base in zip(self.optimizer.param_groups, self.base_lr):
                     group["lr"] = base * factor
@@ -244,7 +245,10 @@ class Trainer:
             total.backward()
             before = _flat(params)  # one copy of every weight, to undo a non-finite step
             with deferred():
-                self.optimizer.step()
+                if closing:
+                    self.optimizer.step(self._closure(xb, yb), float(total.detach()))
+                else:
+                    self.optimizer.step()
                 if not bool(torch.isfinite(_flat(params)).all()):
                     _restore(params, before)
                     raise Diverged(it, "non-finite parameter")
@@ -268,6 +272,18 @@ class Trainer:
         history.best_iteration, history.best_val_loss = self.best_step, (
             self.best_val if self.best_step is not None else None)
         return history
+
+    def _closure(self, xb: Tensor, yb: Tensor) -> Callable[[], float]:
+        """The loss (with the penalty) at the weights as they stand, gradients computed:
+        what a line search evaluates."""
+        def closure() -> float:
+            self.optimizer.zero_grad(set_to_none=True)
+            with torch.enable_grad():
+                value = self.loss(self.model(xb), yb)
+                total = value if self.penalty is None else value + self.penalty(self.model, xb)
+                total.backward()
+            return float(total.detach())
+        return closure
 
     @torch.no_grad()
     def _validate(self) -> float:
