@@ -19,12 +19,21 @@ from torch import Tensor
 from jacnet_cli.core import checks
 
 
-class Optimizer:
-    """Base class of the configs: a learning rate and options; `build` makes the optimiser."""
+SCHEDULES = ("auto", "constant")
 
-    def __init__(self, lr: float = 0.01, weight_decay: float = 0.0):
+
+class Optimizer:
+    """Base class of the configs: a learning rate and options; `build` makes the optimiser.
+
+    `schedule`: "auto" lets the run's plan shape the rate (a warm-up and a cosine decay for
+    a file or an n-D target, `run.plan`; constant for a 1-D target, the paper's); "constant"
+    keeps optim.lr at every step.
+    """
+
+    def __init__(self, lr: float = 0.01, weight_decay: float = 0.0, schedule: str = "auto"):
         self.lr = checks.positive("optim.lr", lr)
         self.weight_decay = checks.nonnegative("optim.weight_decay", weight_decay)
+        self.schedule = checks.one_of("optim.schedule", schedule, SCHEDULES)
 
     def options(self) -> dict[str, Any]:
         return {"lr": self.lr, "weight_decay": self.weight_decay}
@@ -33,7 +42,9 @@ class Optimizer:
         raise NotImplementedError
 
     def __call__(self, params: Iterable[torch.nn.Parameter]) -> "Update":
-        return self.build(params)
+        update = self.build(params)
+        update.schedule = self.schedule
+        return update
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.options().items())})"
@@ -41,6 +52,8 @@ class Optimizer:
 
 class Update:
     """An optimiser over one group of parameters (the torch.optim interface jacnet uses)."""
+
+    schedule = "auto"  # "constant": the run's plan leaves the rate alone
 
     def __init__(self, params: Iterable[torch.nn.Parameter], **options: Any):
         self.params = [p for p in params if p.requires_grad]
@@ -153,13 +166,14 @@ class Adam(Optimizer):
         betas: the moment decay rates, each in (0, 1).
         eps: added to the denominator.
         weight_decay: L2 penalty added to the gradient.
+        schedule: "auto" (the run's plan shapes the rate) or "constant".
     """
 
     decoupled = False
 
     def __init__(self, lr: float = 0.01, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0):
-        super().__init__(lr, weight_decay)
+                 eps: float = 1e-8, weight_decay: float = 0.0, schedule: str = "auto"):
+        super().__init__(lr, weight_decay, schedule)
         if len(betas) != 2:
             raise checks.refuse("optim.betas", list(betas), "it must be [beta1, beta2]")
         self.betas = tuple(float(checks.number("optim.betas", b, 0, 1, closed=False))
@@ -187,10 +201,12 @@ class SGD(Optimizer):
         lr: learning rate.
         momentum: momentum factor in [0, 1].
         weight_decay: L2 penalty added to the gradient.
+        schedule: "auto" (the run's plan shapes the rate) or "constant".
     """
 
-    def __init__(self, lr: float = 0.01, momentum: float = 0.0, weight_decay: float = 0.0):
-        super().__init__(lr, weight_decay)
+    def __init__(self, lr: float = 0.01, momentum: float = 0.0, weight_decay: float = 0.0,
+                 schedule: str = "auto"):
+        super().__init__(lr, weight_decay, schedule)
         self.momentum = checks.number("optim.momentum", momentum, 0, 1)
 
     def options(self) -> dict[str, Any]:

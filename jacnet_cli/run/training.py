@@ -223,7 +223,9 @@ class Trainer:
             tol = self.integrator.tolerance if self.integrator is not None else None
             xb, yb = self.batches.get(it)
             closing = getattr(self.optimizer, "needs_closure", False)  # L-BFGS
-            if self.lr_shape is not None and not closing:  # a line search sets its own steps
+            shaped = getattr(self.optimizer, "schedule", "auto") != "constant"
+            if self.lr_shape is not None and shaped and not closing:  # (a line search sets
+                # its own steps)
                 factor = self.lr_shape(it)
                 for group, base in zip(self.optimizer.param_groups, self.base_lr):
                     group["lr"] = base * factor
