@@ -33,6 +33,8 @@ def run(name: str, options: dict, steps: int = 2000, lr: float = 0.03, seed: int
     xv, yv = x_all[harness.N_TRAIN:], y_all[harness.N_TRAIN:]
     mx, sx = x.mean(0), x.std(0)
     my, sy = y.mean(0), y.std(0)
+    if options.pop("scalar", 0):  # one scale for all of x, one for all of y
+        sx, sy = sx.max().expand_as(sx), sy.max().expand_as(sy)
     k = float(sx.min() / sy.max())
     hidden = options.pop("hidden", 128)
     depth = options.pop("depth", 2)

@@ -6,6 +6,10 @@ the same formulas as torch.optim's Adam, AdamW and SGD (to rounding), without co
 torch.optim.Optimizer, whose first use imports torch._dynamo (1.2-1.5 s on this machine,
 more than the paper's whole training run). Each has `param_groups` (with `lr`), `zero_grad`,
 `step`, `state_dict` and `load_state_dict`, so schedulers and checkpoints treat them alike.
+
+A network may give a parameter an attribute `lr_scale` (a float): Adam and SGD then move it
+by lr x lr_scale (the invertible network slows itself down in many dimensions, where the
+fitting plan's peak rate made it diverge).
 """
 
 from __future__ import annotations
@@ -127,7 +131,11 @@ class AdamUpdate(Update):
         denom = torch._foreach_sqrt(sq)
         torch._foreach_div_(denom, correction2)
         torch._foreach_add_(denom, eps)
-        torch._foreach_addcdiv_(params, avg, denom, value=-lr / correction1)
+        scales = [getattr(p, "lr_scale", 1.0) for p in params]
+        if all(c == 1.0 for c in scales):
+            torch._foreach_addcdiv_(params, avg, denom, value=-lr / correction1)
+        else:  # a network asked some of its parameters to move slower (`lr_scale`)
+            torch._foreach_addcdiv_(params, avg, denom, [-lr * c / correction1 for c in scales])
 
 
 class SGDUpdate(Update):
@@ -155,6 +163,9 @@ class SGDUpdate(Update):
                     state["momentum_buffer"].mul_(group["momentum"]).add_(g)
                 bufs.append(state["momentum_buffer"])
             grads = bufs
+        scales = [getattr(p, "lr_scale", 1.0) for p in params]
+        if any(c != 1.0 for c in scales):
+            grads = torch._foreach_mul(grads, scales)
         torch._foreach_add_(params, grads, alpha=-group["lr"])
 
 

@@ -43,8 +43,9 @@ class Potential(OwnedExact):
     def make_network(self, d_x: int, d_y: int, hidden: int, depth: int, nonlinearity: str,
                 **options: Any) -> nn.Module:
         """A gradient network of width `hidden` (the MLP options do not apply)."""
-        if self.network == "cascade":
-            return NETWORKS["cascade"](d_x, hidden, self.layers, self.monotone, self.nonlinearity)
+        if self.network in ("cascade", "mixed"):
+            return NETWORKS[self.network](d_x, hidden, self.layers, self.monotone,
+                                          self.nonlinearity)
         return NETWORKS["modular"](d_x, hidden, self.layers, self.monotone)
 
     def jvp(self, net: nn.Module, x: Tensor, v: Tensor) -> Tensor:
