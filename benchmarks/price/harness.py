@@ -259,8 +259,10 @@ def train_torch(make: Callable[[], nn.Module], m: Map, data: dict, lr: float, se
 
 def tuned(make: Callable[[], nn.Module], m: Map, data: dict, seed: int = 0,
           dtype: torch.dtype = torch.float64) -> dict[str, Any]:
-    """Each learning rate of LRS; the best on validation, with the time of all of them."""
-    runs = [train_torch(make, m, data, lr, seed, dtype=dtype) for lr in LRS]
+    """Each learning rate of LRS (from 16 dimensions on, 1e-2 alone: a peer there costs up
+    to CAP_S a run); the best on validation, with the time of all of them."""
+    lrs = LRS if m.d_x < 16 else (1e-2,)
+    runs = [train_torch(make, m, data, lr, seed, dtype=dtype) for lr in lrs]
     best = min(runs, key=lambda r: r["val_loss"] if math.isfinite(r["val_loss"]) else math.inf)
     best = dict(best)
     best["tuning_cpu_s"] = sum(r["cpu_s"] for r in runs)
