@@ -89,24 +89,34 @@ def test_defaults_are_the_papers_setup_for_a_1d_target(compose):
     chosen = plan.make(TrainSettings.of(cfg), data.n_train, False, 1, validating=False)
     assert cfg["optim"]["lr"] == 0.01 and chosen.iterations == 50 and chosen.loss == "norm"
     assert chosen.batch_size is None and chosen.regime == "paper"
+    assert plan.lr_shape(chosen, 50) is None  # the paper's constant rate
     assert cfg["anchor"]["x0"] == 0.0 and cfg["path"]["_target_"].endswith("LinearPath")
 
 @pytest.mark.parametrize("rows,d_x,batch,patience", [
-    (400, 1, None, 1000),   # a small curve: the full batch, ~1000 steps of patience
-    (2000, 1, 32, 16),      # a longer curve: mini-batches of ~rows/50 (63 a pass)
-    (400, 2, 32, 77),       # a small table: batches of 32 (13 a pass)
-    (10_000, 20, 256, 25),  # rows/50 = 200 -> 256 (40 a pass)
-    (60, 3, None, 1000),    # up to 64 rows of anything: the full batch
+    (400, 1, None, 667),    # a small curve: the full batch, a third of the budget's patience
+    (2000, 1, 256, 84),     # a longer curve: mini-batches of ~rows/8 (8 a pass)
+    (400, 2, 64, 96),       # a small table: batches of 64 (7 a pass)
+    (10_000, 20, 256, 34),  # rows/8 -> capped at 256 (40 a pass); 4,000 steps
+    (60, 3, None, 667),     # up to 64 rows of anything: the full batch
 ])
 def test_a_file_plan_sizes_batches_and_patience_from_the_data(compose, rows, d_x, batch, patience):
     from jacnet_cli.run import plan
+    from jacnet_cli.run.schedules import LearningRateShape
     from jacnet_cli.run.settings import TrainSettings
 
     chosen = plan.make(TrainSettings.of(compose([], plain=True)), rows, True, d_x, validating=True)
     assert (chosen.regime, chosen.loss, chosen.batch_size, chosen.patience) == \
         ("fit", "mse", batch, patience)
-    per_epoch = 1 if batch is None else -(-rows // batch)
-    assert chosen.epochs * per_epoch >= min(plan.MAX_STEPS, plan.MAX_EPOCHS * per_epoch) - per_epoch
-    assert chosen.decay_wait == max(1, patience // 3) and chosen.lr_decay == plan.DECAY
+    assert chosen.iterations == plan.steps(rows) and chosen.epochs is None
+    assert chosen.iterations == (4000 if rows == 10_000 else plan.FIT_STEPS)
+    assert chosen.lr_decay is None  # the cosine replaces the plateau halving
+    shape = plan.lr_shape(chosen, chosen.iterations)
+    assert isinstance(shape, LearningRateShape)
+    total = chosen.iterations
+    warm = int(round(plan.WARMUP * total))
+    peak = plan.LR_PEAK
+    assert shape(0) == pytest.approx(peak / warm) and shape(warm) == pytest.approx(peak)
+    assert shape(total - 1) == pytest.approx(peak * plan.LR_FLOOR)
+    assert all(shape(i + 1) <= shape(i) for i in range(warm, total - 1))
 
 

@@ -153,7 +153,7 @@ def test_a_file_run_inverts_from_y_and_y_file(tmp_path, jacnet):
     lines = ["u,v,p,q"] + [",".join(repr(float(v)) for v in row) for row in np.hstack([x, y])]
     (tmp_path / "map.csv").write_text("\n".join(lines) + "\n")
     run = _train(tmp_path, "file", "data=file", f"data.path={tmp_path / 'map.csv'}",
-                 "data.x=[u,v]", "data.y=[p,q]", "activation=invertible", "epochs=20",
+                 "data.x=[u,v]", "data.y=[p,q]", "activation=invertible", "epochs=40",
                  "plots=false")
     m = _metrics(run)
     assert m["guarantee_held"] is True and m["test_mse_db"] < m["linear_test_mse_db"] - 10

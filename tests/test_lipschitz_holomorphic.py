@@ -93,8 +93,10 @@ def test_lipschitz_1d_keeps_the_papers_form():
 
 
 def test_lipschitz_options_are_one_line_refusals():
-    with pytest.raises(ValueError, match="model.hidden=7 .*even"):
-        JacNet(3, 2, Lipschitz(), hidden=7)
+    with pytest.raises(ValueError, match="model.hidden=7 .*multiple of"):
+        JacNet(3, 2, Lipschitz(hidden=None), hidden=7)
+    with pytest.raises(ValueError, match="activation.hidden=7 .*multiple of"):
+        Lipschitz(hidden=7)
     with pytest.raises(ValueError, match="activation.nonlinearity='relu'.*maxmin"):
         Lipschitz(nonlinearity="relu")
     with pytest.raises(ValueError, match="activation.conservative='yes'"):

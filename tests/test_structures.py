@@ -176,12 +176,14 @@ VARIANTS = {
                     {"inputs": [0], "decreasing": [1], "members": 3, "independent": True,
                      "average": 0.9, "keypoints": 8}],
     "invertible": [{}, {"blocks": 2, "units": 3, "depth": 2, "max_slope": 5.0, "eps": 0.01},
-                   {"orientation": -1}],
-    "monotone": [{}, {"eps": 1e-2, "max_eig": 3.0}, {"network": "modular", "layers": 2}],
-    "gradient": [{}, {"network": "modular", "layers": 2}],
+                   {"orientation": -1}, {"hidden": 8}],
+    "monotone": [{}, {"eps": 1e-2, "max_eig": 3.0}, {"network": "modular", "layers": 2},
+                 {"network": "cascade"}, {"network": "modular", "max_eig": 2.0}],
+    "gradient": [{}, {"network": "modular", "layers": 2}, {"network": "mixed"}],
     "pd": [{}, {"conservative": False}],
     "lipschitz": [{}, {"k": 2.5}, {"nonlinearity": "abs", "layers": 3},
-                  {"weights": "spectral", "k": 0.5}, {"conservative": False}],
+                  {"weights": "spectral", "k": 0.5}, {"conservative": False},
+                  {"hidden": None}, {"hidden": 6, "layers": 1}],
     # layers > 1 grows doubly exponentially off the data (sin of sin): overflow far away at
     # random weights; tested on a 3x box in test_lipschitz_holomorphic
     "cauchy_riemann": [{}, {"min_modulus": 0.2}, {"nonvanishing": True, "nodes": 1},

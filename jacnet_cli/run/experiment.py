@@ -267,7 +267,8 @@ class Experiment:
         self.trainer = Trainer(
             core, setup.optimizer, batches, total, setup.schedule, LOSSES[plan.loss],
             validation, plan.patience, settings.restore_best,
-            penalty=penalty, lr_decay=plan.lr_decay, decay_wait=plan.decay_wait)
+            penalty=penalty, lr_decay=plan.lr_decay, decay_wait=plan.decay_wait,
+            lr_shape=plans.lr_shape(plan, total))
         self.out = {"target": self.target.name, "device": str(dev), "dtype": settings.runtime.dtype,
                     "threads": threads, "iterations_planned": total,
                     "parameters": sum(p.numel() for p in model.parameters()), **plan.describe()}

@@ -3,10 +3,63 @@
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 from jacnet_cli.run.records import Step
+
+
+log = logging.getLogger(__name__)
+
+#: seconds between two progress lines of a run without a terminal
+EVERY_S = 10.0
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+
+
+class Ticker:
+    """A step callback for a run without a terminal: one log line every `every` seconds
+    with the step, the loss (and the last validation loss) and the time left, estimated from
+    the steps of this session.
+
+    Args:
+        total: iterations in all.
+        done: iterations already completed (a resumed run).
+        label: what is running.
+        every: seconds between lines.
+        clock: the time source (tests pass a fake one).
+    """
+
+    def __init__(self, total: int, done: int = 0, label: str = "training",
+                 every: float = EVERY_S, clock: Callable[[], float] = time.perf_counter):
+        self.total, self.done, self.label, self.every, self.clock = total, done, label, every, clock
+        self.start = self.last = clock()
+        self.first = done
+        self.val: float | None = None
+        self.lines = 0
+
+    def __call__(self, step: Step) -> None:
+        if step.val_loss is not None:
+            self.val = step.val_loss
+        now = self.clock()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        taken = step.iteration + 1 - self.first
+        left = (self.total - step.iteration - 1) * (now - self.start) / max(1, taken)
+        val = "" if self.val is None else f" val {self.val:.4g}"
+        log.info("%s: step %d/%d loss %.4g%s, %s elapsed, ~%s left (at most)", self.label,
+                 step.iteration + 1, self.total, step.loss, val, _clock(now - self.start),
+                 _clock(left))
+        self.lines += 1
 
 
 @contextmanager
@@ -37,7 +90,7 @@ def bar(total: int, enabled: bool, label: str = "training",
         done: iterations already completed (a resumed run).
     """
     if not enabled:
-        yield lambda step: None
+        yield Ticker(total, done, label)
         return
     from rich.progress import (BarColumn, MofNCompleteColumn, TextColumn,
                                TimeElapsedColumn)

@@ -7,6 +7,8 @@ falls below it. Training reads `schedule.tolerance` before each step and calls
 
 from __future__ import annotations
 
+import math
+
 from jacnet_cli.core import checks
 
 
@@ -79,3 +81,38 @@ class Geometric(Schedule):
         self.tolerance = max(self.tolerance * self.factor, self.minimum)
         return self.tolerance
 
+
+
+class LearningRateShape:
+    """The learning rate's multiplier per step: a linear warm-up to `peak`, then a cosine
+    decay to floor x peak.
+
+        f(i) = peak (i + 1) / warmup                                   for i < warmup
+        f(i) = peak (floor + (1 - floor) (1 + cos(π t)) / 2),  t = (i - warmup) / (total - 1 - warmup)
+
+    The optimiser's `lr` times f(i) is the rate of step i. A pure function of the step: a
+    resumed run continues the same rates.
+
+    Args:
+        total: the steps the run plans.
+        warmup: steps of the linear warm-up (0: none).
+        floor: the last step's share of the peak, in (0, 1].
+        peak: the multiplier at the end of the warm-up, > 0.
+    """
+
+    def __init__(self, total: int, warmup: int = 0, floor: float = 1e-3, peak: float = 1.0):
+        self.total = checks.integer("iterations", total, 1)
+        self.warmup = min(checks.integer("warmup", warmup, 0), self.total - 1)
+        self.floor = _check("lr floor", floor, 0.0, 1.0 + 1e-12)
+        self.peak = _check("lr peak", peak)
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup:
+            return self.peak * (step + 1) / self.warmup
+        span = max(1, self.total - 1 - self.warmup)
+        t = min(1.0, (step - self.warmup) / span)
+        return self.peak * (self.floor + (1 - self.floor) * 0.5 * (1 + math.cos(math.pi * t)))
+
+    def __repr__(self) -> str:
+        return (f"LearningRateShape(total={self.total}, warmup={self.warmup}, "
+                f"floor={self.floor:g}, peak={self.peak:g})")

@@ -174,6 +174,9 @@ class Trainer:
         lr_decay: multiply the learning rate by this after every `decay_wait` epochs without
             a better validation loss (None: never).
         decay_wait: epochs without improvement between two decays.
+        lr_shape: the learning rate of step i is the optimiser's starting rate times
+            lr_shape(i) (e.g. a warm-up and a cosine decay, `run.schedules.lr_shape`); None
+            keeps the rate (apart from `lr_decay`).
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, batches: Batches,
@@ -182,8 +185,11 @@ class Trainer:
                  patience: int | None = None, restore_best: bool = True,
                  callback: Callable[[Step], None] | None = None,
                  penalty: Callable[[nn.Module, Tensor], Tensor] | None = None,
-                 lr_decay: float | None = None, decay_wait: int | None = None):
+                 lr_decay: float | None = None, decay_wait: int | None = None,
+                 lr_shape: Callable[[int], float] | None = None):
         self.penalty = penalty
+        self.lr_shape = lr_shape
+        self.base_lr = [float(g["lr"]) for g in optimizer.param_groups]
         self.lr_decay, self.decay_wait = lr_decay, decay_wait
         self.model, self.optimizer, self.batches = model, optimizer, batches
         self.iterations, self.schedule, self.loss = iterations, schedule, loss
@@ -216,6 +222,13 @@ class Trainer:
                 self.solver.set_tolerance(self.schedule.tolerance)
             tol = self.solver.tolerance if self.solver is not None else None
             xb, yb = self.batches.get(it)
+            closing = getattr(self.optimizer, "needs_closure", False)  # L-BFGS
+            shaped = getattr(self.optimizer, "schedule", "auto") != "constant"
+            if self.lr_shape is not None and shaped and not closing:  # (a line search sets
+                # its own steps)
+                factor = self.lr_shape(it)
+                for group, base in zip(self.optimizer.param_groups, self.base_lr):
+                    group["lr"] = base * factor
             self.optimizer.zero_grad(set_to_none=True)
             value = self.loss(self.model(xb), yb)
             nfe_f = self.solver.nfe_forward if self.solver is not None else 0
@@ -234,7 +247,10 @@ class Trainer:
             total.backward()
             before = _flat(params)  # one copy of every weight, to undo a non-finite step
             with deferred():
-                self.optimizer.step()
+                if closing:
+                    self.optimizer.step(self._closure(xb, yb), float(total.detach()))
+                else:
+                    self.optimizer.step()
                 if not bool(torch.isfinite(_flat(params)).all()):
                     _restore(params, before)
                     raise Diverged(it, "non-finite parameter")
@@ -258,6 +274,18 @@ class Trainer:
         history.best_iteration, history.best_val_loss = self.best_step, (
             self.best_val if self.best_step is not None else None)
         return history
+
+    def _closure(self, xb: Tensor, yb: Tensor) -> Callable[[], float]:
+        """The loss (with the penalty) at the weights as they stand, gradients computed:
+        what a line search evaluates."""
+        def closure() -> float:
+            self.optimizer.zero_grad(set_to_none=True)
+            with torch.enable_grad():
+                value = self.loss(self.model(xb), yb)
+                total = value if self.penalty is None else value + self.penalty(self.model, xb)
+                total.backward()
+            return float(total.detach())
+        return closure
 
     @torch.no_grad()
     def _validate(self) -> float:
@@ -297,7 +325,7 @@ class Trainer:
             "rng": torch.get_rng_state(),
             "best_val": self.best_val, "best_step": self.best_step, "waited": self.waited,
             "stopped_early": self.stopped_early, "start_loss": self.start_loss,
-            "best": self.best_weights,
+            "best": self.best_weights, "base_lr": self.base_lr,
             "last": self.last_weights if self.last_weights is not None else weights(self.model),
         }
 
@@ -314,6 +342,7 @@ class Trainer:
         self.waited, self.stopped_early = int(state["waited"]), bool(state["stopped_early"])
         self.best_weights = state.get("best")
         self.start_loss = state.get("start_loss")
+        self.base_lr = list(state.get("base_lr", self.base_lr))
 
 
 def fit(model: nn.Module, x: Tensor, y: Tensor, optimizer: torch.optim.Optimizer,

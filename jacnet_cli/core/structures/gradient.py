@@ -19,7 +19,7 @@ D = defaults.of("activation", "gradient")  # conf/activation/gradient.yaml
 
 
 class Potential(Owned, abstract=True):
-    """An owned gradient network of width `model.hidden` (`network`: cascade or modular)."""
+    """An owned gradient network of width `model.hidden` (`network`: cascade, modular or mixed)."""
 
     monotone = False
     scalar_units = True  # D = (s_y/s_x) J stays symmetric only with scalar scales
@@ -39,9 +39,9 @@ class Potential(Owned, abstract=True):
         return {"jacobian_asym_max": Bound("<=", 0.0, absolute=True)}
 
     def make_network(self, d_x: int, d_y: int, options: NetworkOptions) -> nn.Module:
-        if self.network == "cascade":
-            return NETWORKS["cascade"](d_x, options.hidden, self.layers, self.monotone,
-                                       self.nonlinearity)
+        if self.network in ("cascade", "mixed"):
+            return NETWORKS[self.network](d_x, options.hidden, self.layers, self.monotone,
+                                          self.nonlinearity)
         return NETWORKS["modular"](d_x, options.hidden, self.layers, self.monotone)
 
     def jvp(self, net: nn.Module, x: Tensor, v: Tensor) -> Tensor:
@@ -60,7 +60,7 @@ class Gradient(Potential):
     (`network=cascade`: GradNet-C, sums of ridge functions; `modular`: GradNet-M).
 
     Args:
-        network: "cascade" or "modular".
+        network: "cascade", "modular" or "mixed" (their sum).
         layers: cascade depth, or number of modules.
         nonlinearity: the cascade's σ (tanh, sigmoid, softplus).
     """

@@ -60,6 +60,7 @@ class Invertible(Owned):
             triangular with a positive diagonal: any linear map of positive determinant).
         affine: let each coordinate's slope depend on the earlier ones (more expressive; no
             global Lipschitz bound then).
+        hidden: width of each block's conditioner; None: model.hidden.
     """
 
     name = "invertible"
@@ -71,7 +72,7 @@ class Invertible(Owned):
     def __init__(self, eps: float = D["eps"], blocks: int = D["blocks"], units: int = D["units"],
                  depth: int = D["depth"], max_slope: float | None = D["max_slope"],
                  orientation: int | str = D["orientation"], mixing: str = D["mixing"],
-                 affine: bool = D["affine"]):
+                 affine: bool = D["affine"], hidden: int | None = D["hidden"]):
         self.eps = checks.positive("activation.eps", eps)
         self.blocks = checks.integer("activation.blocks", blocks, 1)
         self.units = checks.integer("activation.units", units, 1)
@@ -86,6 +87,8 @@ class Invertible(Owned):
         self.orientation = orientation
         self.mixing = checks.one_of("activation.mixing", mixing, ("learned", "fixed", "linear"))
         self.affine = checks.boolean("activation.affine", affine)
+        self.hidden = checks.integer("activation.hidden", hidden, 1, optional=True)
+        self.model_keys = frozenset() if self.hidden is not None else frozenset({"hidden"})
         sign = {1: "det D > 0", -1: "det D < 0"}.get(orientation, "det D of one sign")
         self.guarantee = (f"invertible map of R^d: {sign} everywhere (never 0), exact inverse "
                           f"by substitution; slopes >= ε = {self.eps:g} inside each block")
@@ -122,7 +125,8 @@ class Invertible(Owned):
         from jacnet_cli.core.nets.triangular import InvertibleNet
 
         orientation = self.orientation if self.orientation in (1, -1) else 1
-        return InvertibleNet(d_x, hidden=options.hidden, blocks=self.blocks, eps=self.eps,
+        width = options.hidden if self.hidden is None else self.hidden
+        return InvertibleNet(d_x, hidden=width, blocks=self.blocks, eps=self.eps,
                              max_slope=self.max_slope, orientation=orientation,
                              units=self.units, depth=self.depth, mixing=self.mixing,
                              affine=self.affine)
@@ -191,4 +195,4 @@ class Invertible(Owned):
         # max_slope bound the slopes inside the model's blocks, in its standard units, and
         # the bounds it reports (`report`) are converted to the data's units.
         return Invertible(self.eps, self.blocks, self.units, self.depth, self.max_slope,
-                          self.orientation, self.mixing, self.affine)
+                          self.orientation, self.mixing, self.affine, self.hidden)

@@ -26,7 +26,8 @@ class Monotone(Potential):
     Args:
         eps: the eigenvalue floor ε > 0.
         max_eig: the eigenvalue ceiling k > ε, or None (no upper bound).
-        network: "cascade" (mGradNet-C) or "modular" (mGradNet-M).
+        network: "mixed" (the sum of both, default), "cascade" (mGradNet-C) or "modular"
+            (mGradNet-M).
         layers: cascade depth, or number of modules.
         nonlinearity: the cascade's σ, increasing (tanh, sigmoid, softplus).
     """
