@@ -1,6 +1,6 @@
 """Pool the study's sweeps (report.csv of every stage) and rank configurations across tables.
 
-    /work/bench/.venv/bin/python benchmarks/tabular/analyse.py
+    .venv/bin/python benchmarks/tabular/analyse.py
 
 For each table a configuration's metric is compared, seed by seed (the seed fixes the split),
 with today's defaults (model.hidden=128, optim.lr=0.01, adam, depth 1, batch and patience
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ import pandas as pd
 from tables import TABLES
 
 HERE = Path(__file__).resolve().parent
-RUNS = Path(os.environ.get("TABULAR_RUNS", "/work/bench/tabular_runs"))
+RUNS = Path(os.environ.get("TABULAR_RUNS", Path(tempfile.gettempdir()) / "jacnet-bench" / "tabular_runs"))
 KEYS = {"model.hidden": "128", "optim.lr": "0.01", "model.depth": "1", "optim": "adam",
         "optim.weight_decay": "-", "batch_size": "auto", "patience": "auto"}
 

@@ -1,7 +1,7 @@
 """jacnet against its peers on the same splits (honest protocol), the published protocol,
 and results.json.
 
-    OMP_NUM_THREADS=1 /work/bench/.venv/bin/python benchmarks/tabular/compare.py [honest|published|write] ...
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tabular/compare.py [honest|published|write] ...
 
 honest: for each table and seed 0..4 (the seed picks the split and the initialisation),
   jacnet with its defaults (no tuning flag: what `data=file activation=monotone_in` gives),

@@ -23,6 +23,7 @@ import argparse
 import json
 import math
 import os
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -33,7 +34,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tables import TABLES, split  # noqa: E402
 
-RUNS = Path(os.environ.get("TABULAR_RUNS", "/work/bench/tabular_runs"))
+RUNS = Path(os.environ.get("TABULAR_RUNS", Path(tempfile.gettempdir()) / "jacnet-bench" / "tabular_runs"))
 COMMON = ["plots=false", "progress=false", "runtime.threads=1"]
 
 CONFIGS: dict[str, list[str]] = {

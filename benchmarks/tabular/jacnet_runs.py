@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ import torch
 
 from tables import TABLES, Table, split
 
-RUNS = Path(os.environ.get("TABULAR_RUNS", "/work/bench/tabular_runs"))
+RUNS = Path(os.environ.get("TABULAR_RUNS", Path(tempfile.gettempdir()) / "jacnet-bench" / "tabular_runs"))
 JACNET = os.environ.get("JACNET", str(Path(sys.executable).parent / "jacnet"))
 COMMON = ["plots=false", "progress=false", "runtime.threads=1"]
 

@@ -1,7 +1,7 @@
 """What-if (benchmark only, jacnet unchanged): the monotone_in network plus a learned linear
 term, f + sᵀ softplus(u) ⊙ x_S + vᵀ x_R, trained exactly like the recommended config.
 
-    OMP_NUM_THREADS=1 /work/bench/.venv/bin/python benchmarks/tabular/linear_skip.py [TABLE ...]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tabular/linear_skip.py [TABLE ...]
 
 The variant is swapped in by wrapping MonotoneIn.make_network in this process only. The
 extra term keeps every monotone partial >= ε (softplus(u) >= 0) and lets the model start

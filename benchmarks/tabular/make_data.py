@@ -1,6 +1,6 @@
-"""Recreate the CSVs of the tabular monotone benchmark under /work/bench/tabular_data/.
+"""Recreate the CSVs of the tabular monotone benchmark under $TABULAR_DATA (tables.DATA).
 
-    /work/bench/.venv/bin/python benchmarks/tabular/make_data.py [--out DIR]
+    .venv/bin/python benchmarks/tabular/make_data.py [--out DIR]
 
 Sources (all offline):
 - compas: /work/shared/data/monotone/compas.csv (ProPublica, cleaned as in its README);
@@ -40,11 +40,17 @@ Sources (all offline):
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-SHARED = Path("/work/shared/data/monotone")
+#: the public tables beside the repository (../shared/data/monotone), or $MONOTONE_DATA
+SHARED = Path(os.environ.get("MONOTONE_DATA",
+                            Path(__file__).resolve().parents[3] / "shared" / "data" / "monotone"))
+#: where the CSVs go (as tables.DATA)
+DATA = Path(os.environ.get("TABULAR_DATA", Path(tempfile.gettempdir()) / "jacnet-bench" / "tabular_data"))
 
 
 def compas(out: Path) -> None:
@@ -135,7 +141,7 @@ def caschool(out: Path) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--out", default="/work/bench/tabular_data")
+    p.add_argument("--out", default=str(DATA))
     out = Path(p.parse_args().out)
     out.mkdir(parents=True, exist_ok=True)
     for make in (compas, heart, autompg, diabetes, boston, housing, computers, caschool):

@@ -1,8 +1,8 @@
 """The hyper-parameter study of `activation=monotone_in` on the four tables, with jacnet's own
 sweeps (`jacnet train -m`) and `jacnet report`.
 
-    OMP_NUM_THREADS=1 /work/bench/.venv/bin/python benchmarks/tabular/study.py STAGE [TABLE ...]
-    OMP_NUM_THREADS=1 /work/bench/.venv/bin/python benchmarks/tabular/study.py --summary [STAGE ...]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tabular/study.py STAGE [TABLE ...]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tabular/study.py --summary [STAGE ...]
 
 A stage is a list of grids; each grid is swept (Hydra multirun) over seeds 0..4 on each table
 into RUNS/<stage>/<table>/<grid index>/, then `jacnet report` writes report.csv there.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tables import TABLES  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-RUNS = Path(os.environ.get("TABULAR_RUNS", "/work/bench/tabular_runs"))
+RUNS = Path(os.environ.get("TABULAR_RUNS", Path(tempfile.gettempdir()) / "jacnet-bench" / "tabular_runs"))
 JACNET = os.environ.get("JACNET", str(Path(sys.executable).parent / "jacnet"))
 SEEDS = "0,1,2,3,4"
 COMMON = ["plots=false", "progress=false", "runtime.threads=1"]

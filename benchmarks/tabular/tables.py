@@ -9,10 +9,11 @@ gives every model the same training, validation and test rows.
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DATA = Path(os.environ.get("TABULAR_DATA", "/work/bench/tabular_data"))
+DATA = Path(os.environ.get("TABULAR_DATA", Path(tempfile.gettempdir()) / "jacnet-bench" / "tabular_data"))
 VAL_FRACTION = 0.15
 TEST_FRACTION = 0.2
 

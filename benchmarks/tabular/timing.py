@@ -1,6 +1,6 @@
 """Time one `monotone_in` run to convergence on a synthetic 10,000-row x 20-column table.
 
-    /work/bench/.venv/bin/python benchmarks/tabular/timing.py [--config recommended|default]
+    .venv/bin/python benchmarks/tabular/timing.py [--config recommended|default]
 
 y = sum_{i<5} softplus(2 x_i) (monotone increasing in x_0..x_4) + sin(x_5 x_6) + 0.5 x_7^2
     + 0.3 sum_{i>=8} x_i tanh(x_{i+1 mod 20}) + 0.1 N(0,1),  x ~ N(0, 1)^20,
@@ -14,6 +14,7 @@ import argparse
 import fcntl
 import json
 import os
+import tempfile
 import subprocess
 import sys
 import time
@@ -22,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-DATA = Path(os.environ.get("TABULAR_DATA", "/work/bench/tabular_data"))
-RUNS = Path(os.environ.get("TABULAR_RUNS", "/work/bench/tabular_runs"))
+DATA = Path(os.environ.get("TABULAR_DATA", Path(tempfile.gettempdir()) / "jacnet-bench" / "tabular_data"))
+RUNS = Path(os.environ.get("TABULAR_RUNS", Path(tempfile.gettempdir()) / "jacnet-bench" / "tabular_runs"))
 LOCK = "/work/bench/timing.lock"
 
 

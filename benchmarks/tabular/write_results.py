@@ -130,8 +130,10 @@ def linear_baselines() -> dict:
     """jacnet's own least-squares / logistic baseline on the same test splits (metrics.json
     of the recommended runs, `linear_test_*`)."""
     import os
+    import tempfile
 
-    runs = Path(os.environ.get("TABULAR_RUNS", "/work/bench/tabular_runs")) / "compare" / "jacnet"
+    scratch = Path(tempfile.gettempdir()) / "jacnet-bench" / "tabular_runs"
+    runs = Path(os.environ.get("TABULAR_RUNS", scratch)) / "compare" / "jacnet"
     # (the defaults' runs)
     out = {}
     for name, t in TABLES.items():
