@@ -37,45 +37,11 @@ working precision, ~1e-7 in float32 (also after a cast to float64), ~1e-15 in fl
 det W_b = 1 ± d·1e-7, never near 0. `log_det` and `inverse` use the matrices as stored, via
 slogdet and solve, so they are exact for the function as evaluated, not for an ideal Q.)
 
-Why this construction (and not J Jᵀ + εI integrated, or a contractive residual flow):
-- Expressiveness: D is "rotation · triangular with positive diagonal" per block, neither
-  symmetric nor positive definite; one block already holds every orientation-preserving
-  linear map (QL factorisation). Sums of monotone tanh units per coordinate are the
-  sigmoidal flows of NAF (Huang et al. 2018, universal for increasing 1-D maps), and
-  triangular maps interleaved with rotations approximate diffeomorphisms (Teshima et al.
-  2020). No contraction constraint (i-ResNets) and no quadrature (JacNet's integral).
-- Exactness: ŷ, D (the product of block Jacobians, each in closed form) and log|det D| (a
-  sum of logs of the diagonals) are closed form.
-- Inverse cost: a triangular block is inverted by d scalar solves (substitution); each is
-  an ε-sloped increasing function, so |residual| / (slope floor) brackets the root from any
-  start and safeguarded Newton converges for every point. The conditioner's hidden units
-  are sorted by degree, so substitution evaluates each hidden unit once: the whole inverse
-  costs about one forward pass plus 4-5 Newton iterations per coordinate (measured: 4-8x
-  one forward pass at d = 2 ... 64 on 1000 points, one thread).
-
-Bi-Lipschitz bounds (not with `affine`). The conditioner's hidden units are tanh, so its raw
-outputs are bounded (|raw - bias| <= Σ|V|) and so are their input derivatives
-(|∂raw/∂z| <= |V| |U_L| ... |U_1| elementwise). Hence every entry of each block Jacobian is
-bounded by a number computed from the weights, for every input (`bounds`), and
-
-    Lip(f) <= Π_b ‖B_b‖₂ ‖W_b‖₂,   Lip(f⁻¹) <= Π_b ‖C_b⁻¹‖₂ ‖W_b⁻¹‖₂,
-
-B_b the elementwise bound and C_b the comparison matrix (lower bounds of the diagonal, minus
-the off-diagonal bounds). Honest but loose: the inverse bound grows like (B/ε)^(d-1).
-`max_slope` = k caps every diagonal entry at k by construction: γ_i = min(1, (k − ε) / S_i)
-with S_i >= σ_i + Σ a w over all inputs (the frozen library's `Monotone(max_eig)` trick).
-
-All B blocks' weights are stacked in one set of tensors (`TriangularStack`): one mask
-multiply per forward for all blocks, and 7 parameter tensors in all for the optimiser
-instead of 6 per block (Adam's per-tensor overhead dominated a training step at these
-sizes; stacking made a step 15-25 % faster).
-
-Known limitation: to first order around the identity, one triangular block can
-only add to coordinate i a function of z_<=i, so alternating lower/upper blocks cover
-perturbations g_i(x) = p_i(x_<=i) + q_i(x_>=i); non-separable interactions (a ridge
-function tanh(b·x) with a dense b) need higher-order effects of the composition, which
-train slowly. At d = 8 this costs ~4-6 dB against an unconstrained JacNet after 60 epochs;
-with 5x the steps the same model passes it.
+Bi-Lipschitz bounds (not with `affine`): every entry of each block Jacobian is bounded by a
+number computed from the weights (the conditioner's units are tanh), so Lip(f) and Lip(f⁻¹)
+have bounds from the weights (`bounds`); `max_slope` = k caps every diagonal entry at k by
+construction. The design, its measured costs and its known limitation:
+`benchmarks/invertible/README.md`.
 """
 
 from __future__ import annotations
