@@ -98,7 +98,8 @@ def before_after(after: dict, before: dict) -> str:
     (test dB of the weights at 5 / 15 / 60 CPU s of training)."""
     header = ["map", "structure", "dB before", "dB after", "CPU s before", "CPU s after",
               "wall s before", "wall s after", "steps before", "steps after",
-              "capped before", "capped after", "dB at 5 / 15 / 60 CPU s before",
+              "capped before", "capped after", "parameters before", "parameters after",
+              "dB at 5 / 15 / 60 CPU s before",
               "dB at 5 / 15 / 60 CPU s after"]
     table = []
     for name, m in MAPS.items():
@@ -115,6 +116,7 @@ def before_after(after: dict, before: dict) -> str:
                       get(b, lambda x: str(x["steps"])), get(a, lambda x: str(x["steps"])),
                       get(b, lambda x: "yes" if x.get("capped") else "no"),
                       get(a, lambda x: "yes" if x.get("capped") else "no"),
+                      get(b, lambda x: f"{x['params']:,}"), get(a, lambda x: f"{x['params']:,}"),
                       get(b, _marks), get(a, _marks)])
     return markdown_table(header, table)
 
