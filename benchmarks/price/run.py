@@ -3,6 +3,12 @@ benchmarks/price/results.jsonl (a rerun skips what is there; --fresh starts over
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python -m benchmarks.price.run [--maps sdf2 area]
         [--models structure none mlp sklearn peers] [--tag after] [--out FILE]
+        [--jacnet /path/to/another/checkout]
+
+`--jacnet DIR` trains jacnet's rows with the jacnet_cli package of another checkout (say a
+git worktree of an older commit, `--tag before`): DIR goes first on sys.path before anything
+imports jacnet_cli, with this checkout's harness; each row records the package's path and
+commit.
 
 Then `python -m benchmarks.price.report` writes the tables into README.md.
 """
@@ -13,6 +19,8 @@ import argparse
 import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -30,6 +38,25 @@ def _done(out: Path) -> set[tuple[str, str, str]]:
         return set()
     rows = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
     return {(r["map"], r["model"], r.get("tag", "after")) for r in rows}
+
+
+def use_jacnet(root: Path) -> dict[str, str]:
+    """Import jacnet_cli from the checkout `root` instead of this one (before any import of
+    it): its path and git commit, for the rows."""
+    root = root.resolve()
+    if "jacnet_cli" in sys.modules:
+        raise SystemExit("--jacnet: jacnet_cli is already imported")
+    if not (root / "jacnet_cli" / "__init__.py").exists():
+        raise SystemExit(f"--jacnet={root}: no jacnet_cli package there")
+    sys.path.insert(0, str(root))
+    import jacnet_cli
+
+    where = Path(jacnet_cli.__file__).resolve().parent
+    if where != root / "jacnet_cli":
+        raise SystemExit(f"--jacnet={root}: jacnet_cli still imports from {where}")
+    commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    return {"jacnet_path": str(root), "jacnet_commit": commit}
 
 
 def _write(out: Path, row: dict) -> None:
@@ -74,7 +101,13 @@ def main() -> None:
     parser.add_argument("--override", action="append", default=[],
                         help="extra jacnet overrides for the structure row")
     parser.add_argument("--cap", type=float, default=harness.CAP_S)
+    parser.add_argument("--jacnet", type=Path, default=None,
+                        help="train jacnet's rows with the jacnet_cli of this checkout")
     args = parser.parse_args()
+    source = use_jacnet(args.jacnet) if args.jacnet is not None else {}
+    if source:
+        print(f"[price] jacnet_cli from {source['jacnet_path']} at {source['jacnet_commit']}",
+              flush=True)
     torch.set_num_threads(1)
     done = _done(args.out)
     print(f"[price] {platform.processor() or platform.machine()}, torch {torch.__version__}, "
@@ -83,7 +116,7 @@ def main() -> None:
         m = MAPS[name]
         data = harness.split(m, args.seed)
         base = {"map": name, "structure": m.structure, "d_x": m.d_x, "d_y": m.d_y,
-                "tag": args.tag, "seed": args.seed}
+                "tag": args.tag, "seed": args.seed, **source}
         params = None
         for model in args.models:
             if model == "structure":
