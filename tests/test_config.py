@@ -120,3 +120,26 @@ def test_a_file_plan_sizes_batches_and_patience_from_the_data(compose, rows, d_x
     assert all(shape(i + 1) <= shape(i) for i in range(warm, total - 1))
 
 
+
+@pytest.mark.parametrize("rows,validating,batch,patience,epochs", [
+    (4300, True, 64, 15, 295),    # COMPAS-sized: ~rows/50 (68 a pass), 1,000 steps' patience
+    (240, True, 32, 125, 2500),   # heart-sized: batches of 32 (8 a pass)
+    (60, True, None, 1000, 20000),  # up to 64 rows: the full batch
+    (4300, False, 64, None, 295),  # no split: the same length, nothing to stop or halve on
+])
+def test_a_classification_file_keeps_the_plateau_plan(compose, rows, validating, batch,
+                                                      patience, epochs):
+    from jacnet_cli.run import plan
+    from jacnet_cli.run.settings import TrainSettings
+
+    settings = TrainSettings.of(compose(["loss=bce"], plain=True))
+    chosen = plan.make(settings, rows, True, 13, validating=validating)
+    assert (chosen.regime, chosen.loss, chosen.batch_size, chosen.patience, chosen.epochs,
+            chosen.iterations) == ("classify", "bce", batch, patience, epochs, None)
+    assert plan.lr_shape(chosen, 1000) is None  # a constant rate ...
+    assert chosen.lr_decay == (0.5 if validating else None)  # ... halved on plateaus
+    assert chosen.decay_wait == (max(1, patience // 3) if validating else None)
+    # a length the user gives is kept, and still no cosine
+    given = plan.make(TrainSettings.of(compose(["loss=bce", "epochs=7"], plain=True)), rows,
+                      True, 13, validating)
+    assert (given.epochs, given.iterations, plan.lr_shape(given, 7)) == (7, None, None)
