@@ -284,6 +284,15 @@ def test_every_form_is_exercised():
     assert not missed, f"no option/variant of the shared test reaches {missed}: add a variant"
 
 
+def test_a_family_declares_the_units_its_forms_need():
+    """The data are standardised before the option picks its form (`build.scalar_units` asks
+    the option), so an option's `scalar_units` is that of every form it can become."""
+    for name, variant, (d_x, d_y) in CASES:
+        option = _option(name, variant)
+        if option.accepts(d_x, d_y):
+            assert option.at(d_x, d_y).scalar_units == option.scalar_units, (name, variant)
+
+
 @pytest.mark.parametrize("name", sorted(STRUCTURES))
 def test_exact_structures_agree_with_the_papers_line_integral(name):
     """ŷ in closed form equals the numerical line integral of J (64-node Gauss–Legendre);

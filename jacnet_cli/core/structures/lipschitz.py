@@ -53,6 +53,7 @@ class Lipschitz(Family):
     """
 
     name = "lipschitz"
+    scalar_units = True  # as both forms (OrthogonalLipschitz says why)
 
     def __init__(self, k: float = D["k"], norm: str = D["norm"],
                  conservative: bool = D["conservative"], layers: int = D["layers"],
@@ -89,6 +90,7 @@ class PaperLipschitz(OutputForm, option=False):
     ‖J‖₂ < k; in 1-D the paper's k·tanh(a)."""
 
     name = "lipschitz"
+    scalar_units = True  # as OrthogonalLipschitz
 
     def __init__(self, k: float = D["k"], norm: str = D["norm"]):
         self.k = checks.positive("activation.k", k)
