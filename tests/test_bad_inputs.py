@@ -429,6 +429,7 @@ GOOD_LINES = [
 ]
 
 
+@pytest.mark.slow
 def test_good_command_lines_pass_the_checks(tmp_path, monkeypatch):
     """No false alarms: the README's command lines and their kin get through."""
     from jacnet_cli.cli.validate import preflight

@@ -255,6 +255,7 @@ def test_loggers_receive_steps_validation_and_final_metrics(tmp_path, monkeypatc
     assert writer.calls[-1][0] == "close"
 
 
+@pytest.mark.slow
 def test_mlflow_end_to_end_with_its_default_kind_of_store(tmp_path):
     """The real MLflow (the dev extra installs it, as CI does): a SQLite store, the final
     metrics with the guarantee verdict, the tags, and the plots and metrics.json as
@@ -277,6 +278,7 @@ def test_mlflow_end_to_end_with_its_default_kind_of_store(tmp_path):
                f"logger.tracking_uri=file://{tmp_path / 'mlruns'}", "plots=false", name="file")
 
 
+@pytest.mark.slow
 def test_tensorboard_end_to_end(tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -296,6 +298,7 @@ def test_a_missing_tracker_package_names_the_extra(tmp_path, monkeypatch):
         _train(tmp_path, "experiment=debug", "iterations=1", "logger=mlflow", "plots=false")
 
 
+@pytest.mark.slow
 def test_the_readme_example_runs_from_the_shipped_file(tmp_path):
     """The worked example: Engel's food expenditure, trained, checked and inverted."""
     data = ROOT / "examples" / "engel.csv"

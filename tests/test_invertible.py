@@ -135,7 +135,7 @@ def _metrics(run: Path) -> dict:
     return json.loads((run / "metrics.json").read_text())
 
 
-@pytest.mark.parametrize("dim", [2, 8])
+@pytest.mark.parametrize("dim", [2, pytest.param(8, marks=pytest.mark.slow)])
 def test_a_target_run_holds_its_guarantee(tmp_path, dim):
     run = _train(tmp_path, f"d{dim}", "target=rotated_tanh", f"target.dim={dim}",
                  "activation=invertible", "epochs=3", "plots=false")

@@ -277,6 +277,7 @@ def test_eval_prints_the_summary_train_does(jacnet, tmp_path):
     assert "test_mse_db" in again[0] and "a linear fit" in again[0]
 
 
+@pytest.mark.slow
 def test_mlflow_says_where_it_logged_and_how_to_open_it(tmp_path, caplog):
     pytest.importorskip("mlflow")
     pytest.importorskip("sqlalchemy")

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from jacnet_cli.reproduce.paper import reproduce
 
 
+@pytest.mark.slow
 def test_reduced_reproduce(tmp_path):
     result = reproduce(tmp_path, seeds=2, iterations=5, grid_points=201, log=lambda *_: None)
     for name in ("figure1_exp_invertible.png", "figure2_abs_lipschitz.png",
