@@ -82,6 +82,11 @@ METHODS: dict[str, dict] = {
     "rcf5x2": {"k": 5, "repeats": 2, "extra": []},
     "refit5": {"refit": "cf5", "extra": []},
     "refit5lin": {"refit": "cf5lin", "extra": ["activation.linear=true"]},
+    # peers, for scale: the same folds, the benchmark's peer code (peers.py)
+    "mlp": {"peer": "mlp", "k": 1},
+    "mlp_cf5": {"peer": "mlp", "k": 5, "repeats": 1},
+    "xgb": {"peer": "xgb", "k": 1},
+    "xgb_cf5": {"peer": "xgb", "k": 5, "repeats": 1},
 }
 WHAT = {
     "default": "jacnet defaults, one model (its own 15 % validation split)",
@@ -91,6 +96,10 @@ WHAT = {
     "rcf5x2": "repeated 5-fold cross-fit, 2 x 5 = 10 models",
     "refit5": "epochs by 5-fold CV, one model refit on train+validation",
     "refit5lin": "epochs by 5-fold CV (linear), one model refit on train+validation, linear",
+    "mlp": "peer: MLP 2 x 128, Adam 1e-3, not monotone (benchmark.py's `mlp` row)",
+    "mlp_cf5": "peer: the same MLP, cross-fit bagging K = 5 (not monotone)",
+    "xgb": "peer: XGBoost + monotone_constraints, library defaults (`xgb` row)",
+    "xgb_cf5": "peer: the same XGBoost, cross-fit bagging K = 5",
 }
 
 
@@ -210,6 +219,58 @@ def train_one(table: str, overrides: list[str], seed: int, sp,
     return out
 
 
+def peer_one(table: str, peer: str, sp, fit_sp, seed: int,
+             x_oof: np.ndarray | None = None) -> dict:
+    """One peer model (peers.py, as benchmark.py trains it) on the split `fit_sp`."""
+    import peers
+
+    fit = {"mlp": peers.fit_mlp_grid, "xgb": peers.fit_xgb_grid}[peer]
+    t = TABLES[table]
+    start = time.perf_counter()
+    predict, info = fit(t, fit_sp, seed)
+    seconds = time.perf_counter() - start
+    calls = []
+
+    def rec(x: np.ndarray) -> np.ndarray:
+        calls.append(np.asarray(predict(x), dtype=np.float64))
+        return calls[-1]
+    scale = 1.0 if t.task == "cls" else float(np.std(sp.y_train))
+    v = common.violations(rec, sp.x_test, t.monotone, sp.x_train.std(0), scale)
+    out = {"calls": np.stack(calls), "seconds": seconds, "steps": 0, "per_epoch": 0,
+           "batch_size": None, "best_epoch": info.get("best_epoch", info.get("n_estimators")),
+           "violations": v["violations"], "pairs": v["pairs"]}
+    if x_oof is not None:
+        out["oof"] = np.asarray(predict(x_oof), dtype=np.float64)
+    return out
+
+
+def run_peer(table: str, seed: int, sp, method: str) -> list[dict]:
+    from tables import Split
+
+    m = METHODS[method]
+    if m["k"] == 1:
+        path = model_path(table, seed, method)
+        if _load(path) is None:
+            _save(path, peer_one(table, m["peer"], sp, sp, seed))
+        return [_load(path)]
+    x = np.concatenate([sp.x_train, sp.x_val])
+    y = np.concatenate([sp.y_train, sp.y_val])
+    out = []
+    for r in range(m["repeats"]):
+        cut = folds(len(x), m["k"], seed, r)
+        for f, val in enumerate(cut):
+            path = model_path(table, seed, f"{m['peer']}_k{m['k']}_r{r}_f{f}")
+            if _load(path) is None:
+                rest = np.setdiff1d(np.arange(len(x)), val)
+                fsp = Split(x[rest], y[rest], x[val], y[val], sp.x_test, sp.y_test)
+                res = peer_one(table, m["peer"], sp, fsp, 1000 * seed + 100 * r + f,
+                               x_oof=x[val])
+                res["oof_index"] = val
+                _save(path, res)
+            out.append(_load(path))
+    return out
+
+
 def _save(path: Path, res: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {k: res.pop(k) for k in ("calls", "oof", "oof_index") if k in res}
@@ -289,10 +350,28 @@ def run_refit(table: str, seed: int, sp, source: str, extra: list[str], name: st
     return _load(path)
 
 
+def stored(table: str, seed: int, method: str) -> list[dict] | None:
+    """The stored models of a method (None when any is missing); trains nothing."""
+    m = METHODS[method]
+    if method == "default" or "refit" in m or ("peer" in m and m["k"] == 1):
+        names = [method]
+    elif "peer" in m:
+        names = [f"{m['peer']}_k{m['k']}_r{r}_f{f}" for r in range(m["repeats"])
+                 for f in range(m["k"])]
+    else:
+        tag = "cf" + ("lin" if "activation.linear=true" in m["extra"] else "")
+        names = [f"{tag}_k{m['k']}_r{r}_f{f}" for r in range(m["repeats"])
+                 for f in range(m["k"])]
+    out = [_load(model_path(table, seed, n)) for n in names]
+    return None if any(o is None for o in out) else out
+
+
 def members(table: str, seed: int, sp, method: str) -> list[dict]:
     m = METHODS[method]
     if method == "default":
         return [run_default(table, seed, sp)]
+    if "peer" in m:
+        return run_peer(table, seed, sp, method)
     if "refit" in m:
         return [run_refit(table, seed, sp, m["refit"], m["extra"], method)]
     tag = "cf" + ("lin" if "activation.linear=true" in m["extra"] else "")
@@ -315,9 +394,13 @@ def score(table: str, seed: int, sp, method: str, models: list[dict],
                                sp.x_train.std(0), scale)}
     res["models"] = len(models)
     res["member_violations"] = int(sum(m["violations"] for m in models))
-    res["train_s"] = float(sum(m["seconds"] for m in models))
-    res["steps"] = int(sum(m["steps"] for m in models))
-    if default is not None:
+    cost = list(models)
+    if "refit" in METHODS[method]:  # its cost includes the K runs that chose the epochs
+        cost += stored(table, seed, METHODS[method]["refit"]) or []
+        res["refit_s"] = float(models[0]["seconds"])
+    res["train_s"] = float(sum(m["seconds"] for m in cost))
+    res["steps"] = int(sum(m["steps"] for m in cost))
+    if default is not None and res["steps"]:
         res["time_x"] = res["train_s"] / default["seconds"]
         res["steps_x"] = res["steps"] / default["steps"]
     if "oof" in models[0]:  # out-of-fold error of the first K-fold cut (train+val rows)
@@ -329,6 +412,8 @@ def score(table: str, seed: int, sp, method: str, models: list[dict],
             pred[m["oof_index"]] = common.sigmoid(oof) if t.task == "cls" else oof
         if t.task == "cls":
             res["oof_acc"] = float(np.mean((pred > 0.5) == y))
+            pc = np.clip(pred, 1e-12, 1 - 1e-12)
+            res["oof_log_loss"] = float(-np.mean(y * np.log(pc) + (1 - y) * np.log(1 - pc)))
         else:
             res["oof_rmse"] = float(math.sqrt(np.mean((pred - y) ** 2)))
         res["best_epochs"] = [m["best_epoch"] for m in models]
