@@ -392,6 +392,10 @@ def score(table: str, seed: int, sp, method: str, models: list[dict],
     res = {**common.scores(t.task, sp.y_test, out),
            **common.violations(Replay(calls, t.task), sp.x_test, t.monotone,
                                sp.x_train.std(0), scale)}
+    key = "accuracy" if t.task == "cls" else "rmse"
+    each = [common.scores(t.task, sp.y_test, common.sigmoid(c[0]) if t.task == "cls"
+                          else c[0])[key] for c in calls]
+    res[f"member_{key}"] = float(np.mean(each))  # a single member's, on average
     res["models"] = len(models)
     res["member_violations"] = int(sum(m["violations"] for m in models))
     cost = list(models)

@@ -95,6 +95,10 @@ def summarise(res: dict, ref: dict) -> dict:
                    "steps_x": statistics.median(seeds[s].get("steps_x", 1) for s in seeds),
                    "time_x": statistics.median(seeds[s].get("time_x", 1) for s in seeds),
                    "train_s": statistics.mean(seeds[s]["train_s"] for s in seeds)}
+            for extra in ("auc", "log_loss", "mae"):
+                if extra in seeds[sorted(seeds)[0]]:
+                    row[extra] = statistics.mean(seeds[s][extra] for s in seeds)
+            row["member"] = statistics.mean(seeds[s][f"member_{key}"] for s in seeds)
             for extra in ("oof_rmse", "oof_acc", "oof_log_loss"):
                 if extra in seeds[sorted(seeds)[0]]:
                     row[extra] = [seeds[s][extra] for s in sorted(seeds)]
@@ -196,20 +200,48 @@ def markdown(summary: dict, ref: dict, sel: dict) -> str:
     reg = [t for t in tables if TABLES[t].task == "reg"]
     cls = [t for t in tables if TABLES[t].task == "cls"]
     lines = ["| method | regression: geo. mean of paired ratios to defaults | s.e. (log) | "
-             "pairs | classification: geo. mean | pairs | steps x defaults (median per table) "
+             "pairs | classification: geo. mean of accuracy ratios (above 1 better) | pairs | steps x defaults (median per table) "
              "| train time x defaults (median per table) |", "|---|---:|---:|---:|---:|---:|---|---|"]
     for m in methods:
         g, gc = geo(summary, m, reg), geo(summary, m, cls)
-        steps = ", ".join(f"{t} {summary[t][m]['steps_x']:.1f}" for t in tables
-                          if m in summary[t])
-        times = ", ".join(f"{t} {summary[t][m]['time_x']:.1f}" for t in tables
-                          if m in summary[t])
+        if "peer" in cf.METHODS[m]:
+            steps = "(peer)"
+            times = "train s: " + ", ".join(f"{t} {summary[t][m]['train_s']:.1f}"
+                                            for t in tables if m in summary[t])
+        else:
+            steps = ", ".join(f"{t} {summary[t][m]['steps_x']:.1f}" for t in tables
+                              if m in summary[t])
+            times = ", ".join(f"{t} {summary[t][m]['time_x']:.1f}" for t in tables
+                              if m in summary[t])
         lines.append(f"| {m} | {'' if g is None else f'{g[0]:.3f}'} | "
                      f"{'' if g is None else f'{g[1]:.3f}'} | {'' if g is None else g[2]} | "
                      f"{'' if gc is None else f'{gc[0]:.4f}'} | {'' if gc is None else gc[2]} | "
                      f"{steps} | {times} |")
     tab3 = "\n".join(lines)
-    return tab1, tab2, tab3
+
+    lines = ["| method | " + " | ".join(tables) + " |", "|---|" + "---:|" * len(tables)]
+    for m in methods:
+        if all(summary[t].get(m, {}).get("models", 1) == 1 for t in tables):
+            continue
+        cells = []
+        for t in tables:
+            r = summary[t].get(m)
+            cells.append("" if r is None else
+                         f"{fmt(t, r['member'])} -> {fmt(t, r['mean'], r['member'])}")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    tab4 = "\n".join(lines)
+    if cls:
+        lines = ["| method | " + " | ".join(f"{t} accuracy / AUC / log-loss" for t in cls)
+                 + " |", "|---|" + "---:|" * len(cls)]
+        for m in methods:
+            cells = []
+            for t in cls:
+                r = summary[t].get(m)
+                cells.append("" if r is None else
+                             f"{r['mean']:.4f} / {r['auc']:.4f} / {r['log_loss']:.4f}")
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        tab4 += "\n\nClassification, means over seeds:\n\n" + "\n".join(lines)
+    return tab1, tab2, tab3, tab4
 
 
 def main(scores_log: Path) -> None:
@@ -220,9 +252,13 @@ def main(scores_log: Path) -> None:
     (HERE / "crossfit.json").write_text(json.dumps(
         {"summary": summary, "oof_selection": sel, "peers": ref,
          "per_seed": res}, indent=1, default=float))
-    tab1, tab2, tab3 = markdown(summary, ref, sel)
+    tab1, tab2, tab3, tab4 = markdown(summary, ref, sel)
     out = HERE / "crossfit_tables.md"
-    out.write_text("<!-- written by crossfit.py write -->\n\n## Every method (mean ± sd over "
-                   "seeds)\n\n" + tab1 + "\n\n## Ratios of means\n\n" + tab2
-                   + "\n\n## Paired ratios to the defaults, cost\n\n" + tab3 + "\n")
+    out.write_text(
+        "<!-- written by `crossfit.py write` -->\n\n"
+        "## Every method (mean ± sd over seeds 0-4; n: fewer seeds)\n\n" + tab1
+        + "\n\n## Ratios of means (RMSE: below 1 is better; accuracy: above 1 is better)"
+        "\n\n" + tab2
+        + "\n\n## Paired ratios to the defaults, cost\n\n" + tab3
+        + "\n\n## One member (mean over members) -> their mean\n\n" + tab4 + "\n")
     print(out.read_text())
