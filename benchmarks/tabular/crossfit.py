@@ -5,7 +5,7 @@
     nice -n 10 .venv/bin/python benchmarks/tabular/crossfit.py run \\
         --tables autompg,diabetes,boston,caschool,housing,heart,compas \\
         --methods default,cf5,cf5lin,refit5 [--seeds 0,1,2,3,4]
-    .venv/bin/python benchmarks/tabular/crossfit.py write      # crossfit.json, crossfit.md
+    .venv/bin/python benchmarks/tabular/crossfit_write.py      # crossfit.json, crossfit_tables.md
 
 For each seed the benchmark's honest split (`tables.split`: the same training, validation
 and test rows every peer of `benchmark.py` sees) is kept; its training + validation rows are
@@ -462,19 +462,14 @@ def common_load() -> float | None:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("what", choices=["run", "write"])
+    p.add_argument("what", choices=["run"])
     p.add_argument("--tables", default=",".join(REG + CLS))
     p.add_argument("--methods", default="default,cf5,cf5lin,refit5")
     p.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     p.add_argument("--minutes", type=float, default=150.0, help="stop starting new work after")
     a = p.parse_args()
-    if a.what == "run":
-        run(a.tables.split(","), a.methods.split(","), [int(s) for s in a.seeds.split(",")],
-            time.time() + 60 * a.minutes)
-    else:
-        import crossfit_write
-
-        crossfit_write.main(RUNS / "scores.jsonl")
+    run(a.tables.split(","), a.methods.split(","), [int(s) for s in a.seeds.split(",")],
+        time.time() + 60 * a.minutes)
 
 
 if __name__ == "__main__":

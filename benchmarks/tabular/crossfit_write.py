@@ -1,6 +1,6 @@
 """crossfit.json and the tables of crossfit.md from the models crossfit.py stored.
 
-    .venv/bin/python benchmarks/tabular/crossfit.py write
+    .venv/bin/python benchmarks/tabular/crossfit_write.py
 
 Every (table, method, seed) whose models are all stored is scored again here (the replay of
 the harness's metrics and violation count; nothing trains), so the tables always show what
@@ -255,10 +255,14 @@ def main(scores_log: Path) -> None:
     tab1, tab2, tab3, tab4 = markdown(summary, ref, sel)
     out = HERE / "crossfit_tables.md"
     out.write_text(
-        "<!-- written by `crossfit.py write` -->\n\n"
+        "<!-- written by `crossfit_write.py` -->\n\n"
         "## Every method (mean ± sd over seeds 0-4; n: fewer seeds)\n\n" + tab1
         + "\n\n## Ratios of means (RMSE: below 1 is better; accuracy: above 1 is better)"
         "\n\n" + tab2
         + "\n\n## Paired ratios to the defaults, cost\n\n" + tab3
         + "\n\n## One member (mean over members) -> their mean\n\n" + tab4 + "\n")
     print(out.read_text())
+
+
+if __name__ == "__main__":
+    main(cf.RUNS / "scores.jsonl")
