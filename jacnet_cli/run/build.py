@@ -247,7 +247,9 @@ def unused_keys(cfg: Mapping[str, Any], where: Frame, typed: Any = None) -> None
         return
     option = make("activation", cfg["activation"])
     option.bind(where.x_names)
-    _unused_model_keys(cfg, option.at(where.d_x, where.d_y), set_)
+    form = option.at(where.d_x, where.d_y)
+    _unused_model_keys(cfg, form, set_)
+    _unused_option_keys(cfg, form, where, set_)
 
 
 def _unused_model_keys(cfg: Mapping[str, Any], structure: Any, set_: Any) -> None:
@@ -264,6 +266,24 @@ def _unused_model_keys(cfg: Mapping[str, Any], structure: Any, set_: Any) -> Non
                              f"{structure.name}: its network reads {reads}; set its own "
                              f"activation.* keys instead (jacnet train activation="
                              f"{structure.name} --help)")
+
+
+def _unused_option_keys(cfg: Mapping[str, Any], form: Any, where: Frame, set_: Any) -> None:
+    """An `activation.*` value that the form the option takes at these dimensions does not
+    read (a `Family`'s forms differ: lipschitz's paper form in 1-D has no layers)."""
+    if form.option_keys is None:
+        return
+    from jacnet_cli.core import defaults
+
+    node = {k: v for k, v in cfg["activation"].items() if k not in HYDRA_KEYS}
+    base = defaults.of("activation", form.name)
+    for key in sorted(set(node) - form.option_keys):
+        if key in base and node[key] != base[key] and set_(f"activation.{key}"):
+            reads = ", ".join(f"activation.{k}" for k in sorted(form.option_keys))
+            raise ValueError(f"activation.{key}={node[key]!r} is not used by activation="
+                             f"{form.name} with {where.d_x} input(s) and {where.d_y} "
+                             f"output(s) ({form.describe(where.d_x, where.d_y)}): it reads "
+                             f"{reads}")
 
 
 def _unused_structure(cfg: Mapping[str, Any]) -> None:

@@ -183,7 +183,9 @@ class Structure(_Registered, ABC, abstract=True):
     for all of x and one for all of y), `shape_rule` (what `accepts` needs, in words),
     `local_keys` (keys stated on `region` only), `needs_points` (it learns from the training
     points when a model is built), `jacobian_by_autograd` (J is an autograd gradient, which
-    torch.func cannot transform), `model_keys` (the `model.*` keys its network reads).
+    torch.func cannot transform), `model_keys` (the `model.*` keys its network reads),
+    `option_keys` (the `activation.*` keys of its option that it reads, where a `Family`'s
+    forms differ; None: all of them).
     """
 
     guarantee: str = ""
@@ -195,6 +197,7 @@ class Structure(_Registered, ABC, abstract=True):
     needs_points: bool = False
     jacobian_by_autograd: ClassVar[bool] = False
     model_keys: ClassVar[frozenset[str]] = MLP_KEYS
+    option_keys: ClassVar[frozenset[str] | None] = None
     #: the option (a `Family`) that chose this structure, which a saved model names
     option: Any = None
     #: where the guarantee is measured only: the setting that would hold it by construction

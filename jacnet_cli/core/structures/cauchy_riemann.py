@@ -126,6 +126,7 @@ class PaperCauchyRiemann(_Complex, OutputForm, option=False):
     """J = [[a, -b], [b, a]] from an MLP's two outputs (w = a + ib kept at |w| >= m)."""
 
     name = "cauchy_riemann"
+    option_keys = frozenset({"min_modulus", "conservative"})
 
     def __init__(self, min_modulus: float = D["min_modulus"]):
         super().__init__(min_modulus)

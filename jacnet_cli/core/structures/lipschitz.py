@@ -91,6 +91,7 @@ class PaperLipschitz(OutputForm, option=False):
 
     name = "lipschitz"
     scalar_units = True  # as OrthogonalLipschitz
+    option_keys = frozenset({"k", "norm", "conservative"})
 
     def __init__(self, k: float = D["k"], norm: str = D["norm"]):
         self.k = checks.positive("activation.k", k)
@@ -141,6 +142,7 @@ class OrthogonalLipschitz(Owned, option=False):
     # widest; a 1-Lipschitz map R⁴ -> R² whose outputs differ in spread (0.33 and 0.25)
     # fitted 12 dB worse that way (-33.2 against -45.5 dB, benchmarks/price).
     scalar_units = True
+    option_keys = frozenset({"k", "conservative", "layers", "nonlinearity", "weights", "hidden"})
 
     def __init__(self, k: float = D["k"], layers: int = D["layers"],
                  nonlinearity: str = D["nonlinearity"], weights: str = D["weights"],
