@@ -141,6 +141,7 @@ def test_conservation_diagnostics_vanish_for_potential_structures(name):
     assert measure(model, _box(100, 3))["jacobian_asym_max"] <= 1e-10
 
 
+@pytest.mark.filterwarnings("ignore:inverse.*did not converge:RuntimeWarning")  # untrained field
 def test_conservation_diagnostics_show_a_non_conservative_field():
     torch.manual_seed(0)
     model = JacNet(3, 3, STRUCTURES["pd"](1e-2, conservative=False), hidden=16)  # paper's form
