@@ -213,6 +213,21 @@ def test_an_interval_needs_a_search_and_its_ends_are_checked():
         "optim.lr=-1.0 is not allowed")  # the low end is checked like any value
 
 
+@pytest.mark.parametrize("count", ["n_trials=0", "n_trials=2.5", "n_trials=1,0", "n_jobs=-1"])
+def test_a_search_needs_whole_positive_counts(count):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    from jacnet_cli.cli.validate import preflight
+
+    key, values = count.split("=")
+    bad = values.split(",")[-1]
+    message = preflight("train", ["-m", "hydra/sweeper=optuna", "experiment=debug",
+                                  f"hydra.sweeper.{count}", "optim.lr=interval(1e-4, 1e-1)"])
+    assert message.startswith(f"hydra.sweeper.{key}={float(bad) if '.' in bad else int(bad)!r} "
+                              "is not allowed; it must be an integer >= 1")
+    assert preflight("train", ["-m", "hydra/sweeper=optuna", "experiment=debug",
+                               f"hydra.sweeper.{key}=3", "optim.lr=interval(1e-4, 1e-1)"]) is None
+
+
 HIDDEN_PLUGINS_CHECK = """
 import json, sys
 from jacnet_cli.cli.validate import preflight

@@ -256,6 +256,22 @@ def _did_you_mean(value: str) -> str:
 
 
 
+#: Counts of a search that Hydra's sweeper would take at any value and fail on later.
+SEARCH_COUNTS = {"hydra.sweeper.n_trials": "the number of trials the search runs",
+                 "hydra.sweeper.n_jobs": "how many trials run at once"}
+
+
+def _check_count(o: Any) -> None:
+    """A search's trial counts must be whole numbers >= 1 (0 trials ends in a traceback)."""
+    key = o.key_or_group
+    if key not in SEARCH_COUNTS or o.is_delete():
+        return
+    value = o.value()
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BadInput(f"{key}={value!r} is not allowed; it must be an integer >= 1 "
+                       f"({SEARCH_COUNTS[key]})")
+
+
 class _Composer:
     """Compose the task's config for each group choice of the sweep; check keys and values."""
 
@@ -343,6 +359,8 @@ class _Composer:
             self.choices = dict(cfg.hydra.runtime.choices)
             for v in values:
                 self.check_key(v[0], cfg)
+                for parsed in v:
+                    _check_count(parsed)
             for job in jobs if self.running else []:
                 self.check_values(cfg, job)
 
