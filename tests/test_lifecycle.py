@@ -123,6 +123,29 @@ def test_divergence_stops_at_once_with_the_last_finite_state(tmp_path):
         train_task.train(_cfg(f"resume={run}"), run)
 
 
+def test_eval_and_invert_of_a_failed_run_say_it_did_not_complete(tmp_path, jacnet):
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(RunFailed):
+        train_task.train(_cfg("experiment=debug", "optim.lr=1e300", "iterations=20"), run)
+    assert "did not complete (failed: " in load(run).unfinished
+    import jacnet_cli
+
+    with pytest.warns(RuntimeWarning, match="did not complete"):
+        jacnet_cli.load(run)
+    for args, out in ((["eval", f"run_dir={run}"], "metrics.json"),
+                      (["invert", f"run_dir={run}", "y=[1.5]", "allow_unconverged=true"],
+                       "inverse.json")):
+        proc = jacnet([*args, f"hydra.run.dir={tmp_path / args[0]}", "plots=false"]
+                      if args[0] == "eval" else [*args, f"hydra.run.dir={tmp_path / args[0]}"],
+                      cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        warned = [line for line in (proc.stdout + proc.stderr).splitlines() if "WARNING" in line]
+        assert any(f"{run} did not complete (failed: " in line and "iteration 1" in line
+                   for line in warned), proc.stdout + proc.stderr
+        assert json.loads((tmp_path / args[0] / out).read_text())["source_status"] == "failed"
+
+
 def test_a_loss_that_explodes_fails_with_the_last_good_weights(tmp_path):
     """lr = 1e30 in float64 stays finite for a while; its loss grows past 1e6 x its start."""
     run = tmp_path / "run"

@@ -14,6 +14,7 @@ A checkpoint's file format is `run.checkpoint`'s; writing a run's files as it tr
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,18 @@ class Loaded:
     data: Dataset | None
     model: nn.Module
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def unfinished(self) -> str | None:
+        """One line saying that this run did not complete (failed or interrupted), or None."""
+        state = str(self.extra.get("status", "completed"))
+        if state == "completed":
+            return None
+        reason = (self.extra.get("metrics") or {}).get("reason")
+        return (f"{self.path} did not complete ({state}" + (f": {reason}" if reason else "")
+                + "): its weights are those it saved when it stopped, not a finished model's"
+                + ("; `jacnet train resume=RUN_DIR` finishes it" if state == "interrupted"
+                   else ""))
 
     @property
     def x_names(self) -> list[str]:
@@ -187,6 +200,8 @@ def load(path: str | Path, device: torch.device | str = "cpu", dtype: torch.dtyp
     if path.is_dir():
         run = load_run(path, device, dtype, data=data)
         run.model.requires_grad_(False)  # a model to use: no graph over its weights
+        if run.unfinished:  # nothing that failed looks complete
+            warnings.warn(run.unfinished, RuntimeWarning, stacklevel=2)
         return run
     if not path.is_file():
         raise ValueError(f"path={str(path)!r} does not exist; pass a file written by "

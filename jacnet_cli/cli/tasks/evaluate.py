@@ -52,11 +52,14 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     changes = overrides(cfg)
     new_file = cfg.data.get("path")
     run = rundir.load_run(cfg.run_dir, dev, dt, changes, data=new_file is None)
+    if run.unfinished:
+        log.warning(run.unfinished)
     tolerance = cfg.eval_tolerance if cfg.eval_tolerance is not None else run.config.get("eval_tolerance")
     if new_file is not None:
         return _predict_file(cfg, run, str(new_file), run_dir, tolerance)
     data = run.data.to(dev, dt)
-    out: dict[str, Any] = {"source_run": str(run.path.resolve()), "target": run.target.name,
+    out: dict[str, Any] = {"source_run": str(run.path.resolve()),
+                           "source_status": run.extra.get("status"), "target": run.target.name,
                            "device": str(dev), "dtype": cfg.dtype,
                            "overrides": ", ".join(sorted(changes)) or "none"}
     with status("evaluating", show_progress(cfg.get("progress", "auto"))) as shown:
@@ -101,7 +104,8 @@ def _predict_file(cfg: DictConfig, run: rundir.Loaded, path: str, run_dir: Path,
         solver.set_tolerance(tolerance)
     pred = predict(run.model, x)
     classify = _classifies(run)
-    out: dict[str, Any] = {"source_run": str(run.path.resolve()), "file": path,
+    out: dict[str, Any] = {"source_run": str(run.path.resolve()),
+                           "source_status": run.extra.get("status"), "file": path,
                            "rows": x.shape[0], "device": str(dev), "dtype": cfg.dtype}
     names_x, names_y = spec.meta["x_names"], spec.meta["y_names"]
     if classify:  # the model's outputs are logits: write probabilities

@@ -77,6 +77,8 @@ def invert(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         raise ValueError("pass exactly one of y=[...] or y_file=PATH")
     dev, dt = build.device(cfg.device), build.dtype(cfg.dtype)
     run = rundir.load_run(cfg.run_dir, dev, dt, data=False)
+    if run.unfinished:
+        log.warning(run.unfinished)
     names_y, names_x = run.y_names, run.x_names
     if run.model.structure is not None and run.model.structure.inverse_kind == "input":
         y, result = _in_input(cfg, run, dev, dt)
@@ -98,7 +100,8 @@ def invert(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     outside = _outside_data(run, x)
     for row, out_of_box in zip(rows, outside.tolist()):
         row["outside_data"] = out_of_box
-    out = {"source_run": str(run.path.resolve()), "points": rows,
+    out = {"source_run": str(run.path.resolve()), "source_status": run.extra.get("status"),
+           "points": rows,
            "roundtrip_max_err": float(err.max()), "unconverged": failed,
            "outside_data": int(outside.sum())}
     (run_dir / "inverse.json").write_text(json.dumps(out, indent=2) + "\n")
