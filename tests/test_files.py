@@ -445,7 +445,7 @@ def test_a_large_training_split_is_scored_on_an_even_sample(tmp_path, monkeypatc
     with torch.no_grad():
         model.weight.copy_(torch.tensor([[0.8, -1.5]]))
         model.bias.fill_(0.3)
-    mae = lambda xs, ys: float((model(xs) - ys).abs().mean())  # noqa: E731
+    mae = lambda xs, ys: float((model(xs) - ys).abs().mean().detach())  # noqa: E731
     whole = metrics.errors(model, data)
     assert "train_rows_scored" not in whole
     assert whole["train_mae"] == pytest.approx(mae(data.x_train, data.y_train), rel=1e-12)

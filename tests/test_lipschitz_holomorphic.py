@@ -53,7 +53,7 @@ def test_lipschitz_net_bound_holds_for_perturbed_weights_far_away(d_x, d_y, weig
         _perturb(net, 1.0, seed)
         x = 2000 * (torch.rand(10_000, d_x) - 0.5)
         d = torch.func.vmap(torch.func.jacrev(lambda p: net(p[None])[0]))(x)  # (N, d_y, d_x)
-        worst = float(torch.linalg.svdvals(d)[:, 0].max())
+        worst = float(torch.linalg.svdvals(d)[:, 0].max().detach())
         assert worst <= k * (1 + 1e-6)
         assert float(net.lipschitz_bound()) <= k * (1 + 1e-12)
         assert torch.allclose(net.jacobian(x), d, atol=1e-12, rtol=0)
@@ -152,7 +152,7 @@ def test_min_modulus_certificate_is_a_lower_bound_and_holds_when_evaluated():
         net = HolomorphicNet(units=8, nonvanishing=True)
         _perturb(net, 0.3, seed)
         net.set_box(torch.tensor([-1.0, -1.0]), torch.tensor([1.0, 1.0]))
-        true_min = float(torch.hypot(*net.learned(grid)[:, :, 0].T).min())
+        true_min = float(torch.hypot(*net.learned(grid)[:, :, 0].T).min().detach())
         assert net.certified_min_modulus() <= true_min
         assert net.certified_min_modulus() > 0.3 * true_min  # a useful bound, not 0
     m = 3.0
@@ -161,7 +161,7 @@ def test_min_modulus_certificate_is_a_lower_bound_and_holds_when_evaluated():
     net.train()
     assert net.shift() == 0.0  # training sees the plain g
     net.eval()
-    assert net.shift() > 0 and float(torch.hypot(*net.learned(grid)[:, :, 0].T).min()) >= m * (1 - 1e-12)
+    assert net.shift() > 0 and float(torch.hypot(*net.learned(grid)[:, :, 0].T).min().detach()) >= m * (1 - 1e-12)
 
 
 def test_holomorphic_gradcheck():
