@@ -99,7 +99,7 @@ def _lbfgs_steps(opt, net, x, y, steps):
         opt.zero_grad(set_to_none=True)
         loss = ((net(x) - y) ** 2).mean()
         loss.backward()
-        return float(loss)
+        return float(loss.detach())
 
     for _ in range(steps):
         opt.step(closure, closure())

@@ -19,7 +19,7 @@ def _net(members: int, linear: bool = False, seed: int = 0) -> PartialMonotone:
 def test_output_is_the_mean_of_the_members():
     net = _net(4).eval()
     x = torch.randn(50, 4, dtype=torch.float64)
-    each = net.members_forward(x)  # (K, N, 1)
+    each = net.members_forward(x).detach()  # (K, N, 1)
     assert each.shape == (4, 50, 1)
     # the members differ (their own weights), and the output is exactly their mean
     assert float((each[0] - each[1]).abs().max()) > 1e-3
@@ -51,7 +51,7 @@ def test_every_member_keeps_the_signs_far_from_the_data():
     for k in range(3):
         grad, = torch.autograd.grad(net.members_forward(xg)[k].sum(), xg)
         assert float(grad[:, 0].min()) >= 0 and float(grad[:, 2].max()) <= 0
-    grad = net.gradient(x)[:, 0]
+    grad = net.gradient(x)[:, 0].detach()
     assert float(grad[:, 0].min()) >= 0 and float(grad[:, 2].max()) <= 0
 
 
@@ -87,7 +87,7 @@ def test_average_is_what_evaluation_uses():
         net.eval()
         assert float((live - net(x)).abs().max()) > 1e-6  # the average is not the live weights
         torch.testing.assert_close(net(x), plain(x), rtol=0, atol=1e-12)
-    grad = net.gradient(20 * torch.randn(300, 3, dtype=torch.float64))[:, 0, 0]
+    grad = net.gradient(20 * torch.randn(300, 3, dtype=torch.float64))[:, 0, 0].detach()
     assert float(grad.min()) >= 0
 
 
@@ -120,7 +120,7 @@ def test_keypoints_calibrate_skewed_inputs_and_keep_the_signs():
     (s2,) = torch.autograd.grad(net._calibrated(sides)[:, 0].sum(), sides)
     left, right = s2[:len(knots), 0], s2[len(knots):, 0]
     assert float((left - right).abs().max()) < 1e-4 * float(left.abs().max())
-    grad = net.gradient(20 * torch.randn(500, 3, dtype=torch.float64))[:, 0]
+    grad = net.gradient(20 * torch.randn(500, 3, dtype=torch.float64))[:, 0].detach()
     assert float(grad[:, 0].min()) >= 0 and float(grad[:, 1].max()) <= 0
 
 
