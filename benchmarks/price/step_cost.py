@@ -29,8 +29,7 @@ def mlp_params(d_x: int, d_y: int, width: int, depth: int = 2) -> int:
 
 def matched_width(d_x: int, d_y: int, params: int, depth: int = 2) -> int:
     """The width whose MLP (`depth` hidden layers) has the parameter count nearest `params`."""
-    best = min(range(1, 4096), key=lambda w: abs(mlp_params(d_x, d_y, w, depth) - params))
-    return best
+    return min(range(1, 4096), key=lambda w: abs(mlp_params(d_x, d_y, w, depth) - params))
 
 
 def main() -> None:

@@ -263,13 +263,15 @@ SEARCH_COUNTS = {"hydra.sweeper.n_trials": "the number of trials the search runs
 
 def _check_count(o: Any) -> None:
     """A search's trial counts must be whole numbers >= 1 (0 trials ends in a traceback)."""
+    from jacnet_cli.core import checks
+
     key = o.key_or_group
     if key not in SEARCH_COUNTS or o.is_delete():
         return
-    value = o.value()
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise BadInput(f"{key}={value!r} is not allowed; it must be an integer >= 1 "
-                       f"({SEARCH_COUNTS[key]})")
+    try:
+        checks.integer(key, o.value(), 1)
+    except ValueError as exc:
+        raise BadInput(f"{exc} ({SEARCH_COUNTS[key]})") from None
 
 
 class _Composer:

@@ -84,9 +84,14 @@ class Loaded:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def status(self) -> str:
+        """How the run ended: "completed", "interrupted" or "failed"."""
+        return str(self.extra.get("status", "completed"))
+
+    @property
     def unfinished(self) -> str | None:
         """One line saying that this run did not complete (failed or interrupted), or None."""
-        state = str(self.extra.get("status", "completed"))
+        state = self.status
         if state == "completed":
             return None
         reason = (self.extra.get("metrics") or {}).get("reason")

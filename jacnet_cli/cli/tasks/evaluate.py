@@ -59,7 +59,7 @@ def evaluate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         return _predict_file(cfg, run, str(new_file), run_dir, tolerance)
     data = run.data.to(dev, dt)
     out: dict[str, Any] = {"source_run": str(run.path.resolve()),
-                           "source_status": run.extra.get("status"), "target": run.target.name,
+                           "source_status": run.status, "target": run.target.name,
                            "device": str(dev), "dtype": cfg.dtype,
                            "overrides": ", ".join(sorted(changes)) or "none"}
     with status("evaluating", show_progress(cfg.get("progress", "auto"))) as shown:
@@ -105,7 +105,7 @@ def _predict_file(cfg: DictConfig, run: rundir.Loaded, path: str, run_dir: Path,
     pred = predict(run.model, x)
     classify = _classifies(run)
     out: dict[str, Any] = {"source_run": str(run.path.resolve()),
-                           "source_status": run.extra.get("status"), "file": path,
+                           "source_status": run.status, "file": path,
                            "rows": x.shape[0], "device": str(dev), "dtype": cfg.dtype}
     names_x, names_y = spec.meta["x_names"], spec.meta["y_names"]
     if classify:  # the model's outputs are logits: write probabilities

@@ -100,7 +100,7 @@ def invert(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     outside = _outside_data(run, x)
     for row, out_of_box in zip(rows, outside.tolist()):
         row["outside_data"] = out_of_box
-    out = {"source_run": str(run.path.resolve()), "source_status": run.extra.get("status"),
+    out = {"source_run": str(run.path.resolve()), "source_status": run.status,
            "points": rows,
            "roundtrip_max_err": float(err.max()), "unconverged": failed,
            "outside_data": int(outside.sum())}
